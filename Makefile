@@ -1,0 +1,109 @@
+# Baton's Makefile. `make help` lists the targets.
+
+# Every binary Baton needs is built from the Go module proxy through the
+# pinned hack/tools module, into bin/, keyed by version.
+TOOLS_DIR   := hack/tools
+TOOLS_MOD   := $(TOOLS_DIR)/go.mod
+BIN         := $(abspath bin)
+tool_version = $(shell awk '$$1 == "$(1)" { print $$2; exit }' $(TOOLS_MOD))
+
+K8S_VERSION            := $(call tool_version,k8s.io/kubernetes)
+ETCD_VERSION           := $(call tool_version,go.etcd.io/etcd/server/v3)
+KWOK_VERSION           := $(call tool_version,sigs.k8s.io/kwok)
+CONTROLLER_GEN_VERSION := $(call tool_version,sigs.k8s.io/controller-tools)
+GOTESTSUM_VERSION      := $(call tool_version,gotest.tools/gotestsum)
+
+# envtest's KUBEBUILDER_ASSETS: kube-apiserver and etcd.
+K8S_ASSETS     := $(BIN)/k8s/$(K8S_VERSION)-etcd-$(ETCD_VERSION)
+# The rest of the control plane, for the dev cluster and e2e.
+K8S_CLUSTER    := $(BIN)/k8s/$(K8S_VERSION)-kwok-$(KWOK_VERSION)
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+GOTESTSUM      := $(BIN)/gotestsum-$(GOTESTSUM_VERSION)
+
+GO_BUILD_TOOL = cd $(TOOLS_DIR) && go build -trimpath -ldflags='-s -w' -o
+
+# Packages under test; TEST_FLAGS passes extra flags to go test.
+TEST_PKGS  ?= ./...
+TEST_FLAGS ?=
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and RBAC from the Go markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run gofmt on the code.
+	gofmt -l -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: tidy
+tidy: ## Run go mod tidy on both modules.
+	go mod tidy
+	cd $(TOOLS_DIR) && go mod tidy
+
+.PHONY: verify
+verify: fmt vet manifests generate tidy ## Fail if fmt, vet, generation or tidy change anything.
+	@if [ -n "$$(git status --porcelain)" ]; then \
+		echo "make verify: these files are stale or unformatted; run make verify and commit:"; \
+		git status --porcelain; git --no-pager diff --stat; exit 1; \
+	fi
+
+.PHONY: test
+test: manifests generate k8s-bins $(GOTESTSUM) ## Run every unit and envtest suite against a real kube-apiserver and etcd.
+	KUBEBUILDER_ASSETS=$(K8S_ASSETS) $(GOTESTSUM) --format standard-verbose -- -count=1 $(TEST_FLAGS) $(TEST_PKGS)
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager into bin/.
+	go build -o $(BIN)/manager ./cmd/manager
+
+.PHONY: run
+run: manifests generate ## Run the manager against the cluster in ~/.kube/config.
+	go run ./cmd/manager
+
+##@ Tools (built from the Go module proxy, cached in bin/ by version)
+
+.PHONY: k8s-bins
+k8s-bins: $(K8S_ASSETS)/kube-apiserver $(K8S_ASSETS)/etcd ## Build kube-apiserver and etcd for envtest.
+
+.PHONY: k8s-cluster-bins
+k8s-cluster-bins: k8s-bins $(K8S_CLUSTER)/kube-controller-manager $(K8S_CLUSTER)/kube-scheduler $(K8S_CLUSTER)/kubectl $(K8S_CLUSTER)/kwok ## Also build kube-controller-manager, kube-scheduler, kubectl and kwok.
+
+$(K8S_ASSETS)/kube-apiserver:
+	$(GO_BUILD_TOOL) $@ k8s.io/kubernetes/cmd/kube-apiserver
+$(K8S_ASSETS)/etcd:
+	$(GO_BUILD_TOOL) $@ go.etcd.io/etcd/server/v3
+$(K8S_CLUSTER)/kube-controller-manager:
+	$(GO_BUILD_TOOL) $@ k8s.io/kubernetes/cmd/kube-controller-manager
+$(K8S_CLUSTER)/kube-scheduler:
+	$(GO_BUILD_TOOL) $@ k8s.io/kubernetes/cmd/kube-scheduler
+$(K8S_CLUSTER)/kubectl:
+	$(GO_BUILD_TOOL) $@ k8s.io/kubernetes/cmd/kubectl
+$(K8S_CLUSTER)/kwok:
+	$(GO_BUILD_TOOL) $@ sigs.k8s.io/kwok/cmd/kwok
+$(CONTROLLER_GEN):
+	$(GO_BUILD_TOOL) $@ sigs.k8s.io/controller-tools/cmd/controller-gen
+$(GOTESTSUM):
+	$(GO_BUILD_TOOL) $@ gotest.tools/gotestsum
+
+.PHONY: clean
+clean: ## Remove built binaries (not the cached tools).
+	rm -f $(BIN)/manager

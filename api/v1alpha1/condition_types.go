@@ -1,0 +1,93 @@
+package v1alpha1
+
+// Condition types. Ready, Reconciling and Stalled follow kstatus: Reconciling
+// is True while work is in progress, Stalled is True when a person must act,
+// and Ready is True when the object is where it should be.
+const (
+	// ReadyCondition: an Environment is healthy at a known revision; a
+	// Promotion has succeeded.
+	ReadyCondition = "Ready"
+	// ReconcilingCondition: Baton is working towards the desired state.
+	ReconcilingCondition = "Reconciling"
+	// StalledCondition: Baton cannot go on until someone fixes the spec or the
+	// referenced objects; the reason says what.
+	StalledCondition = "Stalled"
+	// VerifiedCondition: the Environment's current image has been complete and
+	// healthy for the soak time.
+	VerifiedCondition = "Verified"
+	// DriftedCondition: the workload's image was changed by someone other than
+	// Baton. Baton records it and never reverts it on its own.
+	DriftedCondition = "Drifted"
+	// SuspendedCondition: spec.suspend is set; new Promotions and autoPromote
+	// wait, rollbacks still run.
+	SuspendedCondition = "Suspended"
+	// HeldCondition: autoPromote is skipping an image this Environment was
+	// rolled back away from.
+	HeldCondition = "Held"
+	// ApprovedCondition: a Promotion has the approvals its Environment
+	// requires, for its resolved image.
+	ApprovedCondition = "Approved"
+)
+
+// Condition reasons. Event reasons are the same constants.
+const (
+	// ProgressingReason: work is in progress.
+	ProgressingReason = "Progressing"
+	// SucceededReason: the desired state was reached.
+	SucceededReason = "Succeeded"
+	// HealthyReason: the workload's rollout is complete and available.
+	HealthyReason = "Healthy"
+	// RolloutInProgressReason: the workload is still rolling out.
+	RolloutInProgressReason = "RolloutInProgress"
+	// RolloutFailedReason: the rollout reported a failure, such as
+	// ProgressDeadlineExceeded.
+	RolloutFailedReason = "RolloutFailed"
+	// WorkloadNotFoundReason: the referenced workload does not exist.
+	WorkloadNotFoundReason = "WorkloadNotFound"
+	// ContainerNotFoundReason: the workload has no container of that name.
+	ContainerNotFoundReason = "ContainerNotFound"
+	// WorkloadNotAuthorizedReason: a workload in another namespace lacks the
+	// promotion.baton.dev/authorized-environment annotation naming this
+	// Environment.
+	WorkloadNotAuthorizedReason = "WorkloadNotAuthorized"
+	// UpstreamNotFoundReason: spec.upstream names no Environment.
+	UpstreamNotFoundReason = "UpstreamNotFound"
+	// SoakingReason: the image is healthy, and the soak time is running.
+	SoakingReason = "Soaking"
+	// VerifiedReason: the image was verified.
+	VerifiedReason = "Verified"
+	// AdoptedReason: Baton recorded the running image as revision 1.
+	AdoptedReason = "Adopted"
+	// ExternalChangeReason: the image changed without a Promotion.
+	ExternalChangeReason = "ExternalChange"
+	// SuspendedReason: spec.suspend is set.
+	SuspendedReason = "Suspended"
+	// ImageRejectedReason: the image was rolled back away from.
+	ImageRejectedReason = "ImageRejected"
+
+	// EnvironmentNotFoundReason: spec.environment names no Environment.
+	EnvironmentNotFoundReason = "EnvironmentNotFound"
+	// InvalidImageReason: the image reference cannot be parsed.
+	InvalidImageReason = "InvalidImage"
+	// ImageNotVerifiedReason: the image is not verified upstream (yet).
+	ImageNotVerifiedReason = "ImageNotVerified"
+	// RevisionNotFoundReason: a rollback names no usable revision.
+	RevisionNotFoundReason = "RevisionNotFound"
+	// WaitingForApprovalReason: approvals are missing.
+	WaitingForApprovalReason = "WaitingForApproval"
+	// ApprovedReason: enough approvals were given for the resolved image.
+	ApprovedReason = "Approved"
+	// QueuedReason: waiting for another Promotion to release the lease.
+	QueuedReason = "Queued"
+	// DeliveryFailedReason: changing the target failed.
+	DeliveryFailedReason = "DeliveryFailed"
+	// RolloutTimeoutReason: the rollout did not complete within
+	// spec.rollout.timeout.
+	RolloutTimeoutReason = "RolloutTimeout"
+	// AlreadyAtImageReason: the Environment already runs the image.
+	AlreadyAtImageReason = "AlreadyAtImage"
+	// CanceledReason: the Promotion was canceled.
+	CanceledReason = "Canceled"
+	// SupersededReason: a rollback preempted the Promotion.
+	SupersededReason = "Superseded"
+)

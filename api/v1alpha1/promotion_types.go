@@ -1,0 +1,215 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// RollbackSpec asks for an earlier revision of the Environment, the way
+// kubectl rollout undo does.
+type RollbackSpec struct {
+	// ToRevision is the revision to return to. 0 (or empty) means the
+	// previous successful revision.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ToRevision int64 `json:"toRevision,omitempty"`
+}
+
+// PromotionSpec is one request to move one Environment to one image.
+//
+// Every user-written field is immutable on its own; cancel may only go from
+// false to true. requestedBy, approvals and canceledBy are written only by the
+// admission webhook, from the authenticated request.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.image) && has(self.rollback))",message="image and rollback are mutually exclusive: a rollback takes its image from the revision history",fieldPath=".rollback",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.image) == has(oldSelf.image) && (!has(self.image) || self.image == oldSelf.image)",message="image is immutable",fieldPath=".image"
+// +kubebuilder:validation:XValidation:rule="has(self.rollback) == has(oldSelf.rollback) && (!has(self.rollback) || self.rollback == oldSelf.rollback)",message="rollback is immutable",fieldPath=".rollback"
+// +kubebuilder:validation:XValidation:rule="has(self.reason) == has(oldSelf.reason) && (!has(self.reason) || self.reason == oldSelf.reason)",message="reason is immutable",fieldPath=".reason"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)",message="cancel may only change from false to true",fieldPath=".cancel"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.requestedBy) || (has(self.requestedBy) && self.requestedBy == oldSelf.requestedBy)",message="requestedBy cannot be changed once set",fieldPath=".requestedBy"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.canceledBy) || (has(self.canceledBy) && self.canceledBy == oldSelf.canceledBy)",message="canceledBy cannot be changed once set",fieldPath=".canceledBy"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.approvals) || (has(self.approvals) && size(self.approvals) >= size(oldSelf.approvals) && oldSelf.approvals.all(a, a in self.approvals))",message="approvals may only be appended to: existing approvals cannot be removed or edited",fieldPath=".approvals"
+type PromotionSpec struct {
+	// Environment is the name of the Environment, in this namespace, to
+	// promote into.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="environment is immutable"
+	Environment string `json:"environment"`
+
+	// Image to promote. Empty means the upstream's newest verified image that
+	// is not rejected here. In an environment with an upstream it must be
+	// verified there.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^[^\s]+$`
+	Image string `json:"image,omitempty"`
+
+	// Rollback returns the Environment to an earlier revision instead of
+	// promoting a new image. It cannot be combined with image.
+	// +optional
+	Rollback *RollbackSpec `json:"rollback,omitempty"`
+
+	// Reason is free text recorded in the history and the commit.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason,omitempty"`
+
+	// Cancel stops the Promotion if it has not changed the target yet. It
+	// may only go from false to true.
+	// +optional
+	Cancel bool `json:"cancel,omitempty"`
+
+	// RequestedBy is who created this Promotion. Written by the admission
+	// webhook only; whatever a client sends is replaced.
+	// +optional
+	RequestedBy *UserInfo `json:"requestedBy,omitempty"`
+
+	// Approvals are appended by the admission webhook, one per approving
+	// request, and never edited or removed.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	Approvals []Approval `json:"approvals,omitempty"`
+
+	// CanceledBy is who set cancel. Written by the admission webhook only.
+	// +optional
+	CanceledBy *UserInfo `json:"canceledBy,omitempty"`
+}
+
+// PromotionPhase is where a Promotion is in its life.
+// +kubebuilder:validation:Enum=Pending;WaitingForApproval;Queued;Promoting;RollingOut;Succeeded;Failed;Canceled;Superseded
+type PromotionPhase string
+
+// The phases of a Promotion, in order; the last four are terminal.
+const (
+	// PromotionPending: resolving the image, or waiting for it to be verified
+	// upstream.
+	PromotionPending PromotionPhase = "Pending"
+	// PromotionWaitingForApproval: the image is resolved and frozen; approvals
+	// are missing.
+	PromotionWaitingForApproval PromotionPhase = "WaitingForApproval"
+	// PromotionQueued: approved, waiting for the Environment's lease.
+	PromotionQueued PromotionPhase = "Queued"
+	// PromotionPromoting: holds the lease and is changing the target.
+	PromotionPromoting PromotionPhase = "Promoting"
+	// PromotionRollingOut: the target was changed; watching the rollout.
+	PromotionRollingOut PromotionPhase = "RollingOut"
+	// PromotionSucceeded: the rollout completed.
+	PromotionSucceeded PromotionPhase = "Succeeded"
+	// PromotionFailed: bad input, a failed delivery or a failed rollout.
+	PromotionFailed PromotionPhase = "Failed"
+	// PromotionCanceled: canceled before it changed the target.
+	PromotionCanceled PromotionPhase = "Canceled"
+	// PromotionSuperseded: preempted by a rollback.
+	PromotionSuperseded PromotionPhase = "Superseded"
+)
+
+// IsTerminal reports whether a Promotion in this phase is finished.
+func (p PromotionPhase) IsTerminal() bool {
+	switch p {
+	case PromotionSucceeded, PromotionFailed, PromotionCanceled, PromotionSuperseded:
+		return true
+	}
+	return false
+}
+
+// PromotionStatus is the observed state of a Promotion.
+type PromotionStatus struct {
+	// ObservedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Phase is where the Promotion is in its life.
+	// +optional
+	Phase PromotionPhase `json:"phase,omitempty"`
+
+	// Conditions: Ready, Reconciling, Stalled, Approved.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Image is the image this Promotion moves to, resolved at the first
+	// reconcile and then frozen. Approvals refer to it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+
+	// Digest of Image, when known.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Digest string `json:"digest,omitempty"`
+
+	// PreviousImage is what the Environment ran before this Promotion.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	PreviousImage string `json:"previousImage,omitempty"`
+
+	// Revision is the Environment history revision this Promotion created.
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
+
+	// Commit is the Git commit that delivered the image (git delivery).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Commit string `json:"commit,omitempty"`
+
+	// Patch describes the workload patch that delivered the image (direct
+	// delivery).
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Patch string `json:"patch,omitempty"`
+
+	// QueuedAt is when the Promotion started waiting for the lease.
+	// +optional
+	QueuedAt *metav1.Time `json:"queuedAt,omitempty"`
+
+	// StartedAt is when the Promotion took the lease.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// DeliveredAt is when the target was changed.
+	// +optional
+	DeliveredAt *metav1.Time `json:"deliveredAt,omitempty"`
+
+	// CompletedAt is when the Promotion reached a terminal phase.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+}
+
+// Promotion is one request to move one Environment to one image.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=promo;promos,categories=baton
+// +kubebuilder:printcolumn:name="Environment",type=string,JSONPath=`.spec.environment`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.image`
+// +kubebuilder:printcolumn:name="Requested-By",type=string,JSONPath=`.spec.requestedBy.username`
+// +kubebuilder:printcolumn:name="Approved-By",type=string,JSONPath=`.spec.approvals[*].username`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Promotion struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec PromotionSpec `json:"spec"`
+
+	// +optional
+	Status PromotionStatus `json:"status,omitempty"`
+}
+
+// PromotionList is a list of Promotions.
+// +kubebuilder:object:root=true
+type PromotionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Promotion `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Promotion{}, &PromotionList{})
+}

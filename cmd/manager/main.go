@@ -1,0 +1,101 @@
+// Command manager runs Baton's controllers and admission webhook.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"os"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+)
+
+var setupLog = ctrl.Log.WithName("setup")
+
+func newScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(batonv1alpha1.AddToScheme(scheme))
+	return scheme
+}
+
+func main() {
+	var (
+		metricsAddr          string
+		probeAddr            string
+		enableLeaderElection bool
+		leaderElectionNS     string
+		webhookPort          int
+		webhookCertDir       string
+		concurrency          int
+		enableHTTP2          bool
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "The address the metrics endpoint binds to. Use 0 to disable it.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health and readiness probes bind to.")
+	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
+	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "The namespace of the leader election Lease. Empty means the manager's own namespace.")
+	flag.IntVar(&webhookPort, "webhook-port", 9443, "The port the admission webhook server listens on.")
+	flag.StringVar(&webhookCertDir, "webhook-cert-dir", "", "The directory holding tls.crt and tls.key for the webhook server. Empty means <temp>/k8s-webhook-server/serving-certs.")
+	flag.IntVar(&concurrency, "concurrency", 4, "How many objects of each kind are reconciled in parallel.")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve the webhook and metrics over HTTP/2 as well as HTTP/1.1.")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	if concurrency < 1 {
+		setupLog.Error(nil, "--concurrency must be at least 1", "concurrency", concurrency)
+		os.Exit(2)
+	}
+
+	// HTTP/2 stays off by default: it exposes the servers to the HTTP/2
+	// Rapid Reset and Stream Cancellation CVEs.
+	var tlsOpts []func(*tls.Config)
+	if !enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                  newScheme(),
+		Metrics:                 metricsserver.Options{BindAddress: metricsAddr, TLSOpts: tlsOpts},
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          enableLeaderElection,
+		LeaderElectionID:        "baton.promotion.baton.dev",
+		LeaderElectionNamespace: leaderElectionNS,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Port:    webhookPort,
+			CertDir: webhookCertDir,
+			TLSOpts: tlsOpts,
+		}),
+		Controller: config.Controller{MaxConcurrentReconciles: concurrency},
+	})
+	if err != nil {
+		setupLog.Error(err, "unable to create the manager")
+		os.Exit(1)
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "unable to set up the health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "unable to set up the readiness check")
+		os.Exit(1)
+	}
+
+	setupLog.Info("starting the manager")
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "the manager stopped with an error")
+		os.Exit(1)
+	}
+}

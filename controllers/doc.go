@@ -1,0 +1,12 @@
+// Package controllers holds one reconciler per Baton kind; the RBAC markers
+// here describe everything the manager may touch.
+package controllers
+
+// +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments;promotions,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments/status;promotions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments/finalizers;promotions/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create

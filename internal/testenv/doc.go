@@ -1,0 +1,3 @@
+// Package testenv starts a real kube-apiserver and etcd (envtest) with Baton's
+// CRDs installed, for the Ginkgo suites.
+package testenv
