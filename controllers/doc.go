@@ -10,3 +10,8 @@ package controllers
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// The admission key Secret (internal/identity) is created at start-up in the
+// manager's own namespace only; config/rbac/manager_key_role_binding.yaml
+// binds this namespaced Role.
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=create

@@ -69,8 +69,14 @@ const (
 	EnvironmentNotFoundReason = "EnvironmentNotFound"
 	// InvalidImageReason: the image reference cannot be parsed.
 	InvalidImageReason = "InvalidImage"
-	// ImageNotVerifiedReason: the image is not verified upstream (yet).
-	ImageNotVerifiedReason = "ImageNotVerified"
+	// UpstreamNotVerifiedReason: the upstream Environment has not verified
+	// the image (yet); the Promotion waits for it.
+	UpstreamNotVerifiedReason = "UpstreamNotVerified"
+	// ImageManagedElsewhere: another field manager (Argo CD, Flux, Helm)
+	// owns the workload's image field, so direct delivery would fight it.
+	ImageManagedElsewhereReason = "ImageManagedElsewhere"
+	// NoImageReason: an entry environment's Promotion names no image.
+	NoImageReason = "NoImage"
 	// RevisionNotFoundReason: a rollback names no usable revision.
 	RevisionNotFoundReason = "RevisionNotFound"
 	// WaitingForApprovalReason: approvals are missing.
@@ -90,4 +96,13 @@ const (
 	CanceledReason = "Canceled"
 	// SupersededReason: a rollback preempted the Promotion.
 	SupersededReason = "Superseded"
+	// UnsupportedUpdateStrategyReason: the workload uses the OnDelete update
+	// strategy, whose rollouts `kubectl rollout status` (and so Baton) cannot
+	// judge.
+	UnsupportedUpdateStrategyReason = "UnsupportedUpdateStrategy"
+	// NotAdmittedReason: the Promotion's admission marker is missing or does
+	// not verify, so Baton cannot trust who requested or approved it. It was
+	// created or changed while the admission webhook was bypassed; delete it
+	// and create it again.
+	NotAdmittedReason = "NotAdmitted"
 )

@@ -4,6 +4,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// AdmissionMarkerAnnotation holds the admission marker: an HMAC that Baton's
+// admission webhook computes over a Promotion's namespace, name and spec,
+// identities included. Only the webhook writes it; the controller ignores a
+// Promotion whose marker is missing or does not verify.
+const AdmissionMarkerAnnotation = "promotion.baton.dev/admission"
+
 // RollbackSpec asks for an earlier revision of the Environment, the way
 // kubectl rollout undo does.
 type RollbackSpec struct {
@@ -163,6 +169,10 @@ type PromotionStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Patch string `json:"patch,omitempty"`
+
+	// PhaseSince is when the Promotion entered its current phase.
+	// +optional
+	PhaseSince *metav1.Time `json:"phaseSince,omitempty"`
 
 	// QueuedAt is when the Promotion started waiting for the lease.
 	// +optional

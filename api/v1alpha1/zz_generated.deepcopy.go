@@ -485,6 +485,10 @@ func (in *PromotionStatus) DeepCopyInto(out *PromotionStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.PhaseSince != nil {
+		in, out := &in.PhaseSince, &out.PhaseSince
+		*out = (*in).DeepCopy()
+	}
 	if in.QueuedAt != nil {
 		in, out := &in.QueuedAt, &out.QueuedAt
 		*out = (*in).DeepCopy()

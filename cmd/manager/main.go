@@ -7,8 +7,10 @@ import (
 	"os"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -17,6 +19,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/controllers"
+	"github.com/baton-dev/baton/internal/delivery"
+	"github.com/baton-dev/baton/internal/identity"
 )
 
 var setupLog = ctrl.Log.WithName("setup")
@@ -47,6 +52,8 @@ func main() {
 	flag.StringVar(&webhookCertDir, "webhook-cert-dir", "", "The directory holding tls.crt and tls.key for the webhook server. Empty means <temp>/k8s-webhook-server/serving-certs.")
 	flag.IntVar(&concurrency, "concurrency", 4, "How many objects of each kind are reconciled in parallel.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve the webhook and metrics over HTTP/2 as well as HTTP/1.1.")
+	admissionKeySecret := flag.String("admission-key-secret", "baton-admission-key", "The Secret, in the manager's namespace, holding the key of the Promotion admission marker. Created at start-up when missing.")
+	admissionKeyNamespace := flag.String("admission-key-namespace", "", "The namespace of --admission-key-secret. Empty means the manager's own namespace (POD_NAMESPACE, else the service account's).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -78,6 +85,8 @@ func main() {
 			TLSOpts: tlsOpts,
 		}),
 		Controller: config.Controller{MaxConcurrentReconciles: concurrency},
+		// Workloads are cached slimmed down to what Baton reads.
+		Cache: controllers.CacheOptions(),
 	})
 	if err != nil {
 		setupLog.Error(err, "unable to create the manager")
@@ -90,6 +99,38 @@ func main() {
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		setupLog.Error(err, "unable to set up the readiness check")
+		os.Exit(1)
+	}
+
+	if err := (&controllers.EnvironmentReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("environment-controller"),
+		Clock:    clock.RealClock{},
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "unable to set up the Environment controller")
+		os.Exit(1)
+	}
+
+	if err := (&controllers.PromotionReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("promotion-controller"),
+		Clock:     clock.RealClock{},
+		Deliverer: controllers.Deliverers(&delivery.Direct{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}),
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "unable to set up the Promotion controller")
+		os.Exit(1)
+	}
+
+	// Who promoted, who approved: the Promotion admission webhook, and the
+	// Runnable that creates its key Secret (internal/identity).
+	keyNamespace, err := identity.ManagerNamespace(*admissionKeyNamespace)
+	if err != nil {
+		setupLog.Error(err, "unable to find the admission key namespace")
+		os.Exit(1)
+	}
+	if _, err := identity.SetupWebhook(mgr, types.NamespacedName{Namespace: keyNamespace, Name: *admissionKeySecret}); err != nil {
+		setupLog.Error(err, "unable to set up the Promotion admission webhook")
 		os.Exit(1)
 	}
 

@@ -1,0 +1,292 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/health"
+)
+
+const (
+	// workloadIndex maps an Environment to "<kind>/<namespace>/<name>" of its
+	// workload, so a workload event finds its Environments without a scan.
+	workloadIndex = "spec.workload"
+	// upstreamIndex maps an Environment to "<namespace>/<name>" of its
+	// upstream, so creating the upstream clears UpstreamNotFound.
+	upstreamIndex = "spec.upstream"
+
+	defaultSoakTime     = 5 * time.Minute
+	defaultHistoryLimit = 10
+	// conflictRequeue is how soon a reconcile whose status write lost a race
+	// runs again, once the cache has the newer object.
+	conflictRequeue = time.Second
+)
+
+// EnvironmentReconciler keeps an Environment's status in step with its
+// workload: what it runs, whether the rollout is healthy, which images are
+// verified, and the revision history. It only reads the workload.
+type EnvironmentReconciler struct {
+	client.Client
+	// Recorder emits Events; reasons are condition reason constants.
+	Recorder events.EventRecorder
+	// Clock is "now" for the soak time; a fake clock in tests.
+	Clock clock.PassiveClock
+}
+
+// CacheOptions are the manager's cache options: Deployments, StatefulSets and
+// DaemonSets are cached through health.TransformWorkload, so the manager
+// holds only the fields Baton reads. A workload read from the cache is
+// therefore partial: never Update it, and read managedFields with the
+// manager's API reader.
+func CacheOptions() cache.Options {
+	slim := cache.ByObject{Transform: health.TransformWorkload}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&appsv1.Deployment{}:  slim,
+		&appsv1.StatefulSet{}: slim,
+		&appsv1.DaemonSet{}:   slim,
+	}}
+}
+
+// SetupWithManager registers the field indexes and watches.
+func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &batonv1alpha1.Environment{}, workloadIndex, func(o client.Object) []string {
+		env, ok := o.(*batonv1alpha1.Environment)
+		if !ok {
+			return nil
+		}
+		return []string{workloadKey(string(env.Spec.Workload.Kind), workloadNamespace(env), env.Spec.Workload.Name)}
+	}); err != nil {
+		return fmt.Errorf("index Environments by %s: %w", workloadIndex, err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &batonv1alpha1.Environment{}, upstreamIndex, func(o client.Object) []string {
+		env, ok := o.(*batonv1alpha1.Environment)
+		if !ok || env.Spec.Upstream == "" {
+			return nil
+		}
+		return []string{env.Namespace + "/" + env.Spec.Upstream}
+	}); err != nil {
+		return fmt.Errorf("index Environments by %s: %w", upstreamIndex, err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&batonv1alpha1.Environment{}).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindDeployment))).
+		Watches(&appsv1.StatefulSet{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindStatefulSet))).
+		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindDaemonSet))).
+		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.downstreamsOf)).
+		Named("environment").
+		Complete(r)
+}
+
+func workloadKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
+
+func workloadNamespace(env *batonv1alpha1.Environment) string {
+	if env.Spec.Workload.Namespace != "" {
+		return env.Spec.Workload.Namespace
+	}
+	return env.Namespace
+}
+
+func (r *EnvironmentReconciler) environmentsOf(kind batonv1alpha1.WorkloadKind) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		return r.requestsFor(ctx, client.MatchingFields{workloadIndex: workloadKey(string(kind), o.GetNamespace(), o.GetName())})
+	}
+}
+
+func (r *EnvironmentReconciler) downstreamsOf(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.requestsFor(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{upstreamIndex: o.GetNamespace() + "/" + o.GetName()})
+}
+
+func (r *EnvironmentReconciler) requestsFor(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	var list batonv1alpha1.EnvironmentList
+	if err := r.List(ctx, &list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list Environments for a watch event")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// Reconcile reads the Environment and its workload, decides the new status
+// with health.Decide, and writes it in one deferred, optimistically locked
+// status patch.
+func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	log := ctrl.LoggerFrom(ctx)
+	env := &batonv1alpha1.Environment{}
+	if err := r.Get(ctx, req.NamespacedName, env); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !env.DeletionTimestamp.IsZero() {
+		// Baton owns nothing an Environment must clean up.
+		return ctrl.Result{}, nil
+	}
+
+	old := env.DeepCopy()
+	var evs []health.Event
+	defer func() {
+		if err := r.patchStatus(ctx, old, env); err != nil {
+			if apierrors.IsConflict(err) {
+				log.V(1).Info("the status changed while reconciling; trying again", "environment", klog.KObj(env))
+				result, retErr = ctrl.Result{RequeueAfter: conflictRequeue}, nil
+				return
+			}
+			retErr = errors.Join(retErr, err)
+			return
+		}
+		// Events only for what was written, so that a lost race does not
+		// announce twice.
+		for _, ev := range evs {
+			r.event(ctx, env, ev)
+		}
+	}()
+
+	result, evs, retErr = r.reconcile(ctx, env)
+	return result, retErr
+}
+
+func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha1.Environment) (ctrl.Result, []health.Event, error) {
+	if env.Spec.Suspend {
+		setCondition(env, batonv1alpha1.SuspendedCondition, metav1.ConditionTrue, batonv1alpha1.SuspendedReason,
+			"spec.suspend is set: new Promotions and autoPromote wait; rollbacks still run")
+	} else {
+		apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.SuspendedCondition)
+	}
+
+	workload, stall, err := r.readWorkload(ctx, env)
+	if err != nil || stall != nil {
+		return ctrl.Result{}, stalled(env, stall), err
+	}
+	image, err := health.ContainerImage(workload, env.Spec.Workload.Container)
+	if errors.Is(err, health.ErrContainerNotFound) {
+		return ctrl.Result{}, stalled(env, &stallReason{batonv1alpha1.ContainerNotFoundReason,
+			err.Error() + "; fix spec.workload.container"}), nil
+	}
+	rollout, err := health.AssessRollout(workload)
+	if err != nil {
+		return ctrl.Result{}, nil, err
+	}
+	if rollout.Phase == health.PhaseUnsupported {
+		return ctrl.Result{}, stalled(env, &stallReason{batonv1alpha1.UnsupportedUpdateStrategyReason,
+			fmt.Sprintf("%s %s: %s; Baton judges rollouts as `kubectl rollout status` does, so it needs the RollingUpdate strategy",
+				env.Spec.Workload.Kind, workloadRef(env), rollout.Message)}), nil
+	}
+
+	decision := health.Decide(&env.Status, health.Observation{Image: image, Rollout: rollout}, policyOf(env), r.Clock.Now())
+
+	if env.Spec.Upstream != "" {
+		up := &batonv1alpha1.Environment{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: env.Spec.Upstream}, up)
+		if apierrors.IsNotFound(err) {
+			evs := append(decision.Events, stalled(env, &stallReason{batonv1alpha1.UpstreamNotFoundReason,
+				fmt.Sprintf("spec.upstream names Environment %q, which does not exist in namespace %s; create it or fix spec.upstream", env.Spec.Upstream, env.Namespace)})...)
+			return ctrl.Result{RequeueAfter: decision.RequeueAfter}, evs, nil
+		}
+		if err != nil {
+			return ctrl.Result{}, decision.Events, fmt.Errorf("get upstream Environment %s/%s: %w", env.Namespace, env.Spec.Upstream, err)
+		}
+	}
+
+	apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.StalledCondition)
+	env.Status.ObservedGeneration = env.Generation
+	return ctrl.Result{RequeueAfter: decision.RequeueAfter}, decision.Events, nil
+}
+
+// stallReason is a problem only a person can fix.
+type stallReason struct {
+	reason  string
+	message string
+}
+
+// readWorkload gets the workload from the cache, or says why it cannot be
+// used. A workload in another namespace is used only when its annotation
+// names this Environment.
+func (r *EnvironmentReconciler) readWorkload(ctx context.Context, env *batonv1alpha1.Environment) (client.Object, *stallReason, error) {
+	var obj client.Object
+	switch env.Spec.Workload.Kind {
+	case batonv1alpha1.WorkloadKindDeployment:
+		obj = &appsv1.Deployment{}
+	case batonv1alpha1.WorkloadKindStatefulSet:
+		obj = &appsv1.StatefulSet{}
+	case batonv1alpha1.WorkloadKindDaemonSet:
+		obj = &appsv1.DaemonSet{}
+	default:
+		// The CRD enum prevents this; say so rather than panic.
+		return nil, nil, reconcile.TerminalError(fmt.Errorf("unsupported workload kind %q", env.Spec.Workload.Kind))
+	}
+	key := types.NamespacedName{Namespace: workloadNamespace(env), Name: env.Spec.Workload.Name}
+	if err := r.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &stallReason{batonv1alpha1.WorkloadNotFoundReason,
+				fmt.Sprintf("%s %s does not exist; create it or fix spec.workload", env.Spec.Workload.Kind, key)}, nil
+		}
+		return nil, nil, fmt.Errorf("get %s %s: %w", env.Spec.Workload.Kind, key, err)
+	}
+	if key.Namespace != env.Namespace {
+		want := env.Namespace + "/" + env.Name
+		if got := obj.GetAnnotations()[batonv1alpha1.AuthorizedEnvironmentAnnotation]; got != want {
+			return nil, &stallReason{batonv1alpha1.WorkloadNotAuthorizedReason,
+				fmt.Sprintf("%s %s is in another namespace and its annotation %s is %q; set it to %q to let this Environment use it",
+					env.Spec.Workload.Kind, key, batonv1alpha1.AuthorizedEnvironmentAnnotation, got, want)}, nil
+		}
+	}
+	return obj, nil, nil
+}
+
+// stalled records a problem a person must fix: Stalled and Ready say why,
+// and an Event announces it when the reason is new.
+func stalled(env *batonv1alpha1.Environment, s *stallReason) []health.Event {
+	if s == nil {
+		return nil
+	}
+	prev := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.StalledCondition)
+	isNew := prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != s.reason || prev.Message != s.message
+	setCondition(env, batonv1alpha1.StalledCondition, metav1.ConditionTrue, s.reason, s.message)
+	setCondition(env, batonv1alpha1.ReadyCondition, metav1.ConditionFalse, s.reason, s.message)
+	apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.ReconcilingCondition)
+	if !isNew {
+		return nil
+	}
+	return []health.Event{{Type: corev1.EventTypeWarning, Reason: s.reason, Message: s.message}}
+}
+
+func setCondition(env *batonv1alpha1.Environment, conditionType string, s metav1.ConditionStatus, reason, message string) {
+	apimeta.SetStatusCondition(&env.Status.Conditions, metav1.Condition{
+		Type: conditionType, Status: s, Reason: reason, Message: message, ObservedGeneration: env.Generation,
+	})
+}
+
+func policyOf(env *batonv1alpha1.Environment) health.Policy {
+	p := health.Policy{Generation: env.Generation, SoakTime: defaultSoakTime, HistoryLimit: defaultHistoryLimit}
+	if env.Spec.Verification.SoakTime != nil {
+		p.SoakTime = env.Spec.Verification.SoakTime.Duration
+	}
+	if env.Spec.HistoryLimit > 0 {
+		p.HistoryLimit = int(env.Spec.HistoryLimit)
+	}
+	return p
+}
+
+func workloadRef(env *batonv1alpha1.Environment) string {
+	return workloadNamespace(env) + "/" + env.Spec.Workload.Name
+}

@@ -1,0 +1,274 @@
+package health
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+)
+
+// MaxVerifiedImages bounds status.verifiedImages; the oldest is dropped
+// first.
+const MaxVerifiedImages = 50
+
+// maxRevisionMessage is the schema's limit on a history entry's message.
+const maxRevisionMessage = 1024
+
+// Observation is what the reconciler saw of the workload at one moment.
+type Observation struct {
+	// Image is the image of the Environment's container.
+	Image string
+	// Rollout is the judgement of the workload's rollout.
+	Rollout Rollout
+}
+
+// Policy is the part of an Environment's spec the decision needs.
+type Policy struct {
+	// Generation of the Environment, recorded in each condition.
+	Generation int64
+	// SoakTime is how long a rollout must stay complete and healthy before its
+	// image is verified.
+	SoakTime time.Duration
+	// HistoryLimit is how many revisions status.history keeps.
+	HistoryLimit int
+}
+
+// Event is something worth a Kubernetes Event; its reason is a condition
+// reason constant.
+type Event struct {
+	// Type is corev1.EventTypeNormal or corev1.EventTypeWarning.
+	Type string
+	// Reason is a condition reason constant.
+	Reason string
+	// Message is for a person.
+	Message string
+}
+
+// Decision is what Decide concluded besides the new status.
+type Decision struct {
+	// RequeueAfter is when the soak time will be reached; zero when nothing
+	// is waiting on the clock.
+	RequeueAfter time.Duration
+	// Events to emit once the new status has been written.
+	Events []Event
+}
+
+// Decide brings the fields of an Environment's status that the Environment
+// reconciler owns up to date with one observation of its workload, at now:
+// current, verifiedImages, the Adopted and External history entries, and the
+// Ready, Reconciling, Verified and Drifted conditions. It never touches
+// activePromotion nor an entry the Promotion engine wrote, except to trim the
+// history to the limit.
+//
+// The start of the healthy streak is the lastTransitionTime of the Verified
+// condition while its reason is Soaking (status Unknown: not verified yet,
+// not failed either). Any observation that is not complete sets Verified to
+// False, so the next healthy observation starts a new streak.
+func Decide(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy, now time.Time) Decision {
+	var d Decision
+	previous := status.Current
+	imageChanged := previous != nil && previous.Image != obs.Image
+	if previous == nil || imageChanged {
+		status.Current = &batonv1alpha1.CurrentImage{Image: obs.Image, Digest: digestOf(obs.Image), Since: ptrTime(now)}
+	}
+
+	if ev, ok := recordRevision(status, obs, previous, imageChanged, now); ok {
+		d.Events = append(d.Events, ev)
+	}
+	status.History = trimOldest(status.History, policy.HistoryLimit)
+	current := latestRevision(status.History, obs.Image)
+	status.Current.Revision = 0
+	if current != nil {
+		status.Current.Revision = current.Revision
+	}
+
+	if current != nil && current.Result == batonv1alpha1.RevisionExternal {
+		setCondition(status, policy, batonv1alpha1.DriftedCondition, metav1.ConditionTrue, batonv1alpha1.ExternalChangeReason, current.Message)
+	} else {
+		apimeta.RemoveStatusCondition(&status.Conditions, batonv1alpha1.DriftedCondition)
+	}
+
+	setReady(status, obs, policy)
+
+	requeue, ev := verify(status, obs, policy, imageChanged, now)
+	d.RequeueAfter = requeue
+	if ev != nil {
+		d.Events = append(d.Events, *ev)
+	}
+	return d
+}
+
+// recordRevision appends revision 1 (Adopted) the first time the workload is
+// seen healthy, and an External revision when the image changed without a
+// Promotion holding the lease.
+func recordRevision(status *batonv1alpha1.EnvironmentStatus, obs Observation, previous *batonv1alpha1.CurrentImage, imageChanged bool, now time.Time) (Event, bool) {
+	if status.ActivePromotion != nil {
+		// The Promotion engine owns the history entry of its own change.
+		return Event{}, false
+	}
+	switch {
+	case len(status.History) == 0 && obs.Rollout.Complete():
+		status.History = append(status.History, batonv1alpha1.Revision{
+			Revision: 1, Image: obs.Image, Digest: digestOf(obs.Image),
+			Result:    batonv1alpha1.RevisionAdopted,
+			Message:   "the workload already ran this image when Baton first saw it healthy",
+			StartedAt: ptrTime(now), FinishedAt: ptrTime(now),
+		})
+		return Event{Type: corev1.EventTypeNormal, Reason: batonv1alpha1.AdoptedReason,
+			Message: fmt.Sprintf("Adopted %s as revision 1", obs.Image)}, true
+	case imageChanged && len(status.History) > 0 && status.History[len(status.History)-1].Image != obs.Image:
+		msg := truncate(fmt.Sprintf("The image of the workload changed from %s to %s without a Promotion; Baton recorded it and will not revert it", previous.Image, obs.Image), maxRevisionMessage)
+		status.History = append(status.History, batonv1alpha1.Revision{
+			Revision: status.History[len(status.History)-1].Revision + 1,
+			Image:    obs.Image, Digest: digestOf(obs.Image),
+			Result:    batonv1alpha1.RevisionExternal,
+			Message:   msg,
+			StartedAt: ptrTime(now), FinishedAt: ptrTime(now),
+		})
+		return Event{Type: corev1.EventTypeWarning, Reason: batonv1alpha1.ExternalChangeReason, Message: msg}, true
+	}
+	return Event{}, false
+}
+
+func setReady(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy) {
+	switch obs.Rollout.Phase {
+	case PhaseComplete:
+		apimeta.RemoveStatusCondition(&status.Conditions, batonv1alpha1.ReconcilingCondition)
+		if status.Current.Revision == 0 {
+			setCondition(status, policy, batonv1alpha1.ReadyCondition, metav1.ConditionFalse, batonv1alpha1.ProgressingReason,
+				fmt.Sprintf("The rollout of %s is complete; waiting for the active Promotion to record its revision", obs.Image))
+			return
+		}
+		setCondition(status, policy, batonv1alpha1.ReadyCondition, metav1.ConditionTrue, batonv1alpha1.HealthyReason,
+			fmt.Sprintf("Running %s at revision %d: %s", obs.Image, status.Current.Revision, obs.Rollout.Message))
+	case PhaseFailed:
+		apimeta.RemoveStatusCondition(&status.Conditions, batonv1alpha1.ReconcilingCondition)
+		setCondition(status, policy, batonv1alpha1.ReadyCondition, metav1.ConditionFalse, batonv1alpha1.RolloutFailedReason,
+			fmt.Sprintf("The rollout of %s failed: %s", obs.Image, obs.Rollout.Message))
+	default:
+		msg := fmt.Sprintf("Rolling out %s: %s", obs.Image, obs.Rollout.Message)
+		setCondition(status, policy, batonv1alpha1.ReconcilingCondition, metav1.ConditionTrue, batonv1alpha1.RolloutInProgressReason, msg)
+		setCondition(status, policy, batonv1alpha1.ReadyCondition, metav1.ConditionFalse, batonv1alpha1.RolloutInProgressReason, msg)
+	}
+}
+
+// verify runs the soak clock and records the image once it is verified.
+func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy, imageChanged bool, now time.Time) (time.Duration, *Event) {
+	if v := findVerified(status.VerifiedImages, obs.Image); v != nil {
+		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionTrue, batonv1alpha1.VerifiedReason,
+			fmt.Sprintf("%s was verified here at %s", obs.Image, v.VerifiedAt.UTC().Format(time.RFC3339)))
+		return 0, nil
+	}
+	if !obs.Rollout.Complete() {
+		reason := batonv1alpha1.RolloutInProgressReason
+		if obs.Rollout.Phase == PhaseFailed {
+			reason = batonv1alpha1.RolloutFailedReason
+		}
+		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionFalse, reason,
+			fmt.Sprintf("%s is not verified: its rollout is not complete and healthy; the soak time of %s starts again once it is", obs.Image, policy.SoakTime))
+		return 0, nil
+	}
+
+	// A streak goes on only while Verified stays Soaking for the same image.
+	start := ceilSecond(now)
+	if cond := apimeta.FindStatusCondition(status.Conditions, batonv1alpha1.VerifiedCondition); cond != nil &&
+		cond.Status == metav1.ConditionUnknown && cond.Reason == batonv1alpha1.SoakingReason && !imageChanged {
+		start = cond.LastTransitionTime.Time
+	} else {
+		// Remove first, so that lastTransitionTime records the new start
+		// even when the status stays Unknown.
+		apimeta.RemoveStatusCondition(&status.Conditions, batonv1alpha1.VerifiedCondition)
+	}
+
+	verifiedAt := start.Add(policy.SoakTime)
+	if now.Before(verifiedAt) {
+		apimeta.SetStatusCondition(&status.Conditions, metav1.Condition{
+			Type: batonv1alpha1.VerifiedCondition, Status: metav1.ConditionUnknown, Reason: batonv1alpha1.SoakingReason,
+			ObservedGeneration: policy.Generation, LastTransitionTime: metav1.NewTime(start),
+			Message: fmt.Sprintf("%s has been healthy since %s; it is verified at %s if it stays healthy until then",
+				obs.Image, start.UTC().Format(time.RFC3339), verifiedAt.UTC().Format(time.RFC3339)),
+		})
+		return verifiedAt.Sub(now), nil
+	}
+
+	status.VerifiedImages = append(status.VerifiedImages, batonv1alpha1.VerifiedImage{
+		Image: obs.Image, Digest: digestOf(obs.Image), VerifiedAt: metav1.NewTime(now),
+	})
+	status.VerifiedImages = trimOldest(status.VerifiedImages, MaxVerifiedImages)
+	msg := fmt.Sprintf("%s was verified here at %s, after %s of complete and healthy rollout", obs.Image, now.UTC().Format(time.RFC3339), policy.SoakTime)
+	setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionTrue, batonv1alpha1.VerifiedReason, msg)
+	return 0, &Event{Type: corev1.EventTypeNormal, Reason: batonv1alpha1.VerifiedReason, Message: msg}
+}
+
+func setCondition(status *batonv1alpha1.EnvironmentStatus, policy Policy, conditionType string, s metav1.ConditionStatus, reason, message string) {
+	apimeta.SetStatusCondition(&status.Conditions, metav1.Condition{
+		Type: conditionType, Status: s, Reason: reason, Message: message, ObservedGeneration: policy.Generation,
+	})
+}
+
+func findVerified(images []batonv1alpha1.VerifiedImage, image string) *batonv1alpha1.VerifiedImage {
+	for i := range images {
+		if images[i].Image == image {
+			return &images[i]
+		}
+	}
+	return nil
+}
+
+// latestRevision is the newest history entry that ran image.
+func latestRevision(history []batonv1alpha1.Revision, image string) *batonv1alpha1.Revision {
+	for i := len(history) - 1; i >= 0; i-- {
+		if history[i].Image == image {
+			return &history[i]
+		}
+	}
+	return nil
+}
+
+func trimOldest[T any](items []T, limit int) []T {
+	if limit <= 0 || len(items) <= limit {
+		return items
+	}
+	return append([]T(nil), items[len(items)-limit:]...)
+}
+
+// digestOf returns the digest of a reference that names one, such as
+// registry/web@sha256:..., and "" otherwise.
+func digestOf(image string) string {
+	if !strings.Contains(image, "@") {
+		return ""
+	}
+	d, err := name.NewDigest(image)
+	if err != nil {
+		return ""
+	}
+	return d.DigestStr()
+}
+
+// ceilSecond rounds up to the whole second, because a condition's
+// lastTransitionTime is stored to the second: rounding down would verify an
+// image before its soak time has passed.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
+
+func ptrTime(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(t)
+	return &mt
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

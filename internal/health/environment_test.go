@@ -1,0 +1,347 @@
+package health
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+)
+
+const (
+	imgA = "registry.example.com/web:1.0"
+	imgB = "registry.example.com/web:2.0"
+)
+
+var (
+	t0       = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	policy   = Policy{Generation: 3, SoakTime: 5 * time.Minute, HistoryLimit: 10}
+	complete = Rollout{Phase: PhaseComplete, Message: "successfully rolled out"}
+	rolling  = Rollout{Phase: PhaseProgressing, Message: "1 out of 3 new replicas have been updated"}
+	failed   = Rollout{Phase: PhaseFailed, Message: `ReplicaSet "web-1" has timed out progressing.`}
+)
+
+func mtime(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
+
+func adopted(image string) batonv1alpha1.Revision {
+	return batonv1alpha1.Revision{Revision: 1, Image: image, Result: batonv1alpha1.RevisionAdopted}
+}
+
+func soaking(since time.Time) metav1.Condition {
+	return metav1.Condition{Type: batonv1alpha1.VerifiedCondition, Status: metav1.ConditionUnknown, Reason: batonv1alpha1.SoakingReason, LastTransitionTime: metav1.NewTime(since)}
+}
+
+func verifiedTrue() metav1.Condition {
+	return metav1.Condition{Type: batonv1alpha1.VerifiedCondition, Status: metav1.ConditionTrue, Reason: batonv1alpha1.VerifiedReason, LastTransitionTime: metav1.NewTime(t0)}
+}
+
+// healthyAt is the status of an adopted Environment that runs image healthy.
+func healthyAt(image string, conds ...metav1.Condition) batonv1alpha1.EnvironmentStatus {
+	return batonv1alpha1.EnvironmentStatus{
+		Current:    &batonv1alpha1.CurrentImage{Image: image, Revision: 1, Since: mtime(t0.Add(-time.Hour))},
+		History:    []batonv1alpha1.Revision{adopted(image)},
+		Conditions: conds,
+	}
+}
+
+type cond struct {
+	status metav1.ConditionStatus
+	reason string
+}
+
+func TestDecide(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  batonv1alpha1.EnvironmentStatus
+		obs     Observation
+		policy  Policy
+		now     time.Time
+		want    map[string]cond // absent conditions map to the zero cond
+		history string          // "revision:image:result" joined by spaces
+		current string          // "image@revision"
+		since   time.Time
+		// verified lists status.verifiedImages images, oldest first.
+		verified []string
+		requeue  time.Duration
+		events   string // "Type/Reason" joined by spaces
+		message  map[string]string
+	}{
+		{
+			name: "first sight while rolling out: no revision yet, nothing verified",
+			obs:  Observation{Image: imgA, Rollout: rolling}, now: t0,
+			want: map[string]cond{
+				"Ready": {"False", "RolloutInProgress"}, "Reconciling": {"True", "RolloutInProgress"}, "Verified": {"False", "RolloutInProgress"},
+			},
+			current: imgA + "@0", since: t0,
+			message: map[string]string{"Ready": "1 out of 3 new replicas"},
+		},
+		{
+			name: "first healthy sight adopts revision 1 and starts the soak",
+			obs:  Observation{Image: imgA, Rollout: complete}, now: t0,
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0,
+			requeue: 5 * time.Minute, events: "Normal/Adopted",
+			message: map[string]string{"Ready": "at revision 1", "Verified": "verified at 2026-11-26T10:05:00Z"},
+		},
+		{
+			name:   "soak still running: requeue at the exact moment it ends",
+			status: healthyAt(imgA, soaking(t0)),
+			obs:    Observation{Image: imgA, Rollout: complete}, now: t0.Add(2*time.Minute + 30*time.Second),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+			requeue: 2*time.Minute + 30*time.Second,
+		},
+		{
+			name:   "soak time reached: verified",
+			status: healthyAt(imgA, soaking(t0)),
+			obs:    Observation{Image: imgA, Rollout: complete}, now: t0.Add(5 * time.Minute),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"True", "Verified"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+			verified: []string{imgA}, events: "Normal/Verified",
+		},
+		{
+			name:   "an unhealthy moment during the soak breaks the streak",
+			status: healthyAt(imgA, soaking(t0)),
+			obs:    Observation{Image: imgA, Rollout: rolling}, now: t0.Add(4 * time.Minute),
+			want: map[string]cond{
+				"Ready": {"False", "RolloutInProgress"}, "Reconciling": {"True", "RolloutInProgress"}, "Verified": {"False", "RolloutInProgress"},
+			},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+		},
+		{
+			name:   "healthy again after a break: a new streak from now",
+			status: healthyAt(imgA, metav1.Condition{Type: "Verified", Status: "False", Reason: "RolloutInProgress", LastTransitionTime: metav1.NewTime(t0)}),
+			obs:    Observation{Image: imgA, Rollout: complete}, now: t0.Add(6 * time.Minute),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+			requeue: 5 * time.Minute,
+		},
+		{
+			name:   "a failed rollout says why, in the workload's words",
+			status: healthyAt(imgA, soaking(t0)),
+			obs:    Observation{Image: imgA, Rollout: failed}, now: t0.Add(time.Minute),
+			want:    map[string]cond{"Ready": {"False", "RolloutFailed"}, "Verified": {"False", "RolloutFailed"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+			message: map[string]string{"Ready": `ReplicaSet "web-1" has timed out progressing.`},
+		},
+		{
+			name:   "drift: an image change without a Promotion is recorded as External, not reverted",
+			status: healthyAt(imgA, verifiedTrue()),
+			obs:    Observation{Image: imgB, Rollout: rolling}, now: t0,
+			want: map[string]cond{
+				"Ready": {"False", "RolloutInProgress"}, "Reconciling": {"True", "RolloutInProgress"},
+				"Verified": {"False", "RolloutInProgress"}, "Drifted": {"True", "ExternalChange"},
+			},
+			history: "1:" + imgA + ":Adopted 2:" + imgB + ":External", current: imgB + "@2", since: t0,
+			events:  "Warning/ExternalChange",
+			message: map[string]string{"Drifted": "changed from " + imgA + " to " + imgB},
+		},
+		{
+			name: "a soak running for the old image does not carry over to a drifted one",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, soaking(t0))
+				s.ActivePromotion = &batonv1alpha1.ObjectRef{Name: "p"}
+				s.History = append(s.History, batonv1alpha1.Revision{Revision: 2, Image: imgB})
+				return s
+			}(),
+			obs: Observation{Image: imgB, Rollout: complete}, now: t0.Add(4 * time.Minute),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgA + ":Adopted 2:" + imgB + ":", current: imgB + "@2", since: t0.Add(4 * time.Minute),
+			requeue: 5 * time.Minute,
+		},
+		{
+			name: "an active Promotion owns the history: only current moves",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, verifiedTrue())
+				s.ActivePromotion = &batonv1alpha1.ObjectRef{Name: "web-2", UID: "u"}
+				return s
+			}(),
+			obs: Observation{Image: imgB, Rollout: complete}, now: t0,
+			want:    map[string]cond{"Ready": {"False", "Progressing"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgA + ":Adopted", current: imgB + "@0", since: t0,
+			requeue: 5 * time.Minute,
+			message: map[string]string{"Ready": "waiting for the active Promotion to record its revision"},
+		},
+		{
+			name: "a verified image stays verified after the environment moves on",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, verifiedTrue())
+				s.VerifiedImages = []batonv1alpha1.VerifiedImage{{Image: imgA, VerifiedAt: metav1.NewTime(t0)}}
+				s.ActivePromotion = &batonv1alpha1.ObjectRef{Name: "web-2"}
+				s.History = append(s.History, batonv1alpha1.Revision{Revision: 2, Image: imgB})
+				return s
+			}(),
+			obs: Observation{Image: imgB, Rollout: rolling}, now: t0.Add(time.Hour),
+			want: map[string]cond{
+				"Ready": {"False", "RolloutInProgress"}, "Reconciling": {"True", "RolloutInProgress"}, "Verified": {"False", "RolloutInProgress"},
+			},
+			history: "1:" + imgA + ":Adopted 2:" + imgB + ":", current: imgB + "@2", since: t0.Add(time.Hour),
+			verified: []string{imgA},
+		},
+		{
+			name: "back on an image verified earlier: verified at once, not twice",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgB)
+				s.VerifiedImages = []batonv1alpha1.VerifiedImage{{Image: imgA, VerifiedAt: metav1.NewTime(t0)}}
+				s.History = []batonv1alpha1.Revision{adopted(imgA), {Revision: 2, Image: imgB, Result: "Succeeded"}, {Revision: 3, Image: imgA, Result: "Succeeded", Rollback: true}}
+				s.ActivePromotion = &batonv1alpha1.ObjectRef{Name: "rollback"}
+				return s
+			}(),
+			obs: Observation{Image: imgA, Rollout: complete}, now: t0.Add(time.Hour),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"True", "Verified"}},
+			history: "1:" + imgA + ":Adopted 2:" + imgB + ":Succeeded 3:" + imgA + ":Succeeded", current: imgA + "@3", since: t0.Add(time.Hour),
+			verified: []string{imgA},
+		},
+		{
+			name: "the history is trimmed to the limit, oldest first",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, verifiedTrue())
+				s.History = []batonv1alpha1.Revision{adopted("web:0"), {Revision: 2, Image: "web:1", Result: "Succeeded"}, {Revision: 3, Image: imgA, Result: "Succeeded"}}
+				return s
+			}(),
+			obs: Observation{Image: imgB, Rollout: rolling}, policy: Policy{Generation: 3, SoakTime: 5 * time.Minute, HistoryLimit: 3}, now: t0,
+			want: map[string]cond{
+				"Ready": {"False", "RolloutInProgress"}, "Reconciling": {"True", "RolloutInProgress"},
+				"Verified": {"False", "RolloutInProgress"}, "Drifted": {"True", "ExternalChange"},
+			},
+			history: "2:web:1:Succeeded 3:" + imgA + ":Succeeded 4:" + imgB + ":External", current: imgB + "@4", since: t0,
+			events: "Warning/ExternalChange",
+		},
+		{
+			name: "verifiedImages keeps the newest 50",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, soaking(t0))
+				for i := range MaxVerifiedImages {
+					s.VerifiedImages = append(s.VerifiedImages, batonv1alpha1.VerifiedImage{Image: fmt.Sprintf("web:old-%d", i)})
+				}
+				return s
+			}(),
+			obs: Observation{Image: imgA, Rollout: complete}, now: t0.Add(time.Hour),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"True", "Verified"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+			verified: func() []string {
+				var v []string
+				for i := 1; i < MaxVerifiedImages; i++ {
+					v = append(v, fmt.Sprintf("web:old-%d", i))
+				}
+				return append(v, imgA)
+			}(),
+			events: "Normal/Verified",
+		},
+		{
+			name: "a streak starting mid-second starts at the next whole second, so it never ends early",
+			obs:  Observation{Image: imgA, Rollout: complete}, now: t0.Add(400 * time.Millisecond),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(400 * time.Millisecond),
+			requeue: 5*time.Minute + 600*time.Millisecond, events: "Normal/Adopted",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.policy
+			if p.HistoryLimit == 0 {
+				p = policy
+			}
+			status := tt.status.DeepCopy()
+			d := Decide(status, tt.obs, p, tt.now)
+
+			for _, typ := range []string{"Ready", "Reconciling", "Verified", "Drifted"} {
+				var got cond
+				if c := apimeta.FindStatusCondition(status.Conditions, typ); c != nil {
+					got = cond{c.Status, c.Reason}
+					if c.ObservedGeneration != p.Generation {
+						t.Errorf("%s observedGeneration = %d, want %d", typ, c.ObservedGeneration, p.Generation)
+					}
+				}
+				if got != tt.want[typ] {
+					t.Errorf("%s = %v, want %v", typ, got, tt.want[typ])
+				}
+			}
+			for typ, sub := range tt.message {
+				if c := apimeta.FindStatusCondition(status.Conditions, typ); c == nil || !strings.Contains(c.Message, sub) {
+					t.Errorf("%s message = %+v, want it to contain %q", typ, c, sub)
+				}
+			}
+			var hist []string
+			for _, r := range status.History {
+				hist = append(hist, fmt.Sprintf("%d:%s:%s", r.Revision, r.Image, r.Result))
+			}
+			if got := strings.Join(hist, " "); got != tt.history {
+				t.Errorf("history = %q, want %q", got, tt.history)
+			}
+			if got := fmt.Sprintf("%s@%d", status.Current.Image, status.Current.Revision); got != tt.current {
+				t.Errorf("current = %q, want %q", got, tt.current)
+			}
+			if !status.Current.Since.Time.Equal(tt.since) {
+				t.Errorf("current.since = %s, want %s", status.Current.Since, tt.since)
+			}
+			var verified []string
+			for _, v := range status.VerifiedImages {
+				verified = append(verified, v.Image)
+			}
+			if fmt.Sprint(verified) != fmt.Sprint(tt.verified) {
+				t.Errorf("verifiedImages = %v, want %v", verified, tt.verified)
+			}
+			if d.RequeueAfter != tt.requeue {
+				t.Errorf("requeueAfter = %s, want %s", d.RequeueAfter, tt.requeue)
+			}
+			var evs []string
+			for _, e := range d.Events {
+				evs = append(evs, e.Type+"/"+e.Reason)
+			}
+			if got := strings.Join(evs, " "); got != tt.events {
+				t.Errorf("events = %q, want %q", got, tt.events)
+			}
+		})
+	}
+}
+
+// TestDecideSoakClock drives one Environment through time: the soak restarts
+// on every unhealthy moment, and the image is verified only after soakTime
+// of unbroken health.
+func TestDecideSoakClock(t *testing.T) {
+	status := &batonv1alpha1.EnvironmentStatus{}
+	steps := []struct {
+		after        time.Duration
+		rollout      Rollout
+		wantVerified metav1.ConditionStatus
+		wantRequeue  time.Duration
+	}{
+		{0, complete, metav1.ConditionUnknown, 5 * time.Minute},
+		{4 * time.Minute, complete, metav1.ConditionUnknown, time.Minute},
+		{4*time.Minute + 30*time.Second, rolling, metav1.ConditionFalse, 0},
+		{5 * time.Minute, complete, metav1.ConditionUnknown, 5 * time.Minute},
+		{9*time.Minute + 59*time.Second, complete, metav1.ConditionUnknown, time.Second},
+		{10 * time.Minute, complete, metav1.ConditionTrue, 0},
+		{11 * time.Minute, failed, metav1.ConditionTrue, 0},
+	}
+	for i, s := range steps {
+		d := Decide(status, Observation{Image: imgA, Rollout: s.rollout}, policy, t0.Add(s.after))
+		c := apimeta.FindStatusCondition(status.Conditions, batonv1alpha1.VerifiedCondition)
+		if c.Status != s.wantVerified || d.RequeueAfter != s.wantRequeue {
+			t.Fatalf("step %d (+%s, %s): Verified=%s requeue=%s; want %s, %s", i, s.after, s.rollout.Phase, c.Status, d.RequeueAfter, s.wantVerified, s.wantRequeue)
+		}
+	}
+	if len(status.VerifiedImages) != 1 || !status.VerifiedImages[0].VerifiedAt.Time.Equal(t0.Add(10*time.Minute)) {
+		t.Errorf("verifiedImages = %+v, want %s verified at +10m", status.VerifiedImages, imgA)
+	}
+}
+
+func TestDigestOf(t *testing.T) {
+	const sha = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	tests := map[string]string{
+		"registry.example.com/web:1.0":                 "",
+		"registry.example.com/web@" + sha:              sha,
+		"registry.example.com/web@sha256:not-a-digest": "",
+		"web": "",
+	}
+	for image, want := range tests {
+		if got := digestOf(image); got != want {
+			t.Errorf("digestOf(%q) = %q, want %q", image, got, want)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package health
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// lastAppliedAnnotation holds a full copy of the object as kubectl applied
+// it; it is often the biggest part of a workload and Baton never reads it.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// TransformWorkload is a cache transform for Deployments, StatefulSets and
+// DaemonSets. It keeps only what Baton reads: identity, generation, labels and
+// annotations, the replica count and update strategy the status viewers
+// need, each container's name and image, and the whole status. Everything
+// else, managedFields included, is dropped before the object enters the
+// cache; code that needs managedFields must use the uncached API reader.
+// Other objects pass through unchanged. The transform is idempotent.
+func TransformWorkload(obj any) (any, error) {
+	switch w := obj.(type) {
+	case *appsv1.Deployment:
+		return &appsv1.Deployment{
+			TypeMeta:   w.TypeMeta,
+			ObjectMeta: slimMeta(w.ObjectMeta),
+			Spec: appsv1.DeploymentSpec{
+				Replicas: w.Spec.Replicas,
+				Strategy: appsv1.DeploymentStrategy{Type: w.Spec.Strategy.Type},
+				Template: slimTemplate(w.Spec.Template),
+			},
+			Status: w.Status,
+		}, nil
+	case *appsv1.StatefulSet:
+		return &appsv1.StatefulSet{
+			TypeMeta:   w.TypeMeta,
+			ObjectMeta: slimMeta(w.ObjectMeta),
+			Spec: appsv1.StatefulSetSpec{
+				Replicas: w.Spec.Replicas,
+				// The partition decides when a partitioned rollout is done.
+				UpdateStrategy: w.Spec.UpdateStrategy,
+				Template:       slimTemplate(w.Spec.Template),
+			},
+			Status: w.Status,
+		}, nil
+	case *appsv1.DaemonSet:
+		return &appsv1.DaemonSet{
+			TypeMeta:   w.TypeMeta,
+			ObjectMeta: slimMeta(w.ObjectMeta),
+			Spec: appsv1.DaemonSetSpec{
+				UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: w.Spec.UpdateStrategy.Type},
+				Template:       slimTemplate(w.Spec.Template),
+			},
+			Status: w.Status,
+		}, nil
+	}
+	return obj, nil
+}
+
+func slimMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	annotations := m.Annotations
+	if _, ok := annotations[lastAppliedAnnotation]; ok {
+		annotations = make(map[string]string, len(m.Annotations)-1)
+		for k, v := range m.Annotations {
+			if k != lastAppliedAnnotation {
+				annotations[k] = v
+			}
+		}
+	}
+	return metav1.ObjectMeta{
+		Name:              m.Name,
+		Namespace:         m.Namespace,
+		UID:               m.UID,
+		ResourceVersion:   m.ResourceVersion,
+		Generation:        m.Generation,
+		CreationTimestamp: m.CreationTimestamp,
+		DeletionTimestamp: m.DeletionTimestamp,
+		Labels:            m.Labels,
+		Annotations:       annotations,
+	}
+}
+
+func slimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
+	containers := make([]corev1.Container, len(t.Spec.Containers))
+	for i, c := range t.Spec.Containers {
+		containers[i] = corev1.Container{Name: c.Name, Image: c.Image}
+	}
+	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: containers}}
+}
+
+func podTemplateContainers(obj client.Object) []corev1.Container {
+	switch w := obj.(type) {
+	case *appsv1.Deployment:
+		return w.Spec.Template.Spec.Containers
+	case *appsv1.StatefulSet:
+		return w.Spec.Template.Spec.Containers
+	case *appsv1.DaemonSet:
+		return w.Spec.Template.Spec.Containers
+	}
+	return nil
+}

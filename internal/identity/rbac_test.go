@@ -1,0 +1,127 @@
+package identity_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/baton-dev/baton/internal/testenv"
+)
+
+// flatten turns RBAC rules into one comparable string per verb.
+func flatten(rules []rbacv1.PolicyRule) []string {
+	var out []string
+	for _, r := range rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					names := strings.Join(r.ResourceNames, "|")
+					out = append(out, g+"/"+res+":"+v+"@"+names)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestManagerRoleIsLeastPrivilege pins the manager's generated RBAC
+// (config/rbac/role.yaml, from the markers in controllers/). Widening it
+// must be a deliberate change to this list.
+func TestManagerRoleIsLeastPrivilege(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bytes.TrimSpace(doc)) == 0 || string(bytes.TrimSpace(doc)) == "---" {
+			continue
+		}
+		var role struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+			Rules []rbacv1.PolicyRule `json:"rules"`
+		}
+		if err := yaml.Unmarshal(doc, &role); err != nil {
+			t.Fatal(err)
+		}
+		key := role.Kind + " " + role.Metadata.Namespace + "/" + role.Metadata.Name
+		got[key] = append(got[key], flatten(role.Rules)...)
+	}
+
+	want := map[string][]string{
+		"ClusterRole /manager-role": {
+			// Credentials for Git delivery, read one by one with the
+			// uncached reader: no list, no watch.
+			"/secrets:get@",
+			"/events:create@", "/events:patch@",
+			"events.k8s.io/events:create@", "events.k8s.io/events:patch@",
+			"apps/daemonsets:get@", "apps/daemonsets:list@", "apps/daemonsets:patch@", "apps/daemonsets:watch@",
+			"apps/deployments:get@", "apps/deployments:list@", "apps/deployments:patch@", "apps/deployments:watch@",
+			"apps/statefulsets:get@", "apps/statefulsets:list@", "apps/statefulsets:patch@", "apps/statefulsets:watch@",
+			// The webhook's authorization checks.
+			"authorization.k8s.io/subjectaccessreviews:create@",
+			"promotion.baton.dev/environments:get@", "promotion.baton.dev/environments:list@", "promotion.baton.dev/environments:patch@",
+			"promotion.baton.dev/environments:update@", "promotion.baton.dev/environments:watch@",
+			"promotion.baton.dev/promotions:get@", "promotion.baton.dev/promotions:list@", "promotion.baton.dev/promotions:patch@",
+			"promotion.baton.dev/promotions:update@", "promotion.baton.dev/promotions:watch@",
+			"promotion.baton.dev/environments/finalizers:update@", "promotion.baton.dev/promotions/finalizers:update@",
+			"promotion.baton.dev/environments/status:get@", "promotion.baton.dev/environments/status:patch@", "promotion.baton.dev/environments/status:update@",
+			"promotion.baton.dev/promotions/status:get@", "promotion.baton.dev/promotions/status:patch@", "promotion.baton.dev/promotions/status:update@",
+		},
+		// Only in the manager's own namespace: create the admission key.
+		"Role system/manager-role": {"/secrets:create@"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("config/rbac/role.yaml changed.\n got: %v\nwant: %v\nIf the widening is deliberate, update this test.", got, want)
+	}
+	for key, rules := range got {
+		for _, r := range rules {
+			if strings.Contains(r, "*") || strings.Contains(r, ":delete@") || strings.Contains(r, ":escalate@") ||
+				strings.Contains(r, ":bind@") || strings.Contains(r, ":impersonate@") || strings.HasPrefix(r, "rbac.authorization.k8s.io/") {
+				t.Errorf("%s grants %s", key, r)
+			}
+		}
+	}
+}
+
+// TestUserRolesNeverWriteStatus checks the roles people are granted.
+func TestUserRolesNeverWriteStatus(t *testing.T) {
+	for _, file := range []string{"promoter_role.yaml", "approver_role.yaml", "rollbacker_role.yaml", "viewer_role.yaml"} {
+		data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		role := &rbacv1.ClusterRole{}
+		if err := yaml.UnmarshalStrict(data, role); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, r := range flatten(role.Rules) {
+			if strings.Contains(r, "/status:") || strings.Contains(r, "*") || strings.Contains(r, "environments:update") ||
+				strings.Contains(r, "environments:patch") || strings.Contains(r, ":delete") || strings.Contains(r, "promotions:update") {
+				t.Errorf("%s grants %s", file, r)
+			}
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+)
+
+// The webhook paths on the manager's webhook server.
+const (
+	MutatePath   = "/mutate-promotion-baton-dev-v1alpha1-promotion"
+	ValidatePath = "/validate-promotion-baton-dev-v1alpha1-promotion"
+)
+
+// Both webhooks run only on CREATE, and on an UPDATE that changes spec or
+// the admission marker, so that metadata-only updates (finalizer removal)
+// never depend on the webhook being up. The matchConditions are in the patch
+// because controller-gen has no dedicated marker for them.
+//
+// +kubebuilder:webhook:path=/mutate-promotion-baton-dev-v1alpha1-promotion,mutating=true,failurePolicy=fail,sideEffects=None,groups=promotion.baton.dev,resources=promotions,verbs=create;update,versions=v1alpha1,name=mpromotion.promotion.baton.dev,admissionReviewVersions=v1,reinvocationPolicy=Never,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"spec-or-marker-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && 'promotion.baton.dev/admission' in object.metadata.annotations ? object.metadata.annotations['promotion.baton.dev/admission'] : '') != (has(oldObject.metadata.annotations) && 'promotion.baton.dev/admission' in oldObject.metadata.annotations ? oldObject.metadata.annotations['promotion.baton.dev/admission'] : '')"}]}`
+// +kubebuilder:webhook:path=/validate-promotion-baton-dev-v1alpha1-promotion,mutating=false,failurePolicy=fail,sideEffects=None,groups=promotion.baton.dev,resources=promotions,verbs=create;update,versions=v1alpha1,name=vpromotion.promotion.baton.dev,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"spec-or-marker-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && 'promotion.baton.dev/admission' in object.metadata.annotations ? object.metadata.annotations['promotion.baton.dev/admission'] : '') != (has(oldObject.metadata.annotations) && 'promotion.baton.dev/admission' in oldObject.metadata.annotations ? oldObject.metadata.annotations['promotion.baton.dev/admission'] : '')"}]}`
+
+// SetupWebhook registers the Promotion admission webhooks on the manager's
+// webhook server, and adds the Runnable that creates the key Secret at
+// start-up. The returned KeyStore also verifies markers for the engine.
+func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName) (*KeyStore, error) {
+	keys := &KeyStore{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Secret: keySecret}
+	if err := mgr.Add(keys); err != nil {
+		return nil, fmt.Errorf("add the admission key bootstrap: %w", err)
+	}
+	sar, err := authorizationv1client.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("build the SubjectAccessReview client: %w", err)
+	}
+	server := mgr.GetWebhookServer()
+	server.Register(MutatePath, &webhook.Admission{Handler: &Mutator{
+		Reader:     mgr.GetAPIReader(),
+		Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()},
+		Keys:       keys,
+		Now:        time.Now,
+	}})
+	server.Register(ValidatePath, &webhook.Admission{Handler: &Validator{Keys: keys}})
+	return keys, nil
+}
+
+// Mutator is the mutating webhook: it stamps identities, authorizes the
+// request and writes the admission marker.
+type Mutator struct {
+	// Reader reads the target Environment's approval policy.
+	Reader client.Reader
+	// Authorizer checks the custom verbs.
+	Authorizer Authorizer
+	// Keys holds the marker key.
+	Keys *KeyStore
+	// Now is the clock for approval times.
+	Now func() time.Time
+}
+
+// Handle implements admission.Handler.
+func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	newPromo, oldPromo, resp := decode(req)
+	if resp != nil {
+		return *resp
+	}
+	log := logf.FromContext(ctx).WithValues("promotion", klog.KObj(newPromo), "user", req.UserInfo.Username, "operation", req.Operation)
+
+	key, err := m.Keys.Key(ctx)
+	if err != nil {
+		log.Error(err, "the admission key is not available")
+		return admission.Errored(http.StatusServiceUnavailable, errors.New("Baton's admission key is not available yet; retry shortly"))
+	}
+	if oldPromo != nil {
+		// Re-signing a Promotion that was changed behind the webhook's back
+		// would launder the change, so refuse to touch it.
+		if err := Verify(oldPromo, key); err != nil {
+			return denied(log, fmt.Sprintf("Promotion %s was not admitted by Baton (%v); it cannot be changed, delete it and create it again", req.Name, err))
+		}
+	}
+
+	policy, err := m.approvalPolicy(ctx, newPromo.Namespace, envName(newPromo, oldPromo))
+	if err != nil {
+		log.Error(err, "read the target Environment")
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	decision, denial := Admit(Request{
+		Operation: req.Operation,
+		Old:       oldPromo,
+		New:       newPromo,
+		User:      req.UserInfo,
+		Now:       m.Now(),
+		Approval:  policy,
+	})
+	if denial != nil {
+		return denied(log, denial.Error())
+	}
+	for _, c := range decision.Checks {
+		allowed, reason, err := m.Authorizer.Allowed(ctx, req.UserInfo, newPromo.Namespace, c.Verb, c.Environment)
+		if err != nil {
+			log.Error(err, "authorize", "verb", c.Verb)
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+		if !allowed {
+			msg := fmt.Sprintf("user %q may not %s Environment %q: that needs the %q verb on environments/%s (group %s) in namespace %s",
+				req.UserInfo.Username, c.Action, c.Environment, c.Verb, c.Environment, batonv1alpha1.GroupVersion.Group, newPromo.Namespace)
+			if reason != "" {
+				msg += " (" + reason + ")"
+			}
+			return denied(log, msg)
+		}
+	}
+
+	promo := decision.Promotion
+	marker, err := Sign(promo, key)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("sign the Promotion: %w", err))
+	}
+	if promo.Annotations == nil {
+		promo.Annotations = map[string]string{}
+	}
+	promo.Annotations[batonv1alpha1.AdmissionMarkerAnnotation] = marker
+	raw, err := json.Marshal(promo)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode the stamped Promotion: %w", err))
+	}
+	log.V(1).Info("admitted", "checks", len(decision.Checks), "approvals", len(promo.Spec.Approvals))
+	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}
+
+func (m *Mutator) approvalPolicy(ctx context.Context, namespace, name string) (*batonv1alpha1.ApprovalPolicy, error) {
+	if name == "" {
+		return nil, nil
+	}
+	env := &batonv1alpha1.Environment{}
+	if err := m.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, env); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get Environment %s/%s: %w", namespace, name, err)
+	}
+	return &env.Spec.Approval, nil
+}
+
+// Validator is the validating webhook. It runs after every mutating webhook
+// and refuses an object whose marker no longer matches, so that a later
+// mutation cannot slip past the seal.
+type Validator struct {
+	Keys *KeyStore
+}
+
+// Handle implements admission.Handler.
+func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	promo, _, resp := decode(req)
+	if resp != nil {
+		return *resp
+	}
+	log := logf.FromContext(ctx).WithValues("promotion", klog.KObj(promo), "user", req.UserInfo.Username)
+	key, err := v.Keys.Key(ctx)
+	if err != nil {
+		log.Error(err, "the admission key is not available")
+		return admission.Errored(http.StatusServiceUnavailable, errors.New("Baton's admission key is not available yet; retry shortly"))
+	}
+	if err := Verify(promo, key); err != nil {
+		return denied(log, fmt.Sprintf("metadata.annotations[%s]: %v", batonv1alpha1.AdmissionMarkerAnnotation, err))
+	}
+	return admission.Allowed("")
+}
+
+func decode(req admission.Request) (newPromo, oldPromo *batonv1alpha1.Promotion, resp *admission.Response) {
+	newPromo = &batonv1alpha1.Promotion{}
+	if err := json.Unmarshal(req.Object.Raw, newPromo); err != nil {
+		r := admission.Errored(http.StatusBadRequest, fmt.Errorf("decode the Promotion: %w", err))
+		return nil, nil, &r
+	}
+	if req.Operation == admissionv1.Update {
+		oldPromo = &batonv1alpha1.Promotion{}
+		if err := json.Unmarshal(req.OldObject.Raw, oldPromo); err != nil {
+			r := admission.Errored(http.StatusBadRequest, fmt.Errorf("decode the stored Promotion: %w", err))
+			return nil, nil, &r
+		}
+	}
+	return newPromo, oldPromo, nil
+}
+
+func envName(newPromo, oldPromo *batonv1alpha1.Promotion) string {
+	if oldPromo != nil {
+		return oldPromo.Spec.Environment
+	}
+	return newPromo.Spec.Environment
+}
+
+func denied(log interface{ Info(string, ...any) }, msg string) admission.Response {
+	log.Info("denied", "reason", msg)
+	return admission.Denied(msg)
+}

@@ -1,0 +1,32 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalid is matched, through errors.Is, by every error that the user must
+// fix in the Environment or in the config repository: retrying will not help.
+// Any other error from this package is I/O and may be retried.
+var ErrInvalid = errors.New("invalid manifest edit")
+
+// Error is a problem with the configuration of an edit. Field is the
+// Environment field at fault, such as "delivery.git.edit.yaml.field", and
+// Reason says why, naming the file and line where there is one.
+type Error struct {
+	Field  string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %s", e.Field, e.Reason)
+}
+
+// Is makes every *Error match ErrInvalid.
+func (e *Error) Is(target error) bool {
+	return target == ErrInvalid
+}
+
+func invalid(field, format string, args ...any) *Error {
+	return &Error{Field: field, Reason: fmt.Sprintf(format, args...)}
+}

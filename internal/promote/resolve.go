@@ -1,0 +1,161 @@
+package promote
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+)
+
+// Verdict says what a Resolution means for the Promotion.
+type Verdict int
+
+const (
+	// Resolved: Image is the image to promote; freeze it.
+	Resolved Verdict = iota
+	// Wait: not resolvable yet (the upstream has not verified the image);
+	// try again when the upstream changes.
+	Wait
+	// Invalid: the request can never be satisfied as written; the Promotion
+	// fails with Reason and Message.
+	Invalid
+)
+
+// Resolution is the outcome of resolving a Promotion's image.
+type Resolution struct {
+	Verdict Verdict
+	Image   string
+	Digest  string
+	// Revision is the history revision a rollback returns to.
+	Revision int64
+	// Reason is a condition reason; Message says what a person can do.
+	Reason  string
+	Message string
+}
+
+// Resolve decides which image a Promotion moves its Environment to. upstream
+// is nil for an entry environment; the caller has already checked that a
+// named upstream exists.
+func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environment) Resolution {
+	if p.Spec.Rollback != nil {
+		return resolveRollback(p.Spec.Rollback.ToRevision, env)
+	}
+	if p.Spec.Image != "" {
+		if _, err := ParseImage(p.Spec.Image); err != nil {
+			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.InvalidImageReason,
+				Message: fmt.Sprintf("spec.image: %v; write it as registry/repository:tag or registry/repository@sha256:digest", err)}
+		}
+	}
+	if upstream == nil {
+		if p.Spec.Image == "" {
+			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.NoImageReason,
+				Message: fmt.Sprintf("spec.image is required: Environment %q has no upstream to take a verified image from", env.Name)}
+		}
+		return Resolution{Verdict: Resolved, Image: p.Spec.Image, Digest: digestOf(p.Spec.Image)}
+	}
+
+	if p.Spec.Image != "" {
+		if IsRejected(env, p.Spec.Image, "") {
+			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.ImageRejectedReason,
+				Message: fmt.Sprintf("spec.image %s was rolled back away from in Environment %q; promote a newer image, or roll back by revision", p.Spec.Image, env.Name)}
+		}
+		for _, v := range upstream.Status.VerifiedImages {
+			if SameImage(p.Spec.Image, "", v.Image, v.Digest) {
+				return Resolution{Verdict: Resolved, Image: p.Spec.Image, Digest: firstNonEmpty(v.Digest, digestOf(p.Spec.Image))}
+			}
+		}
+		return Resolution{Verdict: Wait, Reason: batonv1alpha1.UpstreamNotVerifiedReason,
+			Message: fmt.Sprintf("spec.image %s is not verified in upstream Environment %q, which runs %s; the Promotion goes ahead once it is verified there",
+				p.Spec.Image, upstream.Name, describeCurrent(upstream))}
+	}
+
+	// Newest verified first (the list is appended to, so later entries win
+	// a tie); skip what this environment rejected.
+	verified := slices.Clone(upstream.Status.VerifiedImages)
+	slices.Reverse(verified)
+	slices.SortStableFunc(verified, func(a, b batonv1alpha1.VerifiedImage) int {
+		return b.VerifiedAt.Compare(a.VerifiedAt.Time)
+	})
+	for _, v := range verified {
+		if !IsRejected(env, v.Image, v.Digest) {
+			return Resolution{Verdict: Resolved, Image: v.Image, Digest: v.Digest}
+		}
+	}
+	return Resolution{Verdict: Wait, Reason: batonv1alpha1.UpstreamNotVerifiedReason,
+		Message: fmt.Sprintf("upstream Environment %q has verified no image that is not rejected here yet (it runs %s); the Promotion goes ahead once it verifies one",
+			upstream.Name, describeCurrent(upstream))}
+}
+
+// resolveRollback finds the revision a rollback returns to: revision n, or
+// for n == 0 the newest successful revision before the current one.
+func resolveRollback(n int64, env *batonv1alpha1.Environment) Resolution {
+	usable := func(r batonv1alpha1.Revision) bool {
+		return r.Result == batonv1alpha1.RevisionSucceeded || r.Result == batonv1alpha1.RevisionAdopted
+	}
+	var current int64
+	if env.Status.Current != nil {
+		current = env.Status.Current.Revision
+	}
+	for i := len(env.Status.History) - 1; i >= 0; i-- {
+		r := env.Status.History[i]
+		if !usable(r) {
+			continue
+		}
+		if (n == 0 && r.Revision != current) || (n != 0 && r.Revision == n) {
+			return Resolution{Verdict: Resolved, Image: r.Image, Digest: r.Digest, Revision: r.Revision}
+		}
+	}
+	what := "the previous successful revision"
+	if n != 0 {
+		what = fmt.Sprintf("revision %d", n)
+	}
+	return Resolution{Verdict: Invalid, Reason: batonv1alpha1.RevisionNotFoundReason,
+		Message: fmt.Sprintf("spec.rollback.toRevision: %s is not in the history of Environment %q as Succeeded or Adopted; revisions available: %s",
+			what, env.Name, availableRevisions(env, usable, current))}
+}
+
+func availableRevisions(env *batonv1alpha1.Environment, usable func(batonv1alpha1.Revision) bool, current int64) string {
+	var parts []string
+	for _, r := range env.Status.History {
+		if usable(r) {
+			s := fmt.Sprintf("%d (%s)", r.Revision, r.Image)
+			if r.Revision == current {
+				s += " current"
+			}
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// IsRejected reports whether env was rolled back away from the image.
+func IsRejected(env *batonv1alpha1.Environment, image, digest string) bool {
+	for _, r := range env.Status.RejectedImages {
+		if SameImage(image, digest, r.Image, r.Digest) {
+			return true
+		}
+	}
+	return false
+}
+
+func describeCurrent(env *batonv1alpha1.Environment) string {
+	if env.Status.Current == nil || env.Status.Current.Image == "" {
+		return "nothing known yet"
+	}
+	return env.Status.Current.Image
+}
+
+func digestOf(ref string) string { return digestOfRef(ref) }
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
