@@ -96,6 +96,21 @@ var _ = Describe("The Promotion engine, given bad input", func() {
 			Expect(k8sClient.Apply(ctx, ac, client.FieldOwner("kustomize-controller"), client.ForceOwnership)).To(Succeed())
 			return s.promotion(ctx, "production", "fight-", "registry.example.com/web:1", nil)
 		}, batonv1alpha1.PromotionFailed, batonv1alpha1.StalledCondition, batonv1alpha1.ImageManagedElsewhereReason, "managed by kustomize-controller", "delivery.git"),
+		Entry("the Promotion did not come through the admission webhook", func(ctx context.Context, s *stage) *batonv1alpha1.Promotion {
+			p := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "bypassed"},
+				Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: "registry.example.com/web:1",
+					RequestedBy: &batonv1alpha1.UserInfo{Username: "bob"}}}
+			Expect(k8sClient.Create(ctx, p)).To(Succeed())
+			return p
+		}, batonv1alpha1.PromotionPending, batonv1alpha1.StalledCondition, batonv1alpha1.NotAdmittedReason, "was not admitted by Baton's admission webhook", "never act on this Promotion"),
+		Entry("the Promotion was changed after the webhook signed it", func(ctx context.Context, s *stage) *batonv1alpha1.Promotion {
+			p := admitted(&batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "forged"},
+				Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: "registry.example.com/web:1",
+					RequestedBy: &batonv1alpha1.UserInfo{Username: "alice"}}})
+			p.Spec.RequestedBy.Username = "bob"
+			Expect(k8sClient.Create(ctx, p)).To(Succeed())
+			return p
+		}, batonv1alpha1.PromotionPending, batonv1alpha1.StalledCondition, batonv1alpha1.NotAdmittedReason, "does not match the Promotion"),
 		Entry("a rollback to a revision that never ran", func(ctx context.Context, s *stage) *batonv1alpha1.Promotion {
 			return s.promotion(ctx, "production", "undo-", "", &batonv1alpha1.RollbackSpec{ToRevision: 9})
 		}, batonv1alpha1.PromotionFailed, batonv1alpha1.StalledCondition, batonv1alpha1.RevisionNotFoundReason, "revision 9", "revisions available: 1 (registry.example.com/web:0) current"),
@@ -105,9 +120,7 @@ var _ = Describe("The Promotion engine, given bad input", func() {
 		s := newStage(ctx, "registry.example.com/web:0", nil)
 		p := s.promotion(ctx, "production", "too-late-", "registry.example.com/web:1", nil)
 		expectPhase(ctx, p, batonv1alpha1.PromotionRollingOut)
-		base := p.DeepCopy()
-		p.Spec.Cancel = true
-		Expect(k8sClient.Patch(ctx, p, client.MergeFrom(base))).To(Succeed())
+		cancelAsAlice(ctx, p)
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
 			c := apimeta.FindStatusCondition(p.Status.Conditions, batonv1alpha1.ReconcilingCondition)
@@ -126,9 +139,7 @@ var _ = Describe("The Promotion engine, given bad input", func() {
 		s.setRequiredApprovals(ctx, 1)
 		p := s.promotion(ctx, "production", "cancel-", "registry.example.com/web:1", nil)
 		expectPhase(ctx, p, batonv1alpha1.PromotionWaitingForApproval)
-		base := p.DeepCopy()
-		p.Spec.Cancel = true
-		Expect(k8sClient.Patch(ctx, p, client.MergeFrom(base))).To(Succeed())
+		cancelAsAlice(ctx, p)
 		expectPhase(ctx, p, batonv1alpha1.PromotionCanceled)
 		Expect(imageOf(ctx, s.prodDep)).To(Equal("registry.example.com/web:0"))
 	})
@@ -166,4 +177,15 @@ func (s *stage) setWorkload(ctx context.Context, name, container string) {
 	s.updateProduction(ctx, func(e *batonv1alpha1.Environment) {
 		e.Spec.Workload.Name, e.Spec.Workload.Container = name, container
 	})
+}
+
+// cancelAsAlice sets spec.cancel, stamped and signed as the admission webhook
+// would.
+func cancelAsAlice(ctx context.Context, p *batonv1alpha1.Promotion) {
+	GinkgoHelper()
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+	base := p.DeepCopy()
+	p.Spec.Cancel = true
+	p.Spec.CanceledBy = &batonv1alpha1.UserInfo{Username: "alice"}
+	Expect(k8sClient.Patch(ctx, admitted(p), client.MergeFrom(base))).To(Succeed())
 }

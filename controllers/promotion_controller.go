@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +25,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
+	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/promote"
 )
@@ -55,12 +55,24 @@ type PromotionReconciler struct {
 	Clock     clock.PassiveClock
 	// Deliverer returns the delivery for an Environment.
 	Deliverer func(env *batonv1alpha1.Environment) (delivery.Deliverer, error)
+	// Admission verifies the marker the admission webhook signs each
+	// Promotion with; the engine never acts on one that does not verify.
+	Admission AdmissionVerifier
+}
+
+// AdmissionVerifier checks a Promotion's admission marker
+// (identity.KeyStore in the manager).
+type AdmissionVerifier interface {
+	Verify(ctx context.Context, promo *batonv1alpha1.Promotion) error
 }
 
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=promotions,verbs=get;list;watch;update;patch
 
 // SetupWithManager registers the reconciler and its watches.
 func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Admission == nil || r.Deliverer == nil || r.APIReader == nil || r.Clock == nil {
+		return errors.New("the Promotion reconciler needs APIReader, Clock, Deliverer and Admission")
+	}
 	ctx := context.Background()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &batonv1alpha1.Promotion{}, promotionEnvironmentIndex,
 		func(o client.Object) []string { return []string{o.(*batonv1alpha1.Promotion).Spec.Environment} }); err != nil {
@@ -122,6 +134,12 @@ func (r *PromotionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	if promo.Status.Phase.IsTerminal() {
 		return ctrl.Result{}, nil
+	}
+	if err := r.Admission.Verify(ctx, promo); err != nil {
+		if !errors.Is(err, identity.ErrMarkerMissing) && !errors.Is(err, identity.ErrMarkerMismatch) {
+			return ctrl.Result{}, fmt.Errorf("verify the admission marker: %w", err)
+		}
+		return ctrl.Result{}, r.notAdmitted(ctx, promo, err)
 	}
 	if !controllerutil.ContainsFinalizer(promo, PromotionFinalizer) {
 		base := promo.DeepCopy()
@@ -231,9 +249,21 @@ func (r *PromotionReconciler) resolve(ctx context.Context, promo *batonv1alpha1.
 	return ctrl.Result{}, nil
 }
 
+// notAdmitted records that the Promotion did not come through the admission
+// webhook (or was changed behind its back) and will never be acted on.
+func (r *PromotionReconciler) notAdmitted(ctx context.Context, promo *batonv1alpha1.Promotion, cause error) error {
+	base := promo.DeepCopy()
+	r.stall(promo, batonv1alpha1.NotAdmittedReason, fmt.Sprintf(
+		"%v. Baton will never act on this Promotion: delete it and create it again with the admission webhook installed", cause))
+	if equality.Semantic.DeepEqual(base.Status, promo.Status) {
+		return nil
+	}
+	return r.Status().Patch(ctx, promo, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
 // gate holds the Promotion until it has the approvals its Environment needs.
 func (r *PromotionReconciler) gate(promo *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) (ctrl.Result, error) {
-	ok, message := approvalState(promo, env)
+	ok, _, _, message := identity.ApprovalState(env, promo)
 	if !ok {
 		r.setPhase(promo, batonv1alpha1.PromotionWaitingForApproval, batonv1alpha1.WaitingForApprovalReason, message)
 		return ctrl.Result{}, nil
@@ -243,30 +273,6 @@ func (r *PromotionReconciler) gate(promo *batonv1alpha1.Promotion, env *batonv1a
 	promo.Status.QueuedAt = r.now()
 	r.setPhase(promo, batonv1alpha1.PromotionQueued, batonv1alpha1.QueuedReason, "Waiting for the Environment's lease")
 	return ctrl.Result{}, nil
-}
-
-// approvalState reports whether the Promotion holds the approvals its
-// Environment requires for its resolved image.
-func approvalState(promo *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) (bool, string) {
-	need := int(env.Spec.Approval.Required)
-	if need == 0 || (promote.IsRollback(promo) && !env.Spec.Approval.RequireForRollback) {
-		return true, "No approval required"
-	}
-	seen := map[string]bool{}
-	for _, a := range promo.Spec.Approvals {
-		if a.Image != promo.Status.Image || seen[a.Username] {
-			continue
-		}
-		if !env.Spec.Approval.AllowSelfApproval && promo.Spec.RequestedBy != nil && a.Username == promo.Spec.RequestedBy.Username {
-			continue
-		}
-		seen[a.Username] = true
-	}
-	if len(seen) >= need {
-		return true, fmt.Sprintf("Approved by %s", strings.Join(slices.Sorted(maps.Keys(seen)), ", "))
-	}
-	return false, fmt.Sprintf("%d of %d approvals for %s; %d more needed from users allowed the verb approve on environments/%s",
-		len(seen), need, promo.Status.Image, need-len(seen), env.Name)
 }
 
 // queue takes the Environment's lease when this Promotion is first in line.

@@ -22,6 +22,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
+	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/testenv"
 )
 
@@ -46,6 +47,7 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer) (st
 		Recorder:  mgr.GetEventRecorder("promotion-controller"),
 		Clock:     fakeClock,
 		Deliverer: func(*batonv1alpha1.Environment) (delivery.Deliverer, error) { return direct, nil },
+		Admission: admissionKey,
 	}).SetupWithManager(mgr)).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -55,6 +57,31 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer) (st
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
 	return func() { cancel(); <-done }
+}
+
+// admissionKey stands for the key Secret: the admission webhook is not part of
+// this suite, so specs sign their Promotions with it, as the webhook would.
+var admissionKey = staticKey("0123456789abcdef0123456789abcdef")
+
+type staticKey []byte
+
+func (k staticKey) Verify(_ context.Context, promo *batonv1alpha1.Promotion) error {
+	return identity.Verify(promo, k)
+}
+
+var promotionCount atomic.Int64
+
+// admitted names the Promotion and signs it as the admission webhook would.
+func admitted(p *batonv1alpha1.Promotion) *batonv1alpha1.Promotion {
+	GinkgoHelper()
+	if p.Name == "" {
+		p.Name = fmt.Sprintf("%s%d", p.GenerateName, promotionCount.Add(1))
+		p.GenerateName = ""
+	}
+	marker, err := identity.Sign(p, admissionKey)
+	Expect(err).NotTo(HaveOccurred())
+	metav1.SetMetaDataAnnotation(&p.ObjectMeta, batonv1alpha1.AdmissionMarkerAnnotation, marker)
+	return p
 }
 
 // crashBeforeDeliver stands for a manager killed right after it wrote its
@@ -168,7 +195,7 @@ func (s *stage) promotion(ctx context.Context, env, prefix, image string, rollba
 			RequestedBy: &batonv1alpha1.UserInfo{Username: "alice"},
 		},
 	}
-	Expect(k8sClient.Create(ctx, p)).To(Succeed())
+	Expect(k8sClient.Create(ctx, admitted(p))).To(Succeed())
 	return p
 }
 
@@ -291,7 +318,7 @@ var _ = Describe("The Promotion engine", func() {
 					ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: fmt.Sprintf("queued-%d", i)},
 					Spec:       batonv1alpha1.PromotionSpec{Environment: "production", Image: img},
 				}
-				Expect(k8sClient.Create(ctx, p)).To(Succeed())
+				Expect(k8sClient.Create(ctx, admitted(p))).To(Succeed())
 				promos = append(promos, p)
 			}
 			for i, p := range promos {
@@ -320,8 +347,8 @@ var _ = Describe("The Promotion engine", func() {
 				Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: "registry.example.com/web:1"}}
 			b := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "same-second-a"},
 				Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: "registry.example.com/web:1"}}
-			Expect(k8sClient.Create(ctx, a)).To(Succeed())
-			Expect(k8sClient.Create(ctx, b)).To(Succeed())
+			Expect(k8sClient.Create(ctx, admitted(a))).To(Succeed())
+			Expect(k8sClient.Create(ctx, admitted(b))).To(Succeed())
 
 			Eventually(func(g Gomega) {
 				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())

@@ -111,17 +111,6 @@ func main() {
 		os.Exit(1)
 	}
 
-	if err := (&controllers.PromotionReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("promotion-controller"),
-		Clock:     clock.RealClock{},
-		Deliverer: controllers.Deliverers(&delivery.Direct{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}),
-	}).SetupWithManager(mgr); err != nil {
-		setupLog.Error(err, "unable to set up the Promotion controller")
-		os.Exit(1)
-	}
-
 	// Who promoted, who approved: the Promotion admission webhook, and the
 	// Runnable that creates its key Secret (internal/identity).
 	keyNamespace, err := identity.ManagerNamespace(*admissionKeyNamespace)
@@ -129,8 +118,21 @@ func main() {
 		setupLog.Error(err, "unable to find the admission key namespace")
 		os.Exit(1)
 	}
-	if _, err := identity.SetupWebhook(mgr, types.NamespacedName{Namespace: keyNamespace, Name: *admissionKeySecret}); err != nil {
+	admissionKeys, err := identity.SetupWebhook(mgr, types.NamespacedName{Namespace: keyNamespace, Name: *admissionKeySecret})
+	if err != nil {
 		setupLog.Error(err, "unable to set up the Promotion admission webhook")
+		os.Exit(1)
+	}
+
+	if err := (&controllers.PromotionReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("promotion-controller"),
+		Clock:     clock.RealClock{},
+		Deliverer: controllers.Deliverers(&delivery.Direct{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}),
+		Admission: admissionKeys,
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "unable to set up the Promotion controller")
 		os.Exit(1)
 	}
 

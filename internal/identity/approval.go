@@ -42,6 +42,6 @@ func ApprovalState(env *batonv1alpha1.Environment, promo *batonv1alpha1.Promotio
 		return true, have, need, fmt.Sprintf("approved by %d of %d required approver(s) for %s", have, need, image)
 	}
 	return false, have, need, fmt.Sprintf(
-		"%d of %d approval(s) for %s; %d more needed from someone granted the %q verb on environments/%s (kubectl patch promotion %s --type=json -p '[{\"op\":\"add\",\"path\":\"/spec/approvals/-\",\"value\":{}}]')",
+		"%d of %d approval(s) for %s; %d more needed from someone granted the %q verb on environments/%s (kubectl patch promotion %s --type=json -p '[{\"op\":\"add\",\"path\":\"/spec/approvals\",\"value\":[{}]}]')",
 		have, need, image, need-have, VerbApprove, env.Name, promo.Name)
 }
