@@ -72,8 +72,9 @@ test: manifests generate k8s-bins $(GOTESTSUM) ## Run every unit and envtest sui
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager into bin/.
+build: ## Build the manager and the kubectl promote plugin into bin/.
 	go build -o $(BIN)/manager ./cmd/manager
+	go build -o $(BIN)/kubectl-promote ./cmd/kubectl-promote
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster in ~/.kube/config.
@@ -106,4 +107,49 @@ $(GOTESTSUM):
 
 .PHONY: clean
 clean: ## Remove built binaries (not the cached tools).
-	rm -f $(BIN)/manager
+	rm -f $(BIN)/manager $(BIN)/kubectl-promote
+
+##@ Local cluster
+
+# The dev cluster (hack/dev/cluster): state, kubeconfigs, pid files and logs
+# under DEV_DIR; ports DEV_PORT_BASE..DEV_PORT_BASE+8 on 127.0.0.1 (etcd,
+# etcd peer, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
+# then the manager's webhook, metrics and probes). E2E_PORT_BASE is the e2e
+# suite's own cluster, so that it never collides with yours.
+DEV_DIR        ?= $(BIN)/dev
+DEV_PORT_BASE  ?= 17400
+DEV_NAMESPACE  ?= baton-system
+E2E_PORT_BASE  ?= 17500
+E2E_FLAGS      ?=
+DEV_CLUSTER    := $(BIN)/dev-cluster
+KUBECTL        := $(K8S_CLUSTER)/kubectl
+DEV_CLUSTER_BINS := $(K8S_ASSETS)/kube-apiserver $(K8S_ASSETS)/etcd $(K8S_CLUSTER)/kube-controller-manager \
+	$(K8S_CLUSTER)/kube-scheduler $(K8S_CLUSTER)/kubectl $(K8S_CLUSTER)/kwok
+DEV_CLUSTER_RUN = $(DEV_CLUSTER) --dir $(DEV_DIR) --port-base $(DEV_PORT_BASE)
+
+# The first run builds the binaries, saying what and for how long.
+DEV_BUILD = @MAKE="$(MAKE)" bash hack/dev/build-bins.sh $(DEV_CLUSTER_BINS) && go build -o $(DEV_CLUSTER) ./hack/dev/cluster
+
+.PHONY: dev-cluster
+dev-cluster: ## Start the local cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok).
+	$(DEV_BUILD)
+	@$(DEV_CLUSTER_RUN) --assets-dir $(K8S_ASSETS) --cluster-bin-dir $(K8S_CLUSTER) --tools-dir $(TOOLS_DIR) up
+
+.PHONY: dev-cluster-down
+dev-cluster-down: ## Stop the local cluster (and the manager); leaves no process or port behind.
+	@go build -o $(DEV_CLUSTER) ./hack/dev/cluster
+	@$(DEV_CLUSTER_RUN) down
+
+.PHONY: dev
+dev: dev-cluster ## Start the local cluster, install Baton, run the manager and seed a sample app.
+	@DEV_DIR=$(DEV_DIR) DEV_PORT_BASE=$(DEV_PORT_BASE) DEV_NAMESPACE=$(DEV_NAMESPACE) \
+		DEV_CLUSTER=$(DEV_CLUSTER) KUBECTL=$(KUBECTL) MANAGER=$(BIN)/manager bash hack/dev/dev.sh up
+
+.PHONY: dev-down
+dev-down: dev-cluster-down ## Stop the manager and the local cluster.
+
+.PHONY: test-e2e
+test-e2e: ## Run the e2e tests against their own local cluster (ports from E2E_PORT_BASE).
+	$(DEV_BUILD)
+	E2E_PORT_BASE=$(E2E_PORT_BASE) K8S_ASSETS=$(K8S_ASSETS) K8S_CLUSTER=$(K8S_CLUSTER) \
+		go test -tags e2e -count=1 -timeout 20m -v $(E2E_FLAGS) ./test/devcluster/...

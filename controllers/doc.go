@@ -5,6 +5,10 @@ package controllers
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments;promotions,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments/status;promotions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments/finalizers;promotions/finalizers,verbs=update
+// The engine creates automatic rollbacks and autoPromote Promotions, which
+// the admission webhook authorizes like anyone else's.
+// +kubebuilder:rbac:groups=promotion.baton.dev,resources=promotions,verbs=create
+// +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments,verbs=promote;rollback
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch

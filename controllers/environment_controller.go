@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -65,10 +66,11 @@ func CacheOptions() cache.Options {
 	}}
 }
 
-// SetupWithManager registers the field indexes and watches.
-func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	ctx := context.Background()
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &batonv1alpha1.Environment{}, workloadIndex, func(o client.Object) []string {
+// SetupIndexes registers the field indexes every Baton controller lists by.
+// Call it once per manager, before the controllers' SetupWithManager.
+func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &batonv1alpha1.Environment{}, workloadIndex, func(o client.Object) []string {
 		env, ok := o.(*batonv1alpha1.Environment)
 		if !ok {
 			return nil
@@ -77,7 +79,7 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("index Environments by %s: %w", workloadIndex, err)
 	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &batonv1alpha1.Environment{}, upstreamIndex, func(o client.Object) []string {
+	if err := indexer.IndexField(ctx, &batonv1alpha1.Environment{}, upstreamIndex, func(o client.Object) []string {
 		env, ok := o.(*batonv1alpha1.Environment)
 		if !ok || env.Spec.Upstream == "" {
 			return nil
@@ -86,6 +88,19 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("index Environments by %s: %w", upstreamIndex, err)
 	}
+	if err := indexer.IndexField(ctx, &batonv1alpha1.Promotion{}, promotionEnvironmentIndex, func(o client.Object) []string {
+		if p, ok := o.(*batonv1alpha1.Promotion); ok {
+			return []string{p.Spec.Environment}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index Promotions by %s: %w", promotionEnvironmentIndex, err)
+	}
+	return nil
+}
+
+// SetupWithManager registers the watches; SetupIndexes must have run.
+func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&batonv1alpha1.Environment{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindDeployment))).
@@ -207,9 +222,43 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 		}
 	}
 
+	setHeld(env)
+	if s := failedRollback(env); s != nil {
+		return ctrl.Result{RequeueAfter: decision.RequeueAfter}, append(decision.Events, stalled(env, s)...), nil
+	}
 	apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.StalledCondition)
 	env.Status.ObservedGeneration = env.Generation
 	return ctrl.Result{RequeueAfter: decision.RequeueAfter}, decision.Events, nil
+}
+
+// setHeld says which images autoPromote skips here, and why: the
+// Environment was rolled back away from them.
+func setHeld(env *batonv1alpha1.Environment) {
+	if len(env.Status.RejectedImages) == 0 {
+		apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.HeldCondition)
+		return
+	}
+	var held []string
+	for _, r := range env.Status.RejectedImages {
+		held = append(held, fmt.Sprintf("%s (rolled back by Promotion %s)", r.Image, r.Promotion))
+	}
+	setCondition(env, batonv1alpha1.HeldCondition, metav1.ConditionTrue, batonv1alpha1.ImageRejectedReason,
+		fmt.Sprintf("Held: %s. autoPromote skips them; to ship one again on purpose, create a Promotion that names it in spec.image with a spec.reason",
+			strings.Join(held, ", ")))
+}
+
+// failedRollback stalls the Environment when its newest revision is a
+// rollback that failed: Baton never rolls back a rollback, so a person must
+// decide what runs next.
+func failedRollback(env *batonv1alpha1.Environment) *stallReason {
+	h := env.Status.History
+	if len(h) == 0 || !h[len(h)-1].Rollback || h[len(h)-1].Result != batonv1alpha1.RevisionFailed {
+		return nil
+	}
+	last := h[len(h)-1]
+	return &stallReason{batonv1alpha1.RollbackFailedReason, fmt.Sprintf(
+		"The rollback to %s (revision %d) failed: %s. Baton does not roll back a rollback: fix the workload, then promote a known-good image or roll back to another revision by hand",
+		last.Image, last.Revision, last.Message)}
 }
 
 // stallReason is a problem only a person can fix.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,7 +12,6 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,8 +22,8 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
+	"github.com/baton-dev/baton/internal/gitdelivery"
 	"github.com/baton-dev/baton/internal/identity"
-	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/promote"
 )
 
@@ -38,10 +35,8 @@ const PromotionFinalizer = "promotion.baton.dev/history"
 // race on an Environment's status decides again.
 const conflictRetry = 200 * time.Millisecond
 
-const (
-	promotionEnvironmentIndex = "promotion.spec.environment"
-	environmentUpstreamIndex  = "environment.spec.upstream"
-)
+// promotionEnvironmentIndex maps a Promotion to its spec.environment.
+const promotionEnvironmentIndex = "spec.environment"
 
 // PromotionReconciler takes a Promotion from creation to a terminal phase:
 // resolve and freeze the image, wait for approval, queue for the
@@ -56,36 +51,25 @@ type PromotionReconciler struct {
 	// Deliverer returns the delivery for an Environment.
 	Deliverer func(env *batonv1alpha1.Environment) (delivery.Deliverer, error)
 	// Admission verifies the marker the admission webhook signs each
-	// Promotion with; the engine never acts on one that does not verify.
-	Admission AdmissionVerifier
+	// Promotion with; the engine never acts on one that does not verify. It
+	// also signs the Promotions Baton creates itself.
+	Admission Admission
 }
 
-// AdmissionVerifier checks a Promotion's admission marker
+// Admission checks and writes Promotions' admission markers
 // (identity.KeyStore in the manager).
-type AdmissionVerifier interface {
+type Admission interface {
 	Verify(ctx context.Context, promo *batonv1alpha1.Promotion) error
+	Sign(ctx context.Context, promo *batonv1alpha1.Promotion) error
 }
 
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=promotions,verbs=get;list;watch;update;patch
 
-// SetupWithManager registers the reconciler and its watches.
+// SetupWithManager registers the reconciler and its watches; SetupIndexes
+// must have run.
 func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Admission == nil || r.Deliverer == nil || r.APIReader == nil || r.Clock == nil {
 		return errors.New("the Promotion reconciler needs APIReader, Clock, Deliverer and Admission")
-	}
-	ctx := context.Background()
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &batonv1alpha1.Promotion{}, promotionEnvironmentIndex,
-		func(o client.Object) []string { return []string{o.(*batonv1alpha1.Promotion).Spec.Environment} }); err != nil {
-		return fmt.Errorf("index Promotions by environment: %w", err)
-	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &batonv1alpha1.Environment{}, environmentUpstreamIndex,
-		func(o client.Object) []string {
-			if up := o.(*batonv1alpha1.Environment).Spec.Upstream; up != "" {
-				return []string{up}
-			}
-			return nil
-		}); err != nil {
-		return fmt.Errorf("index Environments by upstream: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		// Every change counts, status included: each reconcile takes one
@@ -101,7 +85,7 @@ func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *PromotionReconciler) promotionsForEnvironment(ctx context.Context, o client.Object) []reconcile.Request {
 	envs := []string{o.GetName()}
 	var downstream batonv1alpha1.EnvironmentList
-	if err := r.List(ctx, &downstream, client.InNamespace(o.GetNamespace()), client.MatchingFields{environmentUpstreamIndex: o.GetName()}); err == nil {
+	if err := r.List(ctx, &downstream, client.InNamespace(o.GetNamespace()), client.MatchingFields{upstreamIndex: o.GetNamespace() + "/" + o.GetName()}); err == nil {
 		for _, e := range downstream.Items {
 			envs = append(envs, e.Name)
 		}
@@ -189,7 +173,16 @@ func (r *PromotionReconciler) step(ctx context.Context, promo *batonv1alpha1.Pro
 	switch promo.Status.Phase {
 	case "", batonv1alpha1.PromotionPending, batonv1alpha1.PromotionWaitingForApproval, batonv1alpha1.PromotionQueued:
 		if holdsLease {
-			// The lease was taken, but the intent was not written yet.
+			// The lease was taken, but the intent was not written yet. An
+			// automatic rollback is handed the lease before it ever ran:
+			// its history entry holds the image it resolved to.
+			if i := promote.FindRevision(env, string(promo.UID)); i >= 0 && promo.Status.Image == "" {
+				rev := env.Status.History[i]
+				promo.Status.Image, promo.Status.Digest = rev.Image, rev.Digest
+				if env.Status.Current != nil {
+					promo.Status.PreviousImage = env.Status.Current.Image
+				}
+			}
 			return ctrl.Result{}, r.writeIntent(ctx, promo, env)
 		}
 		if promo.Spec.Cancel {
@@ -275,72 +268,6 @@ func (r *PromotionReconciler) gate(promo *batonv1alpha1.Promotion, env *batonv1a
 	return ctrl.Result{}, nil
 }
 
-// queue takes the Environment's lease when this Promotion is first in line.
-func (r *PromotionReconciler) queue(ctx context.Context, promo *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) (ctrl.Result, error) {
-	if env.Spec.Suspend && !promote.IsRollback(promo) {
-		r.setPhase(promo, batonv1alpha1.PromotionQueued, batonv1alpha1.SuspendedReason,
-			fmt.Sprintf("Environment %q is suspended: no new Promotion starts until spec.suspend is false", env.Name))
-		return ctrl.Result{}, nil
-	}
-	if holder := env.Status.ActivePromotion; holder != nil {
-		r.setPhase(promo, batonv1alpha1.PromotionQueued, batonv1alpha1.QueuedReason,
-			fmt.Sprintf("Waiting for Promotion %s, which holds the lease of Environment %q", holder.Name, env.Name))
-		return ctrl.Result{}, nil
-	}
-	var promos batonv1alpha1.PromotionList
-	if err := r.List(ctx, &promos, client.InNamespace(promo.Namespace), client.MatchingFields{promotionEnvironmentIndex: env.Name}); err != nil {
-		return ctrl.Result{}, fmt.Errorf("list the queue of Environment %s: %w", env.Name, err)
-	}
-	// The cache may not have seen this Promotion's own Queued phase yet.
-	promos.Items = slices.DeleteFunc(promos.Items, func(p batonv1alpha1.Promotion) bool { return p.UID == promo.UID })
-	promos.Items = append(promos.Items, *promo)
-	if head := promote.Head(promos.Items); head == nil || head.UID != promo.UID {
-		r.setPhase(promo, batonv1alpha1.PromotionQueued, batonv1alpha1.QueuedReason,
-			fmt.Sprintf("Waiting behind Promotion %s in the queue of Environment %q", head.Name, env.Name))
-		return ctrl.Result{}, nil
-	}
-
-	revision := promote.NextRevision(env)
-	err := patchEnvironmentStatus(ctx, r.Client, env, func(env *batonv1alpha1.Environment) {
-		env.Status.ActivePromotion = &batonv1alpha1.ObjectRef{Name: promo.Name, UID: string(promo.UID)}
-		promote.AppendRevision(env, batonv1alpha1.Revision{
-			Revision:    revision,
-			Image:       promo.Status.Image,
-			Digest:      promo.Status.Digest,
-			Promotion:   &batonv1alpha1.ObjectRef{Name: promo.Name, UID: string(promo.UID)},
-			RequestedBy: requestedBy(promo),
-			ApprovedBy:  approvedBy(promo),
-			Rollback:    promote.IsRollback(promo),
-			StartedAt:   r.now(),
-		})
-	})
-	if apierrors.IsConflict(err) {
-		// Someone else wrote the Environment first: maybe another Promotion
-		// took the lease. Decide again on fresh data.
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil
-	}
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("take the lease of Environment %s: %w", env.Name, err)
-	}
-	return ctrl.Result{}, r.writeIntent(ctx, promo, env)
-}
-
-// writeIntent records, before anything changes, that this Promotion holds the
-// lease and which revision it is about to make.
-func (r *PromotionReconciler) writeIntent(_ context.Context, promo *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) error {
-	i := promote.FindRevision(env, string(promo.UID))
-	if i < 0 {
-		return fmt.Errorf("environment %s is leased to this Promotion but has no history entry for it", env.Name)
-	}
-	promo.Status.Revision = env.Status.History[i].Revision
-	promo.Status.StartedAt = r.now()
-	r.setPhase(promo, batonv1alpha1.PromotionPromoting, batonv1alpha1.ProgressingReason,
-		fmt.Sprintf("Holds the lease of Environment %q; delivering %s as revision %d", env.Name, promo.Status.Image, promo.Status.Revision))
-	r.event(promo, corev1.EventTypeNormal, batonv1alpha1.ProgressingReason, "Promoting",
-		"Promoting %s to %s as revision %d, requested by %s, approved by %s", env.Name, promo.Status.Image, promo.Status.Revision, requestedBy(promo), orNobody(approvedBy(promo)))
-	return nil
-}
-
 // deliver changes the target once: it first checks whether an earlier,
 // interrupted reconcile already did.
 func (r *PromotionReconciler) deliver(ctx context.Context, promo *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) (ctrl.Result, error) {
@@ -362,12 +289,22 @@ func (r *PromotionReconciler) deliver(ctx context.Context, promo *batonv1alpha1.
 		rec, err = d.Deliver(ctx, req)
 	}
 	if err != nil {
+		if w, ok := delivery.AsWaiting(err); ok {
+			// Delivered but not complete, such as a commit awaiting a merge:
+			// stay Promoting, holding the lease, and look again later.
+			promo.Status.Commit = w.Record.Commit
+			r.setPhase(promo, batonv1alpha1.PromotionPromoting, w.Reason, w.Message)
+			return ctrl.Result{RequeueAfter: w.RequeueAfter}, nil
+		}
 		if de, ok := delivery.AsError(err); ok {
 			return r.closeOut(ctx, promo, env, batonv1alpha1.PromotionFailed, de.Reason, de.Message)
 		}
 		return ctrl.Result{}, fmt.Errorf("deliver %s to Environment %s: %w", req.Image, env.Name, err)
 	}
 	promo.Status.Commit = rec.Commit
+	if g := env.Spec.Delivery.Git; g != nil {
+		promo.Status.CommitURL = gitdelivery.CommitURL(g.URL, rec.Commit)
+	}
 	promo.Status.Patch = rec.Patch
 	promo.Status.DeliveredAt = r.now()
 	r.setPhase(promo, batonv1alpha1.PromotionRollingOut, batonv1alpha1.RolloutInProgressReason,
@@ -401,30 +338,6 @@ func (r *PromotionReconciler) watchRollout(ctx context.Context, promo *batonv1al
 	} else {
 		return ctrl.Result{RequeueAfter: deadline.Sub(now)}, nil
 	}
-}
-
-// closeOut ends a Promotion that holds the lease: it closes its history
-// entry and releases the lease in one Environment write, then ends the
-// Promotion.
-func (r *PromotionReconciler) closeOut(ctx context.Context, promo *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, phase batonv1alpha1.PromotionPhase, reason, message string) (ctrl.Result, error) {
-	result := revisionResult(phase, reason)
-	err := patchEnvironmentStatus(ctx, r.Client, env, func(env *batonv1alpha1.Environment) {
-		if i := promote.FindRevision(env, string(promo.UID)); i >= 0 {
-			h := &env.Status.History[i]
-			h.Result, h.Message, h.FinishedAt = result, truncate(message, 1024), r.now()
-		}
-		if a := env.Status.ActivePromotion; a != nil && a.UID == string(promo.UID) {
-			env.Status.ActivePromotion = nil
-		}
-	})
-	if apierrors.IsConflict(err) {
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil
-	}
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("release the lease of Environment %s: %w", env.Name, err)
-	}
-	r.finish(promo, phase, reason, message)
-	return ctrl.Result{}, nil
 }
 
 // adoptResult ends the Promotion with the result its history entry already
@@ -490,94 +403,6 @@ func (r *PromotionReconciler) reconcileDelete(ctx context.Context, promo *batonv
 	return r.Patch(ctx, promo, client.MergeFrom(base))
 }
 
-func (r *PromotionReconciler) refuseCancel(promo *batonv1alpha1.Promotion) {
-	if !promo.Spec.Cancel {
-		return
-	}
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.ReconcilingCondition,
-		Status: metav1.ConditionTrue, Reason: batonv1alpha1.CanceledReason, ObservedGeneration: promo.Generation,
-		Message: "spec.cancel was refused: the target has already been changed. To undo it, create a rollback Promotion (spec.rollback: {})"})
-}
-
-// setPhase moves the Promotion to a non-terminal phase and says why.
-func (r *PromotionReconciler) setPhase(promo *batonv1alpha1.Promotion, phase batonv1alpha1.PromotionPhase, reason, message string) {
-	r.transition(promo, phase, reason, message)
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.ReconcilingCondition,
-		Status: metav1.ConditionTrue, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.ReadyCondition,
-		Status: metav1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	apimeta.RemoveStatusCondition(&promo.Status.Conditions, batonv1alpha1.StalledCondition)
-}
-
-// stall keeps the Promotion where it is until a person fixes something.
-func (r *PromotionReconciler) stall(promo *batonv1alpha1.Promotion, reason, message string) {
-	r.transition(promo, firstPhase(promo.Status.Phase), reason, message)
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.StalledCondition,
-		Status: metav1.ConditionTrue, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.ReadyCondition,
-		Status: metav1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	apimeta.RemoveStatusCondition(&promo.Status.Conditions, batonv1alpha1.ReconcilingCondition)
-}
-
-// finish moves the Promotion to a terminal phase.
-func (r *PromotionReconciler) finish(promo *batonv1alpha1.Promotion, phase batonv1alpha1.PromotionPhase, reason, message string) {
-	r.transition(promo, phase, reason, message)
-	promo.Status.CompletedAt = r.now()
-	ready := metav1.ConditionFalse
-	if phase == batonv1alpha1.PromotionSucceeded {
-		ready = metav1.ConditionTrue
-	}
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.ReadyCondition,
-		Status: ready, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	apimeta.RemoveStatusCondition(&promo.Status.Conditions, batonv1alpha1.ReconcilingCondition)
-	if phase == batonv1alpha1.PromotionFailed {
-		apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.StalledCondition,
-			Status: metav1.ConditionTrue, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	}
-	metrics.PromotionsTotal.WithLabelValues(promo.Namespace, promo.Spec.Environment, string(phase)).Inc()
-	eventType := corev1.EventTypeNormal
-	if phase != batonv1alpha1.PromotionSucceeded {
-		eventType = corev1.EventTypeWarning
-	}
-	r.event(promo, eventType, reason, string(phase), "%s: %s (image %s, revision %d, requested by %s, approved by %s)",
-		phase, message, orNobody([]string{promo.Status.Image}), promo.Status.Revision, requestedBy(promo), orNobody(approvedBy(promo)))
-}
-
-// transition records the phase change and how long the old phase lasted.
-func (r *PromotionReconciler) transition(promo *batonv1alpha1.Promotion, phase batonv1alpha1.PromotionPhase, reason, message string) {
-	if promo.Status.Phase == phase {
-		return
-	}
-	now := r.now()
-	since := promo.CreationTimestamp
-	if promo.Status.PhaseSince != nil {
-		since = *promo.Status.PhaseSince
-	}
-	old := promo.Status.Phase
-	if old == "" {
-		old = batonv1alpha1.PromotionPending
-	}
-	metrics.PhaseDuration.WithLabelValues(promo.Namespace, promo.Spec.Environment, string(old)).Observe(now.Sub(since.Time).Seconds())
-	promo.Status.Phase = phase
-	promo.Status.PhaseSince = now
-	if !phase.IsTerminal() {
-		r.event(promo, corev1.EventTypeNormal, reason, string(phase), "%s: %s", phase, message)
-	}
-}
-
-// event emits an Event and logs it, with the same reason.
-func (r *PromotionReconciler) event(promo *batonv1alpha1.Promotion, eventType, reason, action, format string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(promo, nil, eventType, reason, action, format, args...)
-	}
-	log.Log.WithName("promotion").Info(fmt.Sprintf(format, args...), "promotion", klog.KObj(promo), "reason", reason, "type", eventType)
-}
-
-func (r *PromotionReconciler) now() *metav1.Time {
-	t := metav1.NewTime(r.Clock.Now())
-	return &t
-}
-
 // patchEnvironmentStatus writes Environment status with optimistic
 // concurrency: a Conflict means someone else wrote first.
 func patchEnvironmentStatus(ctx context.Context, c client.Client, env *batonv1alpha1.Environment, mutate func(*batonv1alpha1.Environment)) error {
@@ -586,75 +411,17 @@ func patchEnvironmentStatus(ctx context.Context, c client.Client, env *batonv1al
 	return c.Status().Patch(ctx, env, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
-func rolloutTimeout(env *batonv1alpha1.Environment) time.Duration {
-	if t := env.Spec.Rollout.Timeout; t != nil && t.Duration > 0 {
-		return t.Duration
-	}
-	return 10 * time.Minute
-}
-
-func firstPhase(p batonv1alpha1.PromotionPhase) batonv1alpha1.PromotionPhase {
-	if p == "" {
-		return batonv1alpha1.PromotionPending
-	}
-	return p
-}
-
-func requestedBy(promo *batonv1alpha1.Promotion) string {
-	if promo.Spec.RequestedBy == nil {
-		return "unknown"
-	}
-	return promo.Spec.RequestedBy.Username
-}
-
-func canceledBy(promo *batonv1alpha1.Promotion) string {
-	if promo.Spec.CanceledBy == nil {
-		return "unknown"
-	}
-	return promo.Spec.CanceledBy.Username
-}
-
-// approvedBy lists the distinct users who approved the resolved image.
-func approvedBy(promo *batonv1alpha1.Promotion) []string {
-	var users []string
-	for _, a := range promo.Spec.Approvals {
-		if a.Image == promo.Status.Image && !slices.Contains(users, a.Username) {
-			users = append(users, a.Username)
-		}
-	}
-	return users
-}
-
-func orNobody(s []string) string {
-	if len(s) == 0 || (len(s) == 1 && s[0] == "") {
-		return "nobody"
-	}
-	return strings.Join(s, ", ")
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
-}
-
 // Deliverers picks the delivery an Environment asks for.
-func Deliverers(direct *delivery.Direct) func(env *batonv1alpha1.Environment) (delivery.Deliverer, error) {
+// A nil git refuses delivery.git.
+func Deliverers(direct *delivery.Direct, git *gitdelivery.Deliverer) func(env *batonv1alpha1.Environment) (delivery.Deliverer, error) {
 	return func(env *batonv1alpha1.Environment) (delivery.Deliverer, error) {
 		if env.Spec.Delivery.Direct != nil {
 			return direct, nil
 		}
+		if env.Spec.Delivery.Git != nil && git != nil {
+			return git, nil
+		}
 		return nil, delivery.Stalled(batonv1alpha1.DeliveryFailedReason,
-			"Environment %q asks for delivery.git, which this version of Baton does not implement yet; use delivery.direct", env.Name)
+			"Environment %q asks for delivery.git, which this manager was started without; use delivery.direct", env.Name)
 	}
 }

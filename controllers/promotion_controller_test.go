@@ -41,6 +41,13 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer) (st
 	if wrap != nil {
 		direct = wrap(direct)
 	}
+	Expect(SetupIndexes(context.Background(), mgr)).To(Succeed())
+	Expect((&AutoPromoteReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("autopromote-controller"),
+		Admission: admissionKey,
+	}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&PromotionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -69,6 +76,10 @@ func (k staticKey) Verify(_ context.Context, promo *batonv1alpha1.Promotion) err
 	return identity.Verify(promo, k)
 }
 
+func (k staticKey) Sign(_ context.Context, promo *batonv1alpha1.Promotion) error {
+	return identity.SignInto(promo, k)
+}
+
 var promotionCount atomic.Int64
 
 // admitted names the Promotion and signs it as the admission webhook would.
@@ -78,9 +89,7 @@ func admitted(p *batonv1alpha1.Promotion) *batonv1alpha1.Promotion {
 		p.Name = fmt.Sprintf("%s%d", p.GenerateName, promotionCount.Add(1))
 		p.GenerateName = ""
 	}
-	marker, err := identity.Sign(p, admissionKey)
-	Expect(err).NotTo(HaveOccurred())
-	metav1.SetMetaDataAnnotation(&p.ObjectMeta, batonv1alpha1.AdmissionMarkerAnnotation, marker)
+	Expect(identity.SignInto(p, admissionKey)).To(Succeed())
 	return p
 }
 

@@ -53,6 +53,7 @@ var _ = BeforeSuite(func() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	fakeClock = clocktesting.NewFakeClock(suiteStart)
+	Expect(SetupIndexes(context.Background(), mgr)).To(Succeed())
 	// The Environment reconciler runs for the whole suite: every spec,
 	// the Promotion engine's included, relies on it to keep status current.
 	Expect((&EnvironmentReconciler{

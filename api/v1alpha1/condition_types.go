@@ -94,6 +94,12 @@ const (
 	AlreadyAtImageReason = "AlreadyAtImage"
 	// CanceledReason: the Promotion was canceled.
 	CanceledReason = "Canceled"
+	// RollbackFailedReason: a rollback failed; Baton never rolls back a
+	// rollback, so a person must decide what runs next.
+	RollbackFailedReason = "RollbackFailed"
+	// AutoPromotedReason: autoPromote created a Promotion for an image the
+	// upstream verified.
+	AutoPromotedReason = "AutoPromoted"
 	// SupersededReason: a rollback preempted the Promotion.
 	SupersededReason = "Superseded"
 	// UnsupportedUpdateStrategyReason: the workload uses the OnDelete update
@@ -105,4 +111,26 @@ const (
 	// created or changed while the admission webhook was bypassed; delete it
 	// and create it again.
 	NotAdmittedReason = "NotAdmitted"
+
+	// ManifestInvalidReason: delivery.git.path or delivery.git.edit does not
+	// match the repository (a file or field is missing, or the YAML cannot be
+	// edited); the message names the field.
+	ManifestInvalidReason = "ManifestInvalid"
+	// GitCredentialsInvalidReason: the Secret named by delivery.git.secretRef
+	// is missing, lacks a key, or holds a key that cannot be parsed.
+	GitCredentialsInvalidReason = "GitCredentialsInvalid"
+	// AuthenticationFailedReason: the Git server refused the credentials.
+	AuthenticationFailedReason = "AuthenticationFailed"
+	// HostKeyUnknownReason: the SSH server's host key is not in the
+	// Secret's known_hosts.
+	HostKeyUnknownReason = "HostKeyUnknown"
+	// RepositoryNotFoundReason: delivery.git.url or delivery.git.branch
+	// names no repository or branch on the server.
+	RepositoryNotFoundReason = "RepositoryNotFound"
+	// PushRejectedReason: the Git server refused the push for a reason other
+	// than a concurrent commit (a hook, branch protection, permissions).
+	PushRejectedReason = "PushRejected"
+	// AwaitingMergeReason: Baton pushed to delivery.git.pushBranch and waits
+	// until its commit is merged into delivery.git.branch.
+	AwaitingMergeReason = "AwaitingMerge"
 )

@@ -108,6 +108,17 @@ type GitDelivery struct {
 	// Author of Baton's commits. Empty means "Baton <baton@baton.dev>".
 	// +optional
 	Author *GitAuthor `json:"author,omitempty"`
+
+	// PushBranch, when set, is where Baton pushes its commit instead of
+	// branch, for a branch that is protected: the forge's own automation
+	// opens the pull request, and the Promotion waits in Promoting with
+	// reason AwaitingMerge until its commit is reachable from branch. Empty
+	// means Baton pushes to branch.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[^\s~^:?*\[\\]+$`
+	PushBranch string `json:"pushBranch,omitempty"`
 }
 
 // LocalObjectReference names an object in the same namespace.

@@ -10,6 +10,11 @@ import (
 // Promotion whose marker is missing or does not verify.
 const AdmissionMarkerAnnotation = "promotion.baton.dev/admission"
 
+// AutoPromoteKeyAnnotation is set on the Promotions autoPromote creates: the
+// Environment and the image (digest or normalized reference) it promotes.
+// autoPromote creates at most one Promotion per key.
+const AutoPromoteKeyAnnotation = "promotion.baton.dev/auto-promote-key"
+
 // RollbackSpec asks for an earlier revision of the Environment, the way
 // kubectl rollout undo does.
 type RollbackSpec struct {
@@ -189,6 +194,12 @@ type PromotionStatus struct {
 	// CompletedAt is when the Promotion reached a terminal phase.
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+
+	// CommitURL is a web link to Commit, when the repository URL is an
+	// https:// URL of a GitHub- or GitLab-like forge. Empty otherwise.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	CommitURL string `json:"commitURL,omitempty"`
 }
 
 // Promotion is one request to move one Environment to one image.

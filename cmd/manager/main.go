@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"os"
@@ -21,6 +22,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/controllers"
 	"github.com/baton-dev/baton/internal/delivery"
+	"github.com/baton-dev/baton/internal/gitdelivery"
 	"github.com/baton-dev/baton/internal/identity"
 )
 
@@ -53,6 +55,7 @@ func main() {
 	flag.IntVar(&concurrency, "concurrency", 4, "How many objects of each kind are reconciled in parallel.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve the webhook and metrics over HTTP/2 as well as HTTP/1.1.")
 	admissionKeySecret := flag.String("admission-key-secret", "baton-admission-key", "The Secret, in the manager's namespace, holding the key of the Promotion admission marker. Created at start-up when missing.")
+	gitCacheDir := flag.String("git-cache-dir", gitdelivery.DefaultCacheDir(), "The directory holding Baton's working clones of config repositories for delivery.git. An emptyDir is enough: a lost cache is cloned again.")
 	admissionKeyNamespace := flag.String("admission-key-namespace", "", "The namespace of --admission-key-secret. Empty means the manager's own namespace (POD_NAMESPACE, else the service account's).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -102,6 +105,10 @@ func main() {
 		os.Exit(1)
 	}
 
+	if err := controllers.SetupIndexes(context.Background(), mgr); err != nil {
+		setupLog.Error(err, "unable to set up the field indexes")
+		os.Exit(1)
+	}
 	if err := (&controllers.EnvironmentReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("environment-controller"),
@@ -129,10 +136,21 @@ func main() {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("promotion-controller"),
 		Clock:     clock.RealClock{},
-		Deliverer: controllers.Deliverers(&delivery.Direct{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}),
+		Deliverer: controllers.Deliverers(
+			&delivery.Direct{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()},
+			gitdelivery.New(mgr.GetAPIReader(), *gitCacheDir)),
 		Admission: admissionKeys,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
+		os.Exit(1)
+	}
+	if err := (&controllers.AutoPromoteReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("autopromote-controller"),
+		Admission: admissionKeys,
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "unable to set up the autoPromote controller")
 		os.Exit(1)
 	}
 

@@ -67,6 +67,30 @@ func (s *KeyStore) Verify(ctx context.Context, promo *batonv1alpha1.Promotion) e
 	return Verify(promo, key)
 }
 
+// Sign writes the admission marker onto a Promotion that Baton itself
+// creates (an automatic rollback or promotion). Where the admission webhook
+// is installed it stamps and signs the object again on its way in.
+func (s *KeyStore) Sign(ctx context.Context, promo *batonv1alpha1.Promotion) error {
+	key, err := s.Key(ctx)
+	if err != nil {
+		return err
+	}
+	return SignInto(promo, key)
+}
+
+// SignInto sets the Promotion's admission marker annotation, signed with key.
+func SignInto(promo *batonv1alpha1.Promotion, key []byte) error {
+	marker, err := Sign(promo, key)
+	if err != nil {
+		return err
+	}
+	if promo.Annotations == nil {
+		promo.Annotations = map[string]string{}
+	}
+	promo.Annotations[batonv1alpha1.AdmissionMarkerAnnotation] = marker
+	return nil
+}
+
 func (s *KeyStore) read(ctx context.Context) ([]byte, error) {
 	secret := &corev1.Secret{}
 	if err := s.Reader.Get(ctx, s.Secret, secret); err != nil {

@@ -93,6 +93,13 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 		}
 	}
 
+	if req.Operation == admissionv1.Create && Verify(newPromo, key) == nil {
+		// Baton signs the Promotions it creates itself (automatic rollbacks,
+		// autoPromote) so that they verify where no webhook is installed.
+		// Here they are stamped and signed again like any other.
+		delete(newPromo.Annotations, batonv1alpha1.AdmissionMarkerAnnotation)
+	}
+
 	policy, err := m.approvalPolicy(ctx, newPromo.Namespace, envName(newPromo, oldPromo))
 	if err != nil {
 		log.Error(err, "read the target Environment")

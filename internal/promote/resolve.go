@@ -56,9 +56,9 @@ func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environmen
 	}
 
 	if p.Spec.Image != "" {
-		if IsRejected(env, p.Spec.Image, "") {
+		if IsRejected(env, p.Spec.Image, "") && !IsDeliberate(p) {
 			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.ImageRejectedReason,
-				Message: fmt.Sprintf("spec.image %s was rolled back away from in Environment %q; promote a newer image, or roll back by revision", p.Spec.Image, env.Name)}
+				Message: fmt.Sprintf("spec.image %s was rolled back away from in Environment %q; to ship it again on purpose, create a Promotion that names it in spec.image and says why in spec.reason", p.Spec.Image, env.Name)}
 		}
 		for _, v := range upstream.Status.VerifiedImages {
 			if SameImage(p.Spec.Image, "", v.Image, v.Digest) {
@@ -70,14 +70,8 @@ func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environmen
 				p.Spec.Image, upstream.Name, describeCurrent(upstream))}
 	}
 
-	// Newest verified first (the list is appended to, so later entries win
-	// a tie); skip what this environment rejected.
-	verified := slices.Clone(upstream.Status.VerifiedImages)
-	slices.Reverse(verified)
-	slices.SortStableFunc(verified, func(a, b batonv1alpha1.VerifiedImage) int {
-		return b.VerifiedAt.Compare(a.VerifiedAt.Time)
-	})
-	for _, v := range verified {
+	// Newest verified first; skip what this environment rejected.
+	for _, v := range newestFirst(upstream) {
 		if !IsRejected(env, v.Image, v.Digest) {
 			return Resolution{Verdict: Resolved, Image: v.Image, Digest: v.Digest}
 		}
@@ -85,6 +79,25 @@ func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environmen
 	return Resolution{Verdict: Wait, Reason: batonv1alpha1.UpstreamNotVerifiedReason,
 		Message: fmt.Sprintf("upstream Environment %q has verified no image that is not rejected here yet (it runs %s); the Promotion goes ahead once it verifies one",
 			upstream.Name, describeCurrent(upstream))}
+}
+
+// newestFirst orders an Environment's verified images newest first; the list
+// is appended to, so a later entry wins a tie.
+func newestFirst(env *batonv1alpha1.Environment) []batonv1alpha1.VerifiedImage {
+	verified := slices.Clone(env.Status.VerifiedImages)
+	slices.Reverse(verified)
+	slices.SortStableFunc(verified, func(a, b batonv1alpha1.VerifiedImage) int {
+		return b.VerifiedAt.Compare(a.VerifiedAt.Time)
+	})
+	return verified
+}
+
+// NewestVerified returns the image env verified last, if any.
+func NewestVerified(env *batonv1alpha1.Environment) (batonv1alpha1.VerifiedImage, bool) {
+	if v := newestFirst(env); len(v) > 0 {
+		return v[0], true
+	}
+	return batonv1alpha1.VerifiedImage{}, false
 }
 
 // resolveRollback finds the revision a rollback returns to: revision n, or
@@ -131,6 +144,33 @@ func availableRevisions(env *batonv1alpha1.Environment, usable func(batonv1alpha
 	}
 	return strings.Join(parts, ", ")
 }
+
+// IsDeliberate reports whether a Promotion is a person's explicit re-ship:
+// it names its image and gives a reason, and autoPromote did not create it.
+func IsDeliberate(p *batonv1alpha1.Promotion) bool {
+	return p.Spec.Image != "" && p.Spec.Reason != "" && p.Annotations[batonv1alpha1.AutoPromoteKeyAnnotation] == ""
+}
+
+// Reject records that env was rolled back away from an image, once.
+func Reject(env *batonv1alpha1.Environment, r batonv1alpha1.RejectedImage) {
+	if IsRejected(env, r.Image, r.Digest) {
+		return
+	}
+	env.Status.RejectedImages = append(env.Status.RejectedImages, r)
+	if over := len(env.Status.RejectedImages) - MaxRejectedImages; over > 0 {
+		env.Status.RejectedImages = append([]batonv1alpha1.RejectedImage(nil), env.Status.RejectedImages[over:]...)
+	}
+}
+
+// Unreject clears a rejection: the image is being shipped again on purpose.
+func Unreject(env *batonv1alpha1.Environment, image, digest string) {
+	env.Status.RejectedImages = slices.DeleteFunc(env.Status.RejectedImages, func(r batonv1alpha1.RejectedImage) bool {
+		return SameImage(image, digest, r.Image, r.Digest)
+	})
+}
+
+// MaxRejectedImages bounds status.rejectedImages; the oldest goes first.
+const MaxRejectedImages = 50
 
 // IsRejected reports whether env was rolled back away from the image.
 func IsRejected(env *batonv1alpha1.Environment, image, digest string) bool {

@@ -1,0 +1,312 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/testenv"
+)
+
+const (
+	web0 = "registry.example.com/web:0"
+	web1 = "registry.example.com/web:1"
+	web2 = "registry.example.com/web:2"
+	web3 = "registry.example.com/web:3"
+)
+
+// promoteProduction runs a Promotion of image into production to success.
+func (s *stage) promoteProduction(ctx context.Context, image string) *batonv1alpha1.Promotion {
+	GinkgoHelper()
+	p := s.promotion(ctx, "production", "to-prod-", image, nil)
+	s.completeRollout(ctx, s.prodDep, image)
+	expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
+	return p
+}
+
+// withRevisions is a stage whose production history is 1 web:0 (Adopted),
+// 2 web:1, 3 web:2, all Succeeded; staging verified web:1 and web:2.
+func withRevisions(ctx context.Context, tune func(*batonv1alpha1.Environment)) *stage {
+	GinkgoHelper()
+	s := newStage(ctx, web0, tune)
+	s.shipToStaging(ctx, web2)
+	s.promoteProduction(ctx, web1)
+	s.promoteProduction(ctx, web2)
+	Expect(historyOf(ctx, s.production)).To(HaveLen(3))
+	return s
+}
+
+func (s *stage) rollback(ctx context.Context, toRevision int64) *batonv1alpha1.Promotion {
+	GinkgoHelper()
+	return s.promotion(ctx, "production", "undo-", "", &batonv1alpha1.RollbackSpec{ToRevision: toRevision})
+}
+
+func condition(env *batonv1alpha1.Environment, t string) *metav1.Condition {
+	return apimeta.FindStatusCondition(env.Status.Conditions, t)
+}
+
+func promotionsInto(ctx context.Context, ns, env string) []batonv1alpha1.Promotion {
+	GinkgoHelper()
+	var list batonv1alpha1.PromotionList
+	Expect(k8sClient.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+	var out []batonv1alpha1.Promotion
+	for _, p := range list.Items {
+		if p.Spec.Environment == env {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var _ = Describe("Rollback", func() {
+	var (
+		ctx  context.Context
+		stop func()
+	)
+	BeforeEach(func() {
+		ctx = context.Background()
+		stop = startPromotionManager(nil)
+	})
+	AfterEach(func() { stop() })
+
+	It("returns to the previous successful revision as a new rollback revision, and holds the image it left", func() {
+		s := withRevisions(ctx, nil)
+		undo := s.rollback(ctx, 0)
+		s.completeRollout(ctx, s.prodDep, web1)
+		expectPhase(ctx, undo, batonv1alpha1.PromotionSucceeded)
+		Expect(undo.Status.Image).To(Equal(web1))
+
+		history := historyOf(ctx, s.production)
+		Expect(history).To(HaveLen(4))
+		Expect(history[3].Revision).To(Equal(int64(4)))
+		Expect(history[3].Rollback).To(BeTrue())
+		Expect(history[3].Image).To(Equal(web1))
+		Expect(history[3].Result).To(Equal(batonv1alpha1.RevisionSucceeded))
+		Expect(s.production.Status.RejectedImages).To(ConsistOf(HaveField("Image", web2)))
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+			held := condition(s.production, batonv1alpha1.HeldCondition)
+			g.Expect(held).NotTo(BeNil())
+			g.Expect(held.Message).To(ContainSubstring(web2))
+			g.Expect(held.Message).To(ContainSubstring(undo.Name))
+		}).Should(Succeed())
+	})
+
+	It("returns to a named revision", func() {
+		s := withRevisions(ctx, nil)
+		undo := s.rollback(ctx, 1)
+		s.completeRollout(ctx, s.prodDep, web0)
+		expectPhase(ctx, undo, batonv1alpha1.PromotionSucceeded)
+		Expect(imageOf(ctx, s.prodDep)).To(Equal(web0))
+		Expect(historyOf(ctx, s.production)[3].Image).To(Equal(web0))
+	})
+
+	It("changes nothing when asked for the current revision", func() {
+		s := withRevisions(ctx, nil)
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.prodDep), s.prodDep)).To(Succeed())
+		generation := s.prodDep.Generation
+		undo := s.rollback(ctx, 3)
+		expectPhase(ctx, undo, batonv1alpha1.PromotionSucceeded)
+		Expect(readyReason(undo)).To(Equal(batonv1alpha1.AlreadyAtImageReason))
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.prodDep), s.prodDep)).To(Succeed())
+		Expect(s.prodDep.Generation).To(Equal(generation))
+		Expect(historyOf(ctx, s.production)).NotTo(ContainElement(HaveField("Result", batonv1alpha1.RevisionRolledBack)))
+		Expect(s.production.Status.RejectedImages).To(BeEmpty(), "nothing was moved away from")
+	})
+
+	It("fails a rollback to a revision outside the history, listing what is available", func() {
+		s := withRevisions(ctx, nil)
+		undo := s.rollback(ctx, 7)
+		expectPhase(ctx, undo, batonv1alpha1.PromotionFailed)
+		Expect(readyReason(undo)).To(Equal(batonv1alpha1.RevisionNotFoundReason))
+		Expect(readyMessage(undo)).To(ContainSubstring("revisions available: 1 (" + web0 + "), 2 (" + web1 + "), 3 (" + web2 + ") current"))
+	})
+
+	It("preempts a RollingOut Promotion and jumps two queued ones", func() {
+		s := newStage(ctx, web0, nil)
+		s.shipToStaging(ctx, web2)
+		s.shipToStaging(ctx, web3)
+		rolling := s.promotion(ctx, "production", "rolling-", web2, nil)
+		expectPhase(ctx, rolling, batonv1alpha1.PromotionRollingOut)
+		queued := []*batonv1alpha1.Promotion{
+			s.promotion(ctx, "production", "queued-a-", web3, nil),
+			s.promotion(ctx, "production", "queued-b-", web1, nil),
+		}
+		for _, q := range queued {
+			expectPhase(ctx, q, batonv1alpha1.PromotionQueued)
+		}
+
+		undo := s.rollback(ctx, 0)
+		expectPhase(ctx, rolling, batonv1alpha1.PromotionSuperseded)
+		Expect(readyMessage(rolling)).To(ContainSubstring("Superseded by rollback Promotion " + undo.Name))
+		expectPhase(ctx, undo, batonv1alpha1.PromotionRollingOut)
+		for _, q := range queued {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(q), q)).To(Succeed())
+			Expect(q.Status.Phase).To(Equal(batonv1alpha1.PromotionQueued), "%s ran before the rollback", q.Name)
+		}
+		s.completeRollout(ctx, s.prodDep, web0)
+		expectPhase(ctx, undo, batonv1alpha1.PromotionSucceeded)
+
+		history := historyOf(ctx, s.production)
+		Expect(history[1].Promotion.Name).To(Equal(rolling.Name))
+		Expect(history[1].Result).To(Equal(batonv1alpha1.RevisionSuperseded))
+		Expect(history[2].Promotion.Name).To(Equal(undo.Name))
+		Expect(history[2].Rollback).To(BeTrue())
+
+		By("the queue resumes after the rollback, in order")
+		expectPhase(ctx, queued[0], batonv1alpha1.PromotionRollingOut)
+		s.completeRollout(ctx, s.prodDep, web3)
+		expectPhase(ctx, queued[0], batonv1alpha1.PromotionSucceeded)
+		expectPhase(ctx, queued[1], batonv1alpha1.PromotionRollingOut)
+	})
+
+	It("rolls back by itself after ProgressDeadlineExceeded, before anything queued", func() {
+		s := newStage(ctx, web0, func(e *batonv1alpha1.Environment) { e.Spec.Rollout.AutoRollback = true })
+		s.shipToStaging(ctx, web2)
+		broken := s.promotion(ctx, "production", "broken-", web2, nil)
+		expectPhase(ctx, broken, batonv1alpha1.PromotionRollingOut)
+		waiting := s.promotion(ctx, "production", "waiting-", web1, nil)
+		expectPhase(ctx, waiting, batonv1alpha1.PromotionQueued)
+
+		Expect(testenv.RolloutFailed(ctx, k8sClient, s.prodDep, `ReplicaSet "web-production-broken" has timed out progressing.`)).To(Succeed())
+		expectPhase(ctx, broken, batonv1alpha1.PromotionFailed)
+		Expect(readyReason(broken)).To(Equal(batonv1alpha1.RolloutFailedReason))
+		Expect(readyMessage(broken)).To(ContainSubstring("Rolling back to revision 1 with Promotion " + broken.Name + "-rollback"))
+
+		undo := &batonv1alpha1.Promotion{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: broken.Name + "-rollback"}, undo)).To(Succeed())
+		Expect(undo.Spec.Rollback.ToRevision).To(Equal(int64(1)))
+		Expect(undo.Spec.RequestedBy.Username).To(Equal(ControllerUser))
+		Expect(undo.Spec.Reason).To(ContainSubstring("Promotion " + broken.Name + " failed (RolloutFailed)"))
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+		Expect(s.production.Status.ActivePromotion.Name).To(Equal(undo.Name), "the lease went straight to the rollback")
+		Expect(s.production.Status.RejectedImages).To(ConsistOf(HaveField("Image", web2)))
+
+		s.completeRollout(ctx, s.prodDep, web0)
+		expectPhase(ctx, undo, batonv1alpha1.PromotionSucceeded)
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(waiting), waiting)).To(Succeed())
+		Expect(waiting.Status.StartedAt).NotTo(BeNil())
+		Expect(waiting.Status.StartedAt.Time).NotTo(BeTemporally("<", undo.Status.CompletedAt.Time), "the queued Promotion started before the rollback ended")
+	})
+
+	It("never rolls back a failed rollback, and stalls the Environment instead", func() {
+		s := newStage(ctx, web0, func(e *batonv1alpha1.Environment) { e.Spec.Rollout.AutoRollback = true })
+		broken := s.promotion(ctx, "production", "broken-", web1, nil)
+		expectPhase(ctx, broken, batonv1alpha1.PromotionRollingOut)
+		Expect(testenv.RolloutFailed(ctx, k8sClient, s.prodDep, "first failure")).To(Succeed())
+		expectPhase(ctx, broken, batonv1alpha1.PromotionFailed)
+
+		undo := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: broken.Name + "-rollback"}}
+		expectPhase(ctx, undo, batonv1alpha1.PromotionRollingOut)
+		Eventually(func() string { return imageOf(ctx, s.prodDep) }).Should(Equal(web0))
+		Expect(testenv.RolloutFailed(ctx, k8sClient, s.prodDep, "second failure")).To(Succeed())
+		expectPhase(ctx, undo, batonv1alpha1.PromotionFailed)
+
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+			stalled := condition(s.production, batonv1alpha1.StalledCondition)
+			g.Expect(stalled).NotTo(BeNil())
+			g.Expect(stalled.Reason).To(Equal(batonv1alpha1.RollbackFailedReason))
+			g.Expect(stalled.Message).To(ContainSubstring("Baton does not roll back a rollback"))
+		}).Should(Succeed())
+		Consistently(func() []batonv1alpha1.Promotion { return promotionsInto(ctx, s.ns, "production") }, "2s", "200ms").
+			Should(HaveLen(2), "a second rollback was created")
+		Expect(s.production.Status.ActivePromotion).To(BeNil())
+	})
+})
+
+var _ = Describe("autoPromote", func() {
+	var ctx context.Context
+	BeforeEach(func() { ctx = context.Background() })
+
+	autoPromotions := func(s *stage) []batonv1alpha1.Promotion {
+		var out []batonv1alpha1.Promotion
+		for _, p := range promotionsInto(ctx, s.ns, "production") {
+			if p.Annotations[batonv1alpha1.AutoPromoteKeyAnnotation] != "" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+
+	It("creates exactly one Promotion per verified image, across a restart", func() {
+		stop := startPromotionManager(nil)
+		DeferCleanup(func() { stop() })
+		s := newStage(ctx, web1, func(e *batonv1alpha1.Environment) { e.Spec.AutoPromote = true })
+		Consistently(func() []batonv1alpha1.Promotion { return autoPromotions(s) }, "1s", "200ms").
+			Should(BeEmpty(), "production already runs staging's only verified image")
+
+		s.shipToStaging(ctx, web2)
+		Eventually(func() []batonv1alpha1.Promotion { return autoPromotions(s) }).Should(HaveLen(1))
+		auto := autoPromotions(s)[0]
+		Expect(auto.Spec.Image).To(Equal(web2))
+		Expect(auto.Annotations[batonv1alpha1.AutoPromoteKeyAnnotation]).To(Equal("production/registry.example.com/web:2"))
+
+		By("restarting the manager and nudging every Environment")
+		stop()
+		stop = startPromotionManager(nil)
+		pokeEnvironment(ctx, s.staging)
+		pokeEnvironment(ctx, s.production)
+		s.completeRollout(ctx, s.prodDep, web2)
+		expectPhase(ctx, &auto, batonv1alpha1.PromotionSucceeded)
+		Consistently(func() []batonv1alpha1.Promotion { return autoPromotions(s) }, "2s", "200ms").Should(HaveLen(1))
+	})
+
+	It("skips an image production rolled back away from, until someone re-ships it on purpose", func() {
+		DeferCleanup(startPromotionManager(nil))
+		s := newStage(ctx, web1, func(e *batonv1alpha1.Environment) { e.Spec.AutoPromote = true })
+		s.shipToStaging(ctx, web2)
+		Eventually(func() []batonv1alpha1.Promotion { return autoPromotions(s) }).Should(HaveLen(1))
+		s.completeRollout(ctx, s.prodDep, web2)
+		auto := autoPromotions(s)[0]
+		expectPhase(ctx, &auto, batonv1alpha1.PromotionSucceeded)
+
+		undo := s.rollback(ctx, 0)
+		s.completeRollout(ctx, s.prodDep, web1)
+		expectPhase(ctx, undo, batonv1alpha1.PromotionSucceeded)
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+			g.Expect(condition(s.production, batonv1alpha1.HeldCondition)).NotTo(BeNil())
+		}).Should(Succeed())
+		pokeEnvironment(ctx, s.staging)
+		Consistently(func() []batonv1alpha1.Promotion { return autoPromotions(s) }, "2s", "200ms").
+			Should(HaveLen(1), "autoPromote shipped the rejected image again")
+
+		By("a person re-ships it, with a reason")
+		reship := &batonv1alpha1.Promotion{
+			ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: fmt.Sprintf("reship-%d", promotionCount.Add(1))},
+			Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: web2, Reason: "the memory leak is fixed in the config",
+				RequestedBy: &batonv1alpha1.UserInfo{Username: "alice"}},
+		}
+		Expect(k8sClient.Create(ctx, admitted(reship))).To(Succeed())
+		s.completeRollout(ctx, s.prodDep, web2)
+		expectPhase(ctx, reship, batonv1alpha1.PromotionSucceeded)
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+			g.Expect(s.production.Status.RejectedImages).To(BeEmpty())
+			g.Expect(condition(s.production, batonv1alpha1.HeldCondition)).To(BeNil())
+		}).Should(Succeed())
+
+		By("autoPromote resumes with the next verified image")
+		s.shipToStaging(ctx, web3)
+		Eventually(func() []batonv1alpha1.Promotion { return autoPromotions(s) }).Should(HaveLen(2))
+	})
+
+	It("refuses a rejected image named without a reason", func() {
+		DeferCleanup(startPromotionManager(nil))
+		s := withRevisions(ctx, nil)
+		undo := s.rollback(ctx, 0)
+		s.completeRollout(ctx, s.prodDep, web1)
+		expectPhase(ctx, undo, batonv1alpha1.PromotionSucceeded)
+		again := s.promotion(ctx, "production", "again-", web2, nil)
+		expectPhase(ctx, again, batonv1alpha1.PromotionFailed)
+		Expect(readyReason(again)).To(Equal(batonv1alpha1.ImageRejectedReason))
+		Expect(readyMessage(again)).To(ContainSubstring("says why in spec.reason"))
+	})
+})

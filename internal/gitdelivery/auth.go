@@ -1,0 +1,250 @@
+package gitdelivery
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"golang.org/x/crypto/ssh"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/delivery"
+)
+
+// Keys of the credentials Secret.
+const (
+	// UsernameKey and PasswordKey are HTTPS basic auth. PasswordKey alone,
+	// or TokenKey, is a token.
+	UsernameKey = "username"
+	PasswordKey = "password"
+	TokenKey    = "token"
+	// IdentityKey is an SSH private key (PEM, unencrypted); KnownHostsKey
+	// holds the server's host keys in known_hosts format and is required.
+	IdentityKey   = "identity"
+	KnownHostsKey = "known_hosts"
+)
+
+// tokenUsername is sent with a token that comes without a username. GitHub,
+// Gitea and Bitbucket accept any username with a token; GitLab wants
+// "oauth2", which a Secret can give as username.
+const tokenUsername = "git"
+
+// credentials are what a transport needs, plus the values that must never
+// be shown.
+type credentials struct {
+	auth    transport.AuthMethod
+	secrets []string
+	// id names the Secret and its version, for the cache key: a rotated
+	// Secret gets a fresh clone rather than one fetched with old settings.
+	id string
+}
+
+// isSSH reports whether a repository URL is reached over SSH.
+func isSSH(rawURL string) bool {
+	if strings.HasPrefix(rawURL, "ssh://") {
+		return true
+	}
+	return !strings.Contains(rawURL, "://") && strings.Contains(rawURL, "@")
+}
+
+// sshUser is the user of an ssh:// or scp-like URL, "git" when it has none.
+func sshUser(rawURL string) string {
+	if strings.HasPrefix(rawURL, "ssh://") {
+		if u, err := url.Parse(rawURL); err == nil && u.User != nil && u.User.Username() != "" {
+			return u.User.Username()
+		}
+		return "git"
+	}
+	if i := strings.Index(rawURL, "@"); i > 0 {
+		return rawURL[:i]
+	}
+	return "git"
+}
+
+// checkURL refuses a URL that carries a password: the Environment is
+// readable by everyone who can read the namespace, and the password would
+// end up in status and Events.
+func checkURL(rawURL string) error {
+	if !strings.Contains(rawURL, "://") {
+		return nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return delivery.Stalled(batonv1alpha1.RepositoryNotFoundReason,
+			"delivery.git.url %q cannot be parsed: %s", redactURLs(rawURL), redactURLs(err.Error()))
+	}
+	if _, has := u.User.Password(); has {
+		return delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
+			"delivery.git.url carries a password; remove it from the URL and put it in the Secret named by delivery.git.secretRef (keys %s and %s)", UsernameKey, PasswordKey)
+	}
+	return nil
+}
+
+// readCredentials reads the Secret named by delivery.git.secretRef, with the
+// uncached reader, from the Environment's namespace only. knownHostsDir is
+// where an SSH known_hosts file is written for the transport to read.
+func readCredentials(ctx context.Context, reader client.Reader, env *batonv1alpha1.Environment, knownHostsDir string) (*credentials, error) {
+	git := env.Spec.Delivery.Git
+	ssh := isSSH(git.URL)
+	if git.SecretRef == nil {
+		if ssh {
+			return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
+				"delivery.git.url %s is an SSH URL, which needs delivery.git.secretRef naming a Secret with keys %s and %s", redactURLs(git.URL), IdentityKey, KnownHostsKey)
+		}
+		return &credentials{id: "anonymous"}, nil
+	}
+	secret := &corev1.Secret{}
+	key := client.ObjectKey{Namespace: env.Namespace, Name: git.SecretRef.Name}
+	if err := reader.Get(ctx, key, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
+				"delivery.git.secretRef: Secret %q does not exist in namespace %s", key.Name, key.Namespace)
+		}
+		return nil, fmt.Errorf("read Secret %s: %w", key, err)
+	}
+	creds := &credentials{id: key.String() + "@" + string(secret.UID) + "/" + secret.ResourceVersion}
+	for _, v := range secret.Data {
+		creds.secrets = append(creds.secrets, secretFragments(v)...)
+	}
+	if ssh {
+		return sshCredentials(git.URL, key, secret, creds, knownHostsDir)
+	}
+	return httpCredentials(key, secret, creds)
+}
+
+func httpCredentials(key client.ObjectKey, secret *corev1.Secret, creds *credentials) (*credentials, error) {
+	user, pass, token := string(secret.Data[UsernameKey]), string(secret.Data[PasswordKey]), string(secret.Data[TokenKey])
+	switch {
+	case pass != "" && token != "":
+		return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
+			"Secret %s has both %s and %s; keep one", key, PasswordKey, TokenKey)
+	case token != "":
+		pass = token
+	case pass == "":
+		return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
+			"Secret %s has neither %s nor %s, which an HTTPS repository needs", key, PasswordKey, TokenKey)
+	}
+	if user == "" {
+		user = tokenUsername
+	}
+	creds.auth = &githttp.BasicAuth{Username: user, Password: pass}
+	return creds, nil
+}
+
+func sshCredentials(rawURL string, key client.ObjectKey, secret *corev1.Secret, creds *credentials, dir string) (*credentials, error) {
+	identity, knownHosts := secret.Data[IdentityKey], secret.Data[KnownHostsKey]
+	if len(identity) == 0 {
+		return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
+			"Secret %s has no %s (the SSH private key) that the SSH URL needs", key, IdentityKey)
+	}
+	if len(bytes.TrimSpace(knownHosts)) == 0 {
+		return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
+			"Secret %s has no %s; Baton never trusts an SSH host key it cannot check: add the server's keys, for example from `ssh-keyscan <host>`", key, KnownHostsKey)
+	}
+	signer, err := ssh.ParsePrivateKey(identity)
+	if err != nil {
+		// The parser's message is generic; it never quotes the key.
+		return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
+			"Secret %s: %s is not an unencrypted SSH private key in PEM or OpenSSH format", key, IdentityKey)
+	}
+	if err := checkKnownHosts(knownHosts); err != nil {
+		return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason, "Secret %s: %s: %v", key, KnownHostsKey, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	file := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(file, knownHosts, 0o600); err != nil {
+		return nil, fmt.Errorf("write known_hosts: %w", err)
+	}
+	callback, err := gitssh.NewKnownHostsCallback(file)
+	if err != nil {
+		return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason, "Secret %s: %s cannot be read: %v", key, KnownHostsKey, err)
+	}
+	auth := &gitssh.PublicKeys{User: sshUser(rawURL), Signer: signer}
+	auth.HostKeyCallback = callback
+	creds.auth = auth
+	return creds, nil
+}
+
+// checkKnownHosts parses every non-comment line, so that a typo is reported
+// as such and not later as an unknown host key.
+func checkKnownHosts(data []byte) error {
+	rest := data
+	for len(bytes.TrimSpace(rest)) > 0 {
+		_, _, _, _, next, err := ssh.ParseKnownHosts(rest)
+		if err != nil {
+			return fmt.Errorf("not in known_hosts format (one \"host key-type base64-key\" per line): %w", err)
+		}
+		rest = next
+	}
+	return nil
+}
+
+// secretFragments are the substrings of a Secret value to hide: the value,
+// and each long line of it (a PEM key is many lines, and an error could
+// quote one).
+func secretFragments(v []byte) []string {
+	s := strings.TrimSpace(string(v))
+	if len(s) < 4 {
+		return nil
+	}
+	out := []string{s}
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if len(line) >= 16 && !strings.HasPrefix(line, "-----") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@`)
+
+// redactURLs removes the userinfo from every URL in s.
+func redactURLs(s string) string {
+	return userinfo.ReplaceAllString(s, "${1}")
+}
+
+// redact removes userinfo from URLs and every secret value from s.
+func redact(s string, secrets []string) string {
+	s = redactURLs(s)
+	// Longest first, so that a line of a key does not leave the rest.
+	sorted := append([]string(nil), secrets...)
+	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
+	for _, v := range sorted {
+		s = strings.ReplaceAll(s, v, "[redacted]")
+	}
+	return s
+}
+
+// redactedError keeps the cause for errors.Is and errors.As, but its text
+// never carries a credential.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// wrap is fmt.Errorf with %w whose text is redacted.
+func (c *credentials) wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	msg := fmt.Sprintf(format, args...) + ": " + err.Error()
+	return &redactedError{msg: redact(msg, c.secrets), err: err}
+}

@@ -1,0 +1,414 @@
+package gitdelivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/delivery"
+	"github.com/baton-dev/baton/internal/manifest"
+)
+
+// Defaults of the Deliverer's tunables.
+const (
+	// DefaultTimeout bounds each fetch and each push.
+	DefaultTimeout = 60 * time.Second
+	// DefaultMaxAttempts bounds how often a push that lost a race with
+	// another committer is redone on the new remote head.
+	DefaultMaxAttempts = 10
+	// DefaultSearchDepth is how many commits back from the branch head
+	// Delivered looks for a Promotion's commit, and the depth of the first,
+	// shallow fetch.
+	DefaultSearchDepth = 200
+	// DefaultMergePoll is how often a Promotion waiting for its pushBranch to
+	// be merged looks again.
+	DefaultMergePoll = 30 * time.Second
+)
+
+// Deliverer delivers by committing the image to delivery.git of the
+// Environment: one commit per Promotion, found again after a crash by its
+// Baton-Promotion-UID trailer, never force-pushed.
+type Deliverer struct {
+	// Reader reads the credentials Secret, uncached.
+	Reader client.Reader
+	// CacheDir holds one working clone per repository, branch and Secret.
+	CacheDir string
+	// Timeout bounds each network operation. Zero means DefaultTimeout.
+	Timeout time.Duration
+	// MaxAttempts bounds push attempts. Zero means DefaultMaxAttempts.
+	MaxAttempts int
+	// SearchDepth is how far back Delivered looks. Zero means
+	// DefaultSearchDepth.
+	SearchDepth int
+	// MergePoll is the requeue interval while waiting for a merge. Zero means
+	// DefaultMergePoll.
+	MergePoll time.Duration
+
+	locks sync.Map // cache key -> *sync.Mutex
+}
+
+var _ delivery.Deliverer = (*Deliverer)(nil)
+
+// New returns a Deliverer that caches its clones under cacheDir.
+func New(reader client.Reader, cacheDir string) *Deliverer {
+	return &Deliverer{Reader: reader, CacheDir: cacheDir}
+}
+
+// DefaultCacheDir is the cache directory when none is configured.
+func DefaultCacheDir() string { return filepath.Join(os.TempDir(), "baton-git") }
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// session is one Delivered or Deliver call holding the lock of one clone.
+type session struct {
+	*clone
+	req        delivery.Request
+	git        *batonv1alpha1.GitDelivery
+	branch     string
+	pushBranch string // empty unless different from branch
+	log        logr.Logger
+	unlock     func()
+	// editedFile is the file the last edit wrote, relative to the worktree.
+	editedFile string
+}
+
+// open validates the Environment's delivery.git, reads the credentials,
+// locks the clone and opens it.
+func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, error) {
+	env := req.Environment
+	g := env.Spec.Delivery.Git
+	if g == nil {
+		return nil, delivery.Stalled(batonv1alpha1.DeliveryFailedReason, "Environment %q has no delivery.git", env.Name)
+	}
+	if err := checkURL(g.URL); err != nil {
+		return nil, err
+	}
+	branch := g.Branch
+	if branch == "" {
+		branch = "main"
+	}
+	for _, b := range []struct{ field, name string }{{"delivery.git.branch", branch}, {"delivery.git.pushBranch", g.PushBranch}} {
+		if b.name != "" && plumbing.NewBranchReferenceName(b.name).Validate() != nil {
+			return nil, delivery.Stalled(batonv1alpha1.RepositoryNotFoundReason, "%s %q is not a valid branch name", b.field, b.name)
+		}
+	}
+	pushBranch := g.PushBranch
+	if pushBranch == branch {
+		pushBranch = ""
+	}
+	// The key cannot include the Secret's version before it is read, so the
+	// known_hosts file lives beside the clone of the current version.
+	creds, err := readCredentials(ctx, d.Reader, env, filepath.Join(d.CacheDir, "known-hosts", cacheKey(g.URL, branch, pushBranch, env.Namespace)))
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey(g.URL, branch, pushBranch, creds.id)
+	mu, _ := d.locks.LoadOrStore(key, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	timeout := orDefault(d.Timeout, DefaultTimeout)
+	s := &session{
+		clone: &clone{
+			dir: filepath.Join(d.CacheDir, key), url: g.URL, creds: creds,
+			timeout: func(ctx context.Context) (context.Context, context.CancelFunc) {
+				return context.WithTimeout(ctx, timeout)
+			},
+			depth: orDefault(d.SearchDepth, DefaultSearchDepth),
+		},
+		req: req, git: g, branch: branch, pushBranch: pushBranch,
+		log:    log.FromContext(ctx).WithValues("repository", redactURLs(g.URL), "branch", branch, "promotion", klog.KObj(req.Promotion)),
+		unlock: mu.(*sync.Mutex).Unlock,
+	}
+	if err := s.clone.open(); err != nil {
+		s.unlock()
+		return nil, err
+	}
+	return s, nil
+}
+
+// heads is the state of the remote branches after a fetch.
+type heads struct {
+	branch     plumbing.Hash
+	push       plumbing.Hash // zero when there is no pushBranch or it does not exist yet
+	pushExists bool
+}
+
+// sync fetches the branch (and the push branch). A clone whose files turn
+// out corrupt is thrown away and cloned again, once.
+func (s *session) sync(ctx context.Context) (heads, error) {
+	h, err := s.fetchAll(ctx)
+	if err != nil && isCorrupt(err) && classify(err, s) == nil {
+		s.log.Info("The cached clone is corrupt; cloning again", "error", err.Error())
+		if err := s.reinit(); err != nil {
+			return heads{}, err
+		}
+		h, err = s.fetchAll(ctx)
+	}
+	if err != nil {
+		if st := classify(err, s); st != nil {
+			return heads{}, st
+		}
+		return heads{}, err
+	}
+	return h, nil
+}
+
+func (s *session) fetchAll(ctx context.Context) (heads, error) {
+	var h heads
+	head, ok, err := s.fetch(ctx, s.branch)
+	if err != nil {
+		return h, err
+	}
+	if !ok {
+		return h, delivery.Stalled(batonv1alpha1.RepositoryNotFoundReason,
+			"delivery.git.branch %q does not exist in %s; create it, or name an existing branch", s.branch, redactURLs(s.url))
+	}
+	h.branch = head
+	if s.pushBranch != "" {
+		if h.push, h.pushExists, err = s.fetch(ctx, s.pushBranch); err != nil {
+			return h, err
+		}
+	}
+	// Prove the clone readable before anything relies on it.
+	if _, err := s.repo.CommitObject(h.branch); err != nil {
+		return h, fmt.Errorf("read commit %s: %w", h.branch, err)
+	}
+	return h, nil
+}
+
+// record describes a Promotion's commit.
+func (s *session) record(sha plumbing.Hash) delivery.Record {
+	return delivery.Record{Commit: sha.String()}
+}
+
+// find looks for the Promotion's commit on the branch, then on the push
+// branch. onBranch says whether it is on the branch itself.
+func (s *session) find(h heads) (sha plumbing.Hash, onBranch bool, err error) {
+	uid := string(s.req.Promotion.UID)
+	c, err := s.findCommit(h.branch, uid, s.depth)
+	if err != nil || c != nil {
+		if c != nil {
+			return c.Hash, true, nil
+		}
+		return plumbing.ZeroHash, false, err
+	}
+	if h.pushExists {
+		if c, err = s.findCommit(h.push, uid, s.depth); err != nil || c != nil {
+			if c != nil {
+				return c.Hash, false, nil
+			}
+			return plumbing.ZeroHash, false, err
+		}
+	}
+	return plumbing.ZeroHash, false, nil
+}
+
+func (s *session) awaitingMerge(d *Deliverer, sha plumbing.Hash) error {
+	return &delivery.Waiting{
+		Reason: batonv1alpha1.AwaitingMergeReason,
+		Message: fmt.Sprintf("Commit %s is on branch %q; waiting until it is merged into %q (open the pull request from %q)",
+			short(sha), s.pushBranch, s.branch, s.pushBranch),
+		RequeueAfter: orDefault(d.MergePoll, DefaultMergePoll),
+		Record:       s.record(sha),
+	}
+}
+
+func short(h plumbing.Hash) string { return h.String()[:12] }
+
+// Delivered reports whether the branch already carries req.Image: either a
+// commit with this Promotion's Baton-Promotion-UID trailer is within
+// SearchDepth commits of its head, or the file already has the image. With
+// a pushBranch, a commit still waiting to be merged is not delivered.
+func (d *Deliverer) Delivered(ctx context.Context, req delivery.Request) (delivery.Record, bool, error) {
+	s, err := d.open(ctx, req)
+	if err != nil {
+		return delivery.Record{}, false, err
+	}
+	defer s.unlock()
+	h, err := s.sync(ctx)
+	if err != nil {
+		return delivery.Record{}, false, err
+	}
+	sha, onBranch, err := s.find(h)
+	if err != nil {
+		return delivery.Record{}, false, err
+	}
+	if !sha.IsZero() {
+		s.log.V(1).Info("Found the Promotion's commit", "commit", sha.String(), "merged", onBranch)
+		return s.record(sha), onBranch, nil
+	}
+	changed, err := s.edit(h.branch)
+	if err != nil {
+		return delivery.Record{}, false, err
+	}
+	return delivery.Record{}, !changed, nil
+}
+
+// edit resets the worktree to base and applies the Environment's edit. An
+// edit the user must fix is Stalled with ManifestInvalid.
+func (s *session) edit(base plumbing.Hash) (bool, error) {
+	if err := s.reset(base); err != nil {
+		return false, err
+	}
+	img, err := manifest.ParseImage(s.req.Image)
+	if err != nil {
+		return false, delivery.Stalled(batonv1alpha1.InvalidImageReason, "image %q: %v", s.req.Image, err)
+	}
+	edit, err := manifestEdit(s.git)
+	if err != nil {
+		return false, err
+	}
+	res, err := manifest.Apply(s.workDir(), edit, img, manifest.Options{PinDigest: s.req.Environment.Spec.Delivery.PinDigest})
+	if errors.Is(err, manifest.ErrInvalid) {
+		return false, delivery.Stalled(batonv1alpha1.ManifestInvalidReason, "%s", redact(err.Error(), s.creds.secrets))
+	}
+	if err != nil {
+		return false, fmt.Errorf("edit the checkout: %w", err)
+	}
+	s.editedFile = res.File
+	return res.Changed, nil
+}
+
+// manifestEdit maps delivery.git onto manifest.Edit. A path that names the
+// clone's .git link is refused, whatever the API server let through.
+func manifestEdit(g *batonv1alpha1.GitDelivery) (manifest.Edit, error) {
+	e := manifest.Edit{Path: g.Path}
+	files := []string{g.Path}
+	switch {
+	case g.Edit.Kustomize != nil:
+		e.Kustomize = &manifest.KustomizeEdit{ImageName: g.Edit.Kustomize.ImageName}
+	case g.Edit.YAML != nil:
+		e.YAML = &manifest.YAMLEdit{File: g.Edit.YAML.File, Field: g.Edit.YAML.Field}
+		files = append(files, g.Edit.YAML.File)
+	case g.Edit.Helm != nil:
+		h := g.Edit.Helm
+		e.Helm = &manifest.HelmEdit{File: h.File, RepositoryField: h.RepositoryField, TagField: h.TagField, ImageField: h.ImageField}
+		files = append(files, h.File)
+	}
+	for _, f := range files {
+		for _, part := range strings.FieldsFunc(f, func(r rune) bool { return r == '/' || r == '\\' }) {
+			if strings.EqualFold(part, ".git") {
+				return e, delivery.Stalled(batonv1alpha1.ManifestInvalidReason,
+					"delivery.git.path and delivery.git.edit may not name .git (%q): Baton edits the repository's files, not Git's own", f)
+			}
+		}
+	}
+	return e, nil
+}
+
+// Deliver commits req.Image and pushes it, redoing the commit on the new
+// remote head when another committer got there first. It never force
+// pushes. With a pushBranch it returns a delivery.Waiting until the commit
+// is merged.
+func (d *Deliverer) Deliver(ctx context.Context, req delivery.Request) (delivery.Record, error) {
+	s, err := d.open(ctx, req)
+	if err != nil {
+		return delivery.Record{}, err
+	}
+	defer s.unlock()
+	attempts := orDefault(d.MaxAttempts, DefaultMaxAttempts)
+	var lastErr error
+	for attempt := 1; attempt <= attempts; attempt++ {
+		if attempt > 1 {
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return delivery.Record{}, err
+			}
+		}
+		h, err := s.sync(ctx)
+		if err != nil {
+			return delivery.Record{}, err
+		}
+		// A previous attempt, or a previous process, may have pushed.
+		sha, onBranch, err := s.find(h)
+		if err != nil {
+			return delivery.Record{}, err
+		}
+		if !sha.IsZero() {
+			if onBranch {
+				return s.record(sha), nil
+			}
+			return delivery.Record{}, s.awaitingMerge(d, sha)
+		}
+		target, base := s.branch, h.branch
+		if s.pushBranch != "" {
+			target = s.pushBranch
+			// Build on the push branch while it holds unmerged work, so
+			// that the push is a fast-forward; otherwise on the branch.
+			if h.pushExists && !s.isAncestor(h.push, h.branch) {
+				base = h.push
+			}
+		}
+		changed, err := s.edit(base)
+		if err != nil {
+			return delivery.Record{}, err
+		}
+		if !changed {
+			// Already at the image, by an earlier change or a concurrent
+			// one: nothing to commit.
+			s.log.Info("The repository already carries the image; no commit", "image", req.Image, "file", s.editedFile)
+			return delivery.Record{}, nil
+		}
+		commit, err := s.commit()
+		if err != nil {
+			return delivery.Record{}, err
+		}
+		remote := h.branch
+		if target != s.branch {
+			remote = h.push
+		}
+		pushErr := s.push(ctx, target)
+		if pushErr == nil {
+			s.log.Info("Pushed the Promotion's commit", "commit", commit.String(), "to", target, "attempt", attempt)
+			if target != s.branch {
+				return delivery.Record{}, s.awaitingMerge(d, commit)
+			}
+			return s.record(commit), nil
+		}
+		// Did the branch move under us? Then redo the edit on its new head.
+		moved, err := s.moved(ctx, target, remote)
+		if err != nil {
+			return delivery.Record{}, err
+		}
+		if !moved {
+			return delivery.Record{}, s.rejected(pushErr, target)
+		}
+		s.log.V(1).Info("The branch moved while pushing; redoing the commit on its new head", "attempt", attempt)
+		lastErr = pushErr
+	}
+	return delivery.Record{}, fmt.Errorf("push to %s branch %s: gave up after %d attempts, the branch kept moving: %w",
+		redactURLs(s.url), s.branch, attempts, lastErr)
+}
+
+// backoff is an exponential delay from 100ms up to 3.2s, with full jitter.
+func backoff(attempt int) time.Duration {
+	ceiling := 100 * time.Millisecond << min(attempt-2, 5)
+	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("wait before pushing again: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,158 @@
+package gitdelivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/delivery"
+)
+
+// maxServerOutput bounds what is kept of the server's messages.
+const maxServerOutput = 2048
+
+// commit commits the edited file on the local branch.
+func (s *session) commit() (plumbing.Hash, error) {
+	wt, err := s.repo.Worktree()
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("open the worktree: %w", err)
+	}
+	if _, err := wt.Add(s.editedFile); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", s.editedFile, err)
+	}
+	name, email := author(s.req.Environment)
+	sig := &object.Signature{Name: name, Email: email, When: time.Now()}
+	sha, err := wt.Commit(commitMessage(s.req), &git.CommitOptions{Author: sig, Committer: sig})
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("commit %s: %w", s.editedFile, err)
+	}
+	return sha, nil
+}
+
+// serverOutput keeps the first bytes the server sends on the side band:
+// what its hooks print.
+type serverOutput struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (o *serverOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if room := maxServerOutput - o.buf.Len(); room > 0 {
+		o.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (o *serverOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var lines []string
+	for _, l := range strings.FieldsFunc(o.buf.String(), func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
+// push pushes the local branch to target, never with force. The server's
+// messages are kept for the error.
+func (s *session) push(ctx context.Context, target string) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	out := &serverOutput{}
+	err := s.repo.PushContext(ctx, &git.PushOptions{
+		RemoteName: remoteName,
+		RefSpecs:   []config.RefSpec{config.RefSpec(localBranch.String() + ":" + plumbing.NewBranchReferenceName(target).String())},
+		Auth:       s.creds.auth,
+		Progress:   out,
+	})
+	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	if said := out.String(); said != "" {
+		return s.creds.wrap(err, "push to %s branch %s (the server said: %s)", s.url, target, said)
+	}
+	return s.creds.wrap(err, "push to %s branch %s", s.url, target)
+}
+
+// moved fetches target again and reports whether its head is no longer
+// what the commit was built on: the push lost a race, and can be redone.
+func (s *session) moved(ctx context.Context, target string, was plumbing.Hash) (bool, error) {
+	now, _, err := s.fetch(ctx, target)
+	if err != nil {
+		if st := classify(err, s); st != nil {
+			return false, st
+		}
+		return false, err
+	}
+	return now != was, nil
+}
+
+// rejected turns a push error on a branch that did not move into a Stalled
+// error when a person must act, and leaves it transient otherwise.
+func (s *session) rejected(err error, target string) error {
+	if st := classify(err, s); st != nil {
+		return st
+	}
+	msg := err.Error() // already redacted
+	if strings.Contains(msg, "command error on") || strings.Contains(msg, "the server said") ||
+		strings.Contains(msg, "non-fast-forward") {
+		return delivery.Stalled(batonv1alpha1.PushRejectedReason,
+			"%s refused the push to branch %q, and the branch did not move meanwhile, so retrying cannot help: %s. "+
+				"Allow Baton's user to push there, or set delivery.git.pushBranch and merge through a pull request", redactURLs(s.url), target, msg)
+	}
+	return err
+}
+
+// classify returns the Stalled error for a transport error a person must
+// fix, and nil for anything retrying may cure.
+func classify(err error, s *session) error {
+	url := redactURLs(s.url)
+	var keyErr *knownhosts.KeyError
+	msg := err.Error()
+	if _, ok := delivery.AsError(err); ok {
+		return err
+	}
+	switch {
+	case errors.As(err, &keyErr) || strings.Contains(msg, "knownhosts: key is unknown") || strings.Contains(msg, "knownhosts: key mismatch"):
+		return delivery.Stalled(batonv1alpha1.HostKeyUnknownReason,
+			"the SSH host key of %s is not in %s of Secret %s; if the server is the one you expect, add its key (for example from `ssh-keyscan`)",
+			url, KnownHostsKey, secretName(s))
+	case errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) ||
+		strings.Contains(msg, "unable to authenticate"):
+		if s.git.SecretRef == nil {
+			return delivery.Stalled(batonv1alpha1.AuthenticationFailedReason,
+				"%s refused anonymous access; set delivery.git.secretRef to a Secret with credentials", url)
+		}
+		return delivery.Stalled(batonv1alpha1.AuthenticationFailedReason,
+			"%s refused the credentials in Secret %s; check that they are current and may write to the repository", url, secretName(s))
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return delivery.Stalled(batonv1alpha1.RepositoryNotFoundReason,
+			"delivery.git.url: %s does not exist, or the credentials cannot see it", url)
+	case errors.Is(err, transport.ErrEmptyRemoteRepository):
+		return delivery.Stalled(batonv1alpha1.RepositoryNotFoundReason,
+			"delivery.git.url: %s has no commits; push an initial commit with the manifests first", url)
+	}
+	return nil
+}
+
+func secretName(s *session) string {
+	if s.git.SecretRef == nil {
+		return "(none)"
+	}
+	return s.req.Environment.Namespace + "/" + s.git.SecretRef.Name
+}

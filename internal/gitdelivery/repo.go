@@ -1,0 +1,221 @@
+package gitdelivery
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+const (
+	remoteName = "origin"
+	// localBranch is the branch Baton commits on in its clone.
+	localBranch = plumbing.ReferenceName("refs/heads/baton")
+)
+
+// cacheKey names the clone of one (URL, branch, Secret) in the cache
+// directory.
+func cacheKey(rawURL, branch, pushBranch, credentialsID string) string {
+	sum := sha256.Sum256([]byte(rawURL + "\x00" + branch + "\x00" + pushBranch + "\x00" + credentialsID))
+	return hex.EncodeToString(sum[:12])
+}
+
+// clone is one cached working clone. Its Git directory and its worktree are
+// separate directories, so that an edit confined to the worktree can never
+// reach the repository's own files.
+type clone struct {
+	dir     string // holds git/, work/ and known_hosts
+	url     string
+	repo    *git.Repository
+	creds   *credentials
+	timeout func(context.Context) (context.Context, context.CancelFunc)
+	depth   int
+}
+
+func (c *clone) gitDir() string  { return filepath.Join(c.dir, "git") }
+func (c *clone) workDir() string { return filepath.Join(c.dir, "work") }
+
+// open opens the clone, or makes an empty one with origin set when there is
+// none or it cannot be opened.
+func (c *clone) open() error {
+	if repo, err := c.openExisting(); err == nil {
+		c.repo = repo
+		return nil
+	}
+	return c.reinit()
+}
+
+func (c *clone) openExisting() (*git.Repository, error) {
+	storage := filesystem.NewStorage(osfs.New(c.gitDir()), cache.NewObjectLRUDefault())
+	repo, err := git.Open(storage, osfs.New(c.workDir()))
+	if err != nil {
+		return nil, err
+	}
+	remote, err := repo.Remote(remoteName)
+	if err != nil {
+		return nil, err
+	}
+	if urls := remote.Config().URLs; len(urls) != 1 || urls[0] != c.url {
+		return nil, fmt.Errorf("the cached clone has remote %v, want %s", urls, c.url)
+	}
+	return repo, nil
+}
+
+// reinit throws the clone away and starts an empty one; the next fetch is
+// a fresh shallow clone.
+func (c *clone) reinit() error {
+	if err := os.RemoveAll(c.gitDir()); err != nil {
+		return fmt.Errorf("remove the cached clone: %w", err)
+	}
+	if err := os.RemoveAll(c.workDir()); err != nil {
+		return fmt.Errorf("remove the cached clone: %w", err)
+	}
+	for _, d := range []string{c.gitDir(), c.workDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create the cached clone: %w", err)
+		}
+	}
+	storage := filesystem.NewStorage(osfs.New(c.gitDir()), cache.NewObjectLRUDefault())
+	repo, err := git.InitWithOptions(storage, osfs.New(c.workDir()), git.InitOptions{DefaultBranch: localBranch})
+	if err != nil {
+		return fmt.Errorf("initialise the cached clone: %w", err)
+	}
+	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: remoteName, URLs: []string{c.url}}); err != nil {
+		return fmt.Errorf("initialise the cached clone: %w", err)
+	}
+	c.repo = repo
+	return nil
+}
+
+func trackingRef(branch string) plumbing.ReferenceName {
+	return plumbing.NewRemoteReferenceName(remoteName, branch)
+}
+
+// fetch brings one remote branch up to date: a shallow fetch the first
+// time, incremental afterwards. It reports whether the branch exists; a
+// branch that vanished from the remote loses its tracking ref.
+func (c *clone) fetch(ctx context.Context, branch string) (plumbing.Hash, bool, error) {
+	ref := trackingRef(branch)
+	opts := &git.FetchOptions{
+		RemoteName: remoteName,
+		RefSpecs:   []config.RefSpec{config.RefSpec("+" + plumbing.NewBranchReferenceName(branch).String() + ":" + ref.String())},
+		Auth:       c.creds.auth,
+		Tags:       git.NoTags,
+	}
+	if _, err := c.repo.Reference(ref, true); err != nil {
+		opts.Depth = c.depth
+	}
+	ctx, cancel := c.timeout(ctx)
+	defer cancel()
+	err := c.repo.FetchContext(ctx, opts)
+	var noMatch git.NoMatchingRefSpecError
+	switch {
+	case errors.As(err, &noMatch):
+		_ = c.repo.Storer.RemoveReference(ref)
+		return plumbing.ZeroHash, false, nil
+	case err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate):
+		return plumbing.ZeroHash, false, c.creds.wrap(err, "fetch branch %s from %s", branch, c.url)
+	}
+	r, err := c.repo.Reference(ref, true)
+	if err != nil {
+		return plumbing.ZeroHash, false, fmt.Errorf("read %s after fetch: %w", ref, err)
+	}
+	return r.Hash(), true, nil
+}
+
+// reset makes the worktree exactly the tree of base, on the local branch,
+// without untracked files. It also proves the clone readable: a corrupt
+// object fails here.
+func (c *clone) reset(base plumbing.Hash) error {
+	if err := c.repo.Storer.SetReference(plumbing.NewHashReference(localBranch, base)); err != nil {
+		return fmt.Errorf("point %s at %s: %w", localBranch, base, err)
+	}
+	if err := c.repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, localBranch)); err != nil {
+		return fmt.Errorf("point HEAD at %s: %w", localBranch, err)
+	}
+	wt, err := c.repo.Worktree()
+	if err != nil {
+		return fmt.Errorf("open the worktree: %w", err)
+	}
+	if err := wt.Reset(&git.ResetOptions{Commit: base, Mode: git.HardReset}); err != nil {
+		return fmt.Errorf("reset the worktree to %s: %w", base, err)
+	}
+	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
+		return fmt.Errorf("clean the worktree: %w", err)
+	}
+	return nil
+}
+
+// findCommit walks at most depth commits back from head, through every
+// parent, for the commit carrying the Promotion's UID trailer. The walk
+// stops quietly at the edge of a shallow clone.
+func (c *clone) findCommit(head plumbing.Hash, uid string, depth int) (*object.Commit, error) {
+	iter, err := c.repo.Log(&git.LogOptions{From: head, Order: git.LogOrderCommitterTime})
+	if err != nil {
+		return nil, fmt.Errorf("read the history of %s: %w", head, err)
+	}
+	defer iter.Close()
+	for n := 0; n < depth; n++ {
+		commit, err := iter.Next()
+		if errors.Is(err, io.EOF) || errors.Is(err, plumbing.ErrObjectNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the history of %s: %w", head, err)
+		}
+		if hasPromotionUID(commit.Message, uid) {
+			return commit, nil
+		}
+	}
+	return nil, nil
+}
+
+// isAncestor reports whether a is reachable from b. Outside a shallow
+// clone's history it answers false.
+func (c *clone) isAncestor(a, b plumbing.Hash) bool {
+	if a == b {
+		return true
+	}
+	ca, err := c.repo.CommitObject(a)
+	if err != nil {
+		return false
+	}
+	cb, err := c.repo.CommitObject(b)
+	if err != nil {
+		return false
+	}
+	ok, err := ca.IsAncestor(cb)
+	return err == nil && ok
+}
+
+// isCorrupt reports whether an error means the clone's own files are broken,
+// as opposed to the network, the server or the credentials.
+func isCorrupt(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, plumbing.ErrObjectNotFound) || errors.Is(err, plumbing.ErrReferenceNotFound) ||
+		errors.Is(err, git.ErrRepositoryNotExists) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"zlib", "invalid checksum", "malformed", "object not found", "packfile", "unexpected EOF", "bad object", "reference has changed concurrently"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
