@@ -2,8 +2,10 @@
 // here describe everything the manager may touch.
 package controllers
 
-// +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments;promotions,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments/status;promotions/status,verbs=get;update;patch
+// Baton patches (never updates) what it writes: finalizers and annotations on
+// its objects, and status through the status subresource.
+// +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments;promotions,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments/status;promotions/status,verbs=patch
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments/finalizers;promotions/finalizers,verbs=update
 // The engine creates automatic rollbacks and autoPromote Promotions, which
 // the admission webhook authorizes like anyone else's.

@@ -63,8 +63,6 @@ type Admission interface {
 	Sign(ctx context.Context, promo *batonv1alpha1.Promotion) error
 }
 
-// +kubebuilder:rbac:groups=promotion.baton.dev,resources=promotions,verbs=get;list;watch;update;patch
-
 // SetupWithManager registers the reconciler and its watches; SetupIndexes
 // must have run.
 func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
