@@ -75,7 +75,7 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		if !ok {
 			return nil
 		}
-		return []string{workloadKey(string(env.Spec.Workload.Kind), workloadNamespace(env), env.Spec.Workload.Name)}
+		return []string{workloadKey(string(env.Spec.Workload.Kind), health.WorkloadKey(env).Namespace, env.Spec.Workload.Name)}
 	}); err != nil {
 		return fmt.Errorf("index Environments by %s: %w", workloadIndex, err)
 	}
@@ -112,13 +112,6 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func workloadKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
-
-func workloadNamespace(env *batonv1alpha1.Environment) string {
-	if env.Spec.Workload.Namespace != "" {
-		return env.Spec.Workload.Namespace
-	}
-	return env.Namespace
-}
 
 func (r *EnvironmentReconciler) environmentsOf(kind batonv1alpha1.WorkloadKind) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
@@ -271,19 +264,11 @@ type stallReason struct {
 // used. A workload in another namespace is used only when its annotation
 // names this Environment.
 func (r *EnvironmentReconciler) readWorkload(ctx context.Context, env *batonv1alpha1.Environment) (client.Object, *stallReason, error) {
-	var obj client.Object
-	switch env.Spec.Workload.Kind {
-	case batonv1alpha1.WorkloadKindDeployment:
-		obj = &appsv1.Deployment{}
-	case batonv1alpha1.WorkloadKindStatefulSet:
-		obj = &appsv1.StatefulSet{}
-	case batonv1alpha1.WorkloadKindDaemonSet:
-		obj = &appsv1.DaemonSet{}
-	default:
-		// The CRD enum prevents this; say so rather than panic.
-		return nil, nil, reconcile.TerminalError(fmt.Errorf("unsupported workload kind %q", env.Spec.Workload.Kind))
+	obj, err := health.NewWorkload(env.Spec.Workload.Kind)
+	if err != nil {
+		return nil, nil, reconcile.TerminalError(err)
 	}
-	key := types.NamespacedName{Namespace: workloadNamespace(env), Name: env.Spec.Workload.Name}
+	key := health.WorkloadKey(env)
 	if err := r.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, &stallReason{batonv1alpha1.WorkloadNotFoundReason,
@@ -291,13 +276,12 @@ func (r *EnvironmentReconciler) readWorkload(ctx context.Context, env *batonv1al
 		}
 		return nil, nil, fmt.Errorf("get %s %s: %w", env.Spec.Workload.Kind, key, err)
 	}
-	if key.Namespace != env.Namespace {
+	if !health.Authorized(env, obj) {
 		want := env.Namespace + "/" + env.Name
-		if got := obj.GetAnnotations()[batonv1alpha1.AuthorizedEnvironmentAnnotation]; got != want {
-			return nil, &stallReason{batonv1alpha1.WorkloadNotAuthorizedReason,
-				fmt.Sprintf("%s %s is in another namespace and its annotation %s is %q; set it to %q to let this Environment use it",
-					env.Spec.Workload.Kind, key, batonv1alpha1.AuthorizedEnvironmentAnnotation, got, want)}, nil
-		}
+		got := obj.GetAnnotations()[batonv1alpha1.AuthorizedEnvironmentAnnotation]
+		return nil, &stallReason{batonv1alpha1.WorkloadNotAuthorizedReason,
+			fmt.Sprintf("%s %s is in another namespace and its annotation %s is %q; set it to %q to let this Environment use it",
+				env.Spec.Workload.Kind, key, batonv1alpha1.AuthorizedEnvironmentAnnotation, got, want)}, nil
 	}
 	return obj, nil, nil
 }
@@ -337,5 +321,5 @@ func policyOf(env *batonv1alpha1.Environment) health.Policy {
 }
 
 func workloadRef(env *batonv1alpha1.Environment) string {
-	return workloadNamespace(env) + "/" + env.Spec.Workload.Name
+	return health.WorkloadKey(env).String()
 }

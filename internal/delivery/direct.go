@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -16,6 +14,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/health"
 )
 
 // DefaultFieldManager is the server-side apply field manager Baton applies
@@ -41,72 +40,13 @@ func fieldManager(env *batonv1alpha1.Environment) string {
 	return DefaultFieldManager
 }
 
-// WorkloadKey is the namespace and name of an Environment's workload.
-func WorkloadKey(env *batonv1alpha1.Environment) client.ObjectKey {
-	ns := env.Spec.Workload.Namespace
-	if ns == "" {
-		ns = env.Namespace
-	}
-	return client.ObjectKey{Namespace: ns, Name: env.Spec.Workload.Name}
-}
-
-// NewWorkload returns an empty object of the Environment's workload kind.
-func NewWorkload(kind batonv1alpha1.WorkloadKind) (client.Object, error) {
-	switch kind {
-	case batonv1alpha1.WorkloadKindDeployment:
-		return &appsv1.Deployment{}, nil
-	case batonv1alpha1.WorkloadKindStatefulSet:
-		return &appsv1.StatefulSet{}, nil
-	case batonv1alpha1.WorkloadKindDaemonSet:
-		return &appsv1.DaemonSet{}, nil
-	}
-	return nil, fmt.Errorf("spec.workload.kind %q is not Deployment, StatefulSet or DaemonSet", kind)
-}
-
-// PodTemplate returns the pod template of a Deployment, StatefulSet or
-// DaemonSet.
-func PodTemplate(obj client.Object) *corev1.PodTemplateSpec {
-	switch w := obj.(type) {
-	case *appsv1.Deployment:
-		return &w.Spec.Template
-	case *appsv1.StatefulSet:
-		return &w.Spec.Template
-	case *appsv1.DaemonSet:
-		return &w.Spec.Template
-	}
-	return nil
-}
-
-// ContainerImage returns the image of the named container, and whether the
-// container exists.
-func ContainerImage(obj client.Object, container string) (string, bool) {
-	if t := PodTemplate(obj); t != nil {
-		for _, c := range t.Spec.Containers {
-			if c.Name == container {
-				return c.Image, true
-			}
-		}
-	}
-	return "", false
-}
-
-// Authorized reports whether the Environment may use the workload: it is
-// in the Environment's namespace, or it carries the
-// promotion.baton.dev/authorized-environment annotation naming it.
-func Authorized(env *batonv1alpha1.Environment, workload metav1.Object) bool {
-	if workload.GetNamespace() == env.Namespace {
-		return true
-	}
-	return workload.GetAnnotations()[batonv1alpha1.AuthorizedEnvironmentAnnotation] == env.Namespace+"/"+env.Name
-}
-
 // read fetches the workload uncached and checks that Baton may change it.
 func (d *Direct) read(ctx context.Context, env *batonv1alpha1.Environment) (client.Object, string, error) {
-	obj, err := NewWorkload(env.Spec.Workload.Kind)
+	obj, err := health.NewWorkload(env.Spec.Workload.Kind)
 	if err != nil {
 		return nil, "", Stalled(batonv1alpha1.WorkloadNotFoundReason, "%v", err)
 	}
-	key := WorkloadKey(env)
+	key := health.WorkloadKey(env)
 	if err := d.Reader.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, "", Stalled(batonv1alpha1.WorkloadNotFoundReason,
@@ -114,15 +54,14 @@ func (d *Direct) read(ctx context.Context, env *batonv1alpha1.Environment) (clie
 		}
 		return nil, "", fmt.Errorf("read %s %s: %w", env.Spec.Workload.Kind, key, err)
 	}
-	if !Authorized(env, obj) {
+	if !health.Authorized(env, obj) {
 		return nil, "", Stalled(batonv1alpha1.WorkloadNotAuthorizedReason,
 			"%s %s is in another namespace and lacks the annotation %s: %s/%s",
 			env.Spec.Workload.Kind, key, batonv1alpha1.AuthorizedEnvironmentAnnotation, env.Namespace, env.Name)
 	}
-	image, ok := ContainerImage(obj, env.Spec.Workload.Container)
-	if !ok {
-		return nil, "", Stalled(batonv1alpha1.ContainerNotFoundReason,
-			"%s %s has no container %q named by spec.workload.container", env.Spec.Workload.Kind, key, env.Spec.Workload.Container)
+	image, err := health.ContainerImage(obj, env.Spec.Workload.Container)
+	if err != nil {
+		return nil, "", Stalled(batonv1alpha1.ContainerNotFoundReason, "%v, named by spec.workload.container", err)
 	}
 	return obj, image, nil
 }
@@ -178,7 +117,7 @@ func (d *Direct) Deliver(ctx context.Context, req Request) (Record, error) {
 func describePatch(req Request) string {
 	env := req.Environment
 	return fmt.Sprintf("server-side apply by %s: %s %s container %s image=%s",
-		fieldManager(env), env.Spec.Workload.Kind, WorkloadKey(env), env.Spec.Workload.Container, req.Image)
+		fieldManager(env), env.Spec.Workload.Kind, health.WorkloadKey(env), env.Spec.Workload.Container, req.Image)
 }
 
 // gitOpsManagers are field managers that write with update (not apply) but

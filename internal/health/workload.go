@@ -1,10 +1,14 @@
 package health
 
 import (
+	"fmt"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 )
 
 // lastAppliedAnnotation holds a full copy of the object as kubectl applied
@@ -98,4 +102,36 @@ func podTemplateContainers(obj client.Object) []corev1.Container {
 		return w.Spec.Template.Spec.Containers
 	}
 	return nil
+}
+
+// NewWorkload returns an empty object of an Environment's workload kind.
+func NewWorkload(kind batonv1alpha1.WorkloadKind) (client.Object, error) {
+	switch kind {
+	case batonv1alpha1.WorkloadKindDeployment:
+		return &appsv1.Deployment{}, nil
+	case batonv1alpha1.WorkloadKindStatefulSet:
+		return &appsv1.StatefulSet{}, nil
+	case batonv1alpha1.WorkloadKindDaemonSet:
+		return &appsv1.DaemonSet{}, nil
+	}
+	// The CRD enum prevents this; say so rather than panic.
+	return nil, fmt.Errorf("spec.workload.kind %q is not Deployment, StatefulSet or DaemonSet", kind)
+}
+
+// WorkloadKey is the namespace and name of an Environment's workload; an
+// empty spec.workload.namespace means the Environment's own.
+func WorkloadKey(env *batonv1alpha1.Environment) client.ObjectKey {
+	ns := env.Spec.Workload.Namespace
+	if ns == "" {
+		ns = env.Namespace
+	}
+	return client.ObjectKey{Namespace: ns, Name: env.Spec.Workload.Name}
+}
+
+// Authorized reports whether the Environment may use the workload: it is in
+// the Environment's namespace, or it carries the
+// promotion.baton.dev/authorized-environment annotation naming it.
+func Authorized(env *batonv1alpha1.Environment, workload metav1.Object) bool {
+	return workload.GetNamespace() == env.Namespace ||
+		workload.GetAnnotations()[batonv1alpha1.AuthorizedEnvironmentAnnotation] == env.Namespace+"/"+env.Name
 }
