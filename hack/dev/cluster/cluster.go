@@ -1,0 +1,483 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+const (
+	serviceCIDR = "10.96.0.0/16"
+	serviceIP   = "10.96.0.1" // the first address of serviceCIDR: the kubernetes Service
+	nodeName    = "kwok-node-0"
+)
+
+// Ports, as offsets from --port-base. All bind 127.0.0.1 only.
+const (
+	offEtcdClient = iota
+	offEtcdPeer
+	offAPIServer
+	offControllerManager
+	offScheduler
+	offKwok
+	// The manager's ports (offWebhook...) are chosen by hack/dev/dev.sh from
+	// the same base; listed here so that `down` checks them too.
+	offWebhook
+	offMetrics
+	offProbe
+	offHooks
+	portCount
+)
+
+// user is one identity in the static token file. Every user gets
+// <dir>/<name>.kubeconfig.
+type user struct{ name, groups string }
+
+var users = []user{
+	{"admin", "system:masters"},
+	{"alice", "baton-dev"},  // baton-promoter
+	{"bob", "baton-dev"},    // baton-approver
+	{"carol", "baton-dev"},  // baton-viewer
+	{"oncall", "baton-dev"}, // baton-rollbacker
+}
+
+// The components, in start order; `down` stops them in reverse, after the
+// manager that dev.sh runs.
+var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+
+type cluster struct {
+	dir        string // absolute; holds kubeconfigs, pki, tokens and one directory per process
+	assetsDir  string // kube-apiserver, etcd
+	clusterBin string // kube-controller-manager, kube-scheduler, kubectl, kwok
+	toolsDir   string // hack/tools, to find kwok's stages in the module cache
+	portBase   int
+}
+
+func (c *cluster) port(off int) int      { return c.portBase + off }
+func (c *cluster) proc(name string) proc { return proc{name: name, dir: c.dir} }
+func (c *cluster) pki() pki {
+	return pki{dir: filepath.Join(c.dir, "pki"), webhookDir: filepath.Join(c.dir, "webhook-certs")}
+}
+func (c *cluster) kubeconfig(u string) string { return filepath.Join(c.dir, u+".kubeconfig") }
+func (c *cluster) server() string             { return fmt.Sprintf("https://127.0.0.1:%d", c.port(offAPIServer)) }
+
+func (c *cluster) args(name string) (string, []string) {
+	p := c.pki()
+	admin := c.kubeconfig("admin")
+	state := c.proc(name).stateDir()
+	switch name {
+	case "etcd":
+		peer := fmt.Sprintf("http://127.0.0.1:%d", c.port(offEtcdPeer))
+		client := fmt.Sprintf("http://127.0.0.1:%d", c.port(offEtcdClient))
+		return filepath.Join(c.assetsDir, "etcd"), []string{
+			"--name=dev", "--data-dir=" + filepath.Join(state, "data"),
+			"--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+			"--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+			"--initial-cluster=dev=" + peer,
+			// A throwaway cluster: durability is not worth the fsyncs.
+			"--unsafe-no-fsync", "--log-level=warn",
+		}
+	case "kube-apiserver":
+		return filepath.Join(c.assetsDir, "kube-apiserver"), []string{
+			fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", c.port(offEtcdClient)),
+			"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+			// The endpoint reconciler refuses a loopback address; nothing
+			// in a kwok cluster reaches the kubernetes Service anyway.
+			"--endpoint-reconciler-type=none",
+			fmt.Sprintf("--secure-port=%d", c.port(offAPIServer)),
+			"--cert-dir=" + filepath.Join(state, "certs"),
+			"--tls-cert-file=" + p.path("apiserver.crt"), "--tls-private-key-file=" + p.path("apiserver.key"),
+			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+			"--service-account-key-file=" + p.path("sa.pub"),
+			"--service-account-signing-key-file=" + p.path("sa.key"),
+			"--token-auth-file=" + filepath.Join(c.dir, "tokens.csv"),
+			"--authorization-mode=RBAC",
+			"--service-cluster-ip-range=" + serviceCIDR,
+		}
+	case "kube-controller-manager":
+		return filepath.Join(c.clusterBin, "kube-controller-manager"), []string{
+			"--kubeconfig=" + admin, "--authentication-kubeconfig=" + admin, "--authorization-kubeconfig=" + admin,
+			"--service-account-private-key-file=" + p.path("sa.key"),
+			"--root-ca-file=" + p.path("ca.crt"),
+			"--leader-elect=false",
+			// nodeipam needs a cluster CIDR; nodelifecycle must stay, or the
+			// node's not-ready taint is never lifted.
+			"--controllers=*,-nodeipam",
+			"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.port(offControllerManager)),
+			"--cert-dir=" + filepath.Join(state, "certs"),
+		}
+	case "kube-scheduler":
+		return filepath.Join(c.clusterBin, "kube-scheduler"), []string{
+			"--kubeconfig=" + admin, "--authentication-kubeconfig=" + admin, "--authorization-kubeconfig=" + admin,
+			"--leader-elect=false",
+			"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.port(offScheduler)),
+			"--cert-dir=" + filepath.Join(state, "certs"),
+		}
+	case "kwok":
+		return filepath.Join(c.clusterBin, "kwok"), []string{
+			"--kubeconfig=" + admin,
+			"--config=" + filepath.Join(state, "stages.yaml"),
+			"--manage-all-nodes=false",
+			"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+			fmt.Sprintf("--server-address=127.0.0.1:%d", c.port(offKwok)),
+			"--node-ip=127.0.0.1",
+		}
+	}
+	panic("unknown component " + name)
+}
+
+// up starts whatever is not running and waits until a Pod can be scheduled
+// and become Ready. Running it again is a no-op.
+func (c *cluster) up(ctx context.Context) error {
+	start := time.Now()
+	for _, bin := range []string{filepath.Join(c.assetsDir, "etcd"), filepath.Join(c.assetsDir, "kube-apiserver"),
+		filepath.Join(c.clusterBin, "kube-controller-manager"), filepath.Join(c.clusterBin, "kube-scheduler"),
+		filepath.Join(c.clusterBin, "kwok")} {
+		if !exists(bin) {
+			return fmt.Errorf("%s is missing: run `make k8s-cluster-bins`", bin)
+		}
+	}
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return err
+	}
+	if err := c.pki().ensure(); err != nil {
+		return err
+	}
+	tokens, err := c.ensureTokens()
+	if err != nil {
+		return err
+	}
+	if err := c.writeKubeconfigs(tokens); err != nil {
+		return err
+	}
+	if err := c.writeStages(); err != nil {
+		return err
+	}
+	step := func(name string, ready func(context.Context) error) error {
+		p := c.proc(name)
+		if pid, ok := p.pid(); ok {
+			fmt.Printf("  %-24s already running (pid %d)\n", name, pid)
+		} else {
+			bin, args := c.args(name)
+			pid, err := p.start(bin, args...)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("  %-24s started (pid %d, log %s)\n", name, pid, rel(p.logFile()))
+		}
+		if ready == nil {
+			return nil
+		}
+		wctx, cancel := context.WithTimeoutCause(ctx, 60*time.Second, errors.New("timed out"))
+		defer cancel()
+		// Give up as soon as the process exits, instead of at the timeout.
+		wctx, exited := context.WithCancelCause(wctx)
+		go func() {
+			for wctx.Err() == nil {
+				if _, ok := p.pid(); !ok {
+					exited(errors.New("it exited"))
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}()
+		if err := ready(wctx); err != nil {
+			return fmt.Errorf("%s did not become ready (%v): %w; see %s", name, context.Cause(wctx), err, rel(p.logFile()))
+		}
+		exited(nil)
+		fmt.Printf("  %-24s ready after %.1fs\n", name, time.Since(start).Seconds())
+		return nil
+	}
+	caPool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(c.pki().path("ca.crt"))
+	if err != nil {
+		return err
+	}
+	caPool.AppendCertsFromPEM(caPEM)
+	if err := step("etcd", func(ctx context.Context) error {
+		return poll(ctx, fmt.Sprintf("http://127.0.0.1:%d/health", c.port(offEtcdClient)), nil, "")
+	}); err != nil {
+		return err
+	}
+	if err := step("kube-apiserver", func(ctx context.Context) error {
+		return poll(ctx, c.server()+"/readyz", caPool, tokens["admin"])
+	}); err != nil {
+		return err
+	}
+	for _, name := range []string{"kube-controller-manager", "kube-scheduler", "kwok"} {
+		if err := step(name, nil); err != nil {
+			return err
+		}
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig("admin"))
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if err := ensureNode(ctx, cs); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := waitSchedulable(wctx, cs); err != nil {
+		return fmt.Errorf("the node %s never became schedulable: %w; see the logs under %s", nodeName, err, rel(c.dir))
+	}
+	fmt.Printf("Cluster ready in %.1fs: node %s is Ready, the default ServiceAccount exists.\n", time.Since(start).Seconds(), nodeName)
+	fmt.Printf("  export KUBECONFIG=%s   # or alice, bob, carol, oncall\n", rel(c.kubeconfig("admin")))
+	return nil
+}
+
+// down stops every process with a pid file under dir, the manager first, and
+// fails if any of the cluster's ports still accepts connections.
+func (c *cluster) down() error {
+	names := []string{"manager"}
+	for i := len(components) - 1; i >= 0; i-- {
+		names = append(names, components[i])
+	}
+	var errs []error
+	for _, name := range names {
+		stopped, err := c.proc(name).stop(20 * time.Second)
+		if err != nil {
+			errs = append(errs, err)
+		} else if stopped {
+			fmt.Printf("  %-24s stopped\n", name)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for off := 0; off < portCount; off++ {
+		for listening(c.port(off)) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if listening(c.port(off)) {
+			errs = append(errs, fmt.Errorf("port %d still accepts connections after stopping everything under %s", c.port(off), c.dir))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *cluster) status() (running int) {
+	total := 0
+	for _, name := range append(append([]string{}, components...), "manager") {
+		if pid, ok := c.proc(name).pid(); ok {
+			kib := rssKiB(pid)
+			total += kib
+			running++
+			fmt.Printf("  %-24s running  pid %-7d RSS %4d MiB  log %s\n", name, pid, kib/1024, rel(c.proc(name).logFile()))
+		} else {
+			fmt.Printf("  %-24s stopped\n", name)
+		}
+	}
+	fmt.Printf("  %-24s %d MiB RSS in total\n", "", total/1024)
+	return running
+}
+
+// ensureTokens reads <dir>/tokens.csv, creating it with random tokens on the
+// first run. It stays under bin/ (gitignored) and is never printed.
+func (c *cluster) ensureTokens() (map[string]string, error) {
+	path := filepath.Join(c.dir, "tokens.csv")
+	tokens := map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.SplitN(line, ",", 3); len(f) == 3 {
+				tokens[f[1]] = f[0]
+			}
+		}
+	}
+	var b strings.Builder
+	for _, u := range users {
+		if tokens[u.name] == "" {
+			buf := make([]byte, 24)
+			if _, err := rand.Read(buf); err != nil {
+				return nil, err
+			}
+			tokens[u.name] = hex.EncodeToString(buf)
+		}
+		// token,user,uid,"group1,group2"
+		fmt.Fprintf(&b, "%s,%s,%s,\"%s\"\n", tokens[u.name], u.name, u.name, u.groups)
+	}
+	return tokens, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+func (c *cluster) writeKubeconfigs(tokens map[string]string) error {
+	caPEM, err := os.ReadFile(c.pki().path("ca.crt"))
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		cfg := clientcmdapi.NewConfig()
+		cfg.Clusters["baton-dev"] = &clientcmdapi.Cluster{Server: c.server(), CertificateAuthorityData: caPEM}
+		cfg.AuthInfos[u.name] = &clientcmdapi.AuthInfo{Token: tokens[u.name]}
+		cfg.Contexts[u.name+"@baton-dev"] = &clientcmdapi.Context{Cluster: "baton-dev", AuthInfo: u.name, Namespace: "web"}
+		cfg.CurrentContext = u.name + "@baton-dev"
+		if err := clientcmd.WriteToFile(*cfg, c.kubeconfig(u.name)); err != nil {
+			return err
+		}
+		if err := os.Chmod(c.kubeconfig(u.name), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeStages assembles kwok's stage configuration: node/fast, node/heartbeat
+// and pod/fast from the kwok module that hack/tools pins, plus Baton's
+// pod-broken stage (stages/pod-broken.yaml next to this program).
+func (c *cluster) writeStages() error {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok")
+	cmd.Dir = c.toolsDir
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("find the kwok module from %s: %w", c.toolsDir, err)
+	}
+	kwokDir := strings.TrimSpace(string(out))
+	var docs []string
+	for _, set := range []string{"node/fast", "node/heartbeat", "pod/fast"} {
+		files, err := filepath.Glob(filepath.Join(kwokDir, "kustomize", "stage", set, "*.yaml"))
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if filepath.Base(f) == "kustomization.yaml" {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			docs = append(docs, "# from "+f+"\n"+strings.TrimPrefix(string(b), "---\n"))
+		}
+	}
+	if len(docs) == 0 {
+		return fmt.Errorf("no kwok stages under %s/kustomize/stage", kwokDir)
+	}
+	docs = append(docs, "# Baton's stage: images tagged broken never become Ready\n"+brokenStage)
+	if err := os.MkdirAll(c.proc("kwok").stateDir(), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(c.proc("kwok").stateDir(), "stages.yaml"), []byte(strings.Join(docs, "\n---\n")), 0o644)
+}
+
+func ensureNode(ctx context.Context, cs kubernetes.Interface) error {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name: nodeName,
+		Annotations: map[string]string{
+			"kwok.x-k8s.io/node":           "fake",
+			"node.alpha.kubernetes.io/ttl": "0",
+		},
+		Labels: map[string]string{
+			"kubernetes.io/hostname": nodeName,
+			"kubernetes.io/os":       "linux",
+			"kubernetes.io/arch":     "amd64",
+			"type":                   "kwok",
+		},
+	}}
+	_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create node %s: %w", nodeName, err)
+	}
+	return nil
+}
+
+// waitSchedulable waits until kwok reports the node Ready, the node lifecycle
+// controller has lifted its not-ready taint, and the service-account
+// controller has created the default ServiceAccount that Pods need.
+func waitSchedulable(ctx context.Context, cs kubernetes.Interface) error {
+	var last string
+	for {
+		last = func() string {
+			n, err := cs.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+			if err != nil {
+				return err.Error()
+			}
+			ready := false
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+					ready = true
+				}
+			}
+			if !ready {
+				return "node not Ready (kwok)"
+			}
+			for _, t := range n.Spec.Taints {
+				if t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable {
+					return "node still tainted " + t.Key + " (kube-controller-manager)"
+				}
+			}
+			if _, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+				return "default ServiceAccount: " + err.Error()
+			}
+			return ""
+		}()
+		if last == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New(last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// poll GETs url until it answers 200.
+func poll(ctx context.Context, url string, roots *x509.CertPool, token string) error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	last := errors.New("no answer yet")
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Errorf("GET %s: %s", url, resp.Status)
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return last
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}
+
+// rel shortens a path under the working directory, for messages.
+func rel(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	if r, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}

@@ -1,0 +1,108 @@
+// Command cluster runs Baton's local Kubernetes cluster: etcd,
+// kube-apiserver, kube-controller-manager and kube-scheduler built from
+// hack/tools, and kwok playing the kubelet for one fake node. Every process
+// runs in the background with its pid file and log under --dir/<name>/, and
+// binds 127.0.0.1 only, on ports from --port-base up.
+//
+//	cluster up      start what is not running; wait until Pods can run
+//	cluster down    stop the manager and the cluster; fail if a port stays open
+//	cluster status  show each process and its memory
+//	cluster run NAME -- CMD ARGS...   (re)start a background process, e.g. the manager
+//	cluster webhook-config            print the webhook configurations for a manager on the host
+//
+// See docs/dev-cluster.md; `make dev-cluster` and `make dev` call it.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+//go:embed stages/pod-broken.yaml
+var brokenStage string
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("cluster", flag.ExitOnError)
+	dir := fs.String("dir", "bin/dev", "Where the cluster keeps its state, kubeconfigs, pid files and logs.")
+	assets := fs.String("assets-dir", "", "The directory holding kube-apiserver and etcd (the Makefile's K8S_ASSETS).")
+	clusterBin := fs.String("cluster-bin-dir", "", "The directory holding kube-controller-manager, kube-scheduler and kwok (the Makefile's K8S_CLUSTER).")
+	tools := fs.String("tools-dir", "hack/tools", "The hack/tools module, whose pinned kwok supplies the stage files.")
+	portBase := fs.Int("port-base", 17400, "The first of the cluster's ports on 127.0.0.1 (see docs/dev-cluster.md for the layout).")
+	manifests := fs.String("webhook-manifests", "config/webhook/manifests.yaml", "webhook-config: the generated webhook configurations.")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: cluster [flags] up|down|status|webhook-config|run NAME -- CMD ARGS...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		os.Exit(2)
+	}
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return p
+		}
+		return a
+	}
+	c := &cluster{dir: abs(*dir), assetsDir: abs(*assets), clusterBin: abs(*clusterBin), toolsDir: abs(*tools), portBase: *portBase}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd := fs.Arg(0); cmd {
+	case "up":
+		if *assets == "" || *clusterBin == "" {
+			return fmt.Errorf("up needs --assets-dir and --cluster-bin-dir")
+		}
+		fmt.Printf("Starting the dev cluster in %s (ports %d-%d on 127.0.0.1)\n", rel(c.dir), c.port(0), c.port(portCount-1))
+		return c.up(ctx)
+	case "down":
+		fmt.Printf("Stopping everything under %s\n", rel(c.dir))
+		return c.down()
+	case "status":
+		if c.status() == 0 {
+			os.Exit(3)
+		}
+		return nil
+	case "webhook-config":
+		out, err := webhookConfig(*manifests, c.pki().path("ca.crt"), c.port(offWebhook))
+		if err != nil {
+			return err
+		}
+		fmt.Print(out)
+		return nil
+	case "run":
+		args := fs.Args()[1:]
+		if len(args) < 3 || args[1] != "--" {
+			return fmt.Errorf("usage: cluster run NAME -- CMD ARGS...")
+		}
+		p := c.proc(args[0])
+		if _, err := p.stop(20 * time.Second); err != nil {
+			return err
+		}
+		pid, err := p.start(args[2], args[3:]...)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  %-24s started (pid %d, log %s)\n", p.name, pid, rel(p.logFile()))
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

@@ -1,0 +1,181 @@
+//go:build e2e
+
+package devcluster
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/yaml"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+)
+
+// TestDevGuide runs `make dev` headlessly on its own ports and directory, then
+// walks the guide it prints with the users' kubeconfigs: alice rolls staging,
+// staging verifies the image, alice promotes it to production, bob approves,
+// production rolls out; a broken image fails and staging rolls back by
+// itself; oncall rolls production back. `make dev` runs twice, to show it is idempotent, and
+// `make dev-down` must leave nothing behind.
+func TestDevGuide(t *testing.T) {
+	g := NewWithT(t)
+	root := repoRoot(t)
+	binDirs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	dir := t.TempDir()
+	base := portBase(t, 20)
+	vars := []string{"DEV_DIR=" + dir, "DEV_PORT_BASE=" + strconv.Itoa(base)}
+	mkCtx := func(ctx context.Context, target string) {
+		run(t, ctx, root, nil, "make", append([]string{"--no-print-directory", target}, vars...)...)
+	}
+	mk := func(target string) { mkCtx(ctx, target) }
+	down := false
+	t.Cleanup(func() { // runs after the deferred cancel, so with its own context
+		defer killLeftovers(t, dir) // even if the command below fails the test
+		if !down {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			mkCtx(ctx, "dev-down")
+		}
+	})
+
+	start := time.Now()
+	mk("dev")
+	t.Logf("MEASURED make dev (binaries built, fresh cluster): %s", time.Since(start).Round(100*time.Millisecond))
+	start = time.Now()
+	mk("dev")
+	t.Logf("MEASURED make dev again (everything running): %s", time.Since(start).Round(100*time.Millisecond))
+
+	pids := processesUnder(dir)
+	g.Expect(pids).To(HaveLen(6), "the cluster's five processes and the manager")
+	addrs := listeners(t, pids)
+	t.Logf("MEASURED RSS of the cluster and the manager: %d MiB; listening: %v", rssMiB(pids), addrs)
+
+	ctrllog.SetLogger(logr.Discard()) // the test asserts; the manager's log is in dir/manager
+	scheme := runtime.NewScheme()
+	g.Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	g.Expect(batonv1alpha1.AddToScheme(scheme)).To(Succeed())
+	as := func(user string) client.Client {
+		c, err := client.New(restConfig(t, dir, user), client.Options{Scheme: scheme})
+		g.Expect(err).NotTo(HaveOccurred())
+		return c
+	}
+	alice, bob, carol := as("alice"), as("bob"), as("carol")
+	promotionFile := func(name string) *batonv1alpha1.Promotion {
+		b, err := os.ReadFile(filepath.Join(root, "config", "dev", "promotions", name))
+		g.Expect(err).NotTo(HaveOccurred())
+		p := &batonv1alpha1.Promotion{}
+		g.Expect(yaml.UnmarshalStrict(b, p)).To(Succeed())
+		return p
+	}
+	waitPhase := func(name string, phase batonv1alpha1.PromotionPhase, timeout time.Duration) *batonv1alpha1.Promotion {
+		p := &batonv1alpha1.Promotion{}
+		g.Eventually(func(g Gomega) {
+			g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "web", Name: name}, p)).To(Succeed())
+			g.Expect(p.Status.Phase).To(Equal(phase), "conditions: %+v", p.Status.Conditions)
+		}).WithTimeout(timeout).WithPolling(500 * time.Millisecond).Should(Succeed())
+		return p
+	}
+
+	// carol only watches.
+	err := carol.Create(ctx, promotionFile("staging-1.1.0.yaml"))
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "carol creating a Promotion: %v", err)
+
+	// 1-2. alice rolls staging; it succeeds, then is verified after the soak.
+	g.Expect(alice.Create(ctx, promotionFile("staging-1.1.0.yaml"))).To(Succeed())
+	staged := waitPhase("staging-1.1.0", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+	g.Expect(staged.Spec.RequestedBy).NotTo(BeNil())
+	g.Expect(staged.Spec.RequestedBy.Username).To(Equal("alice"))
+	verifyStart := time.Now()
+	g.Eventually(func(g Gomega) {
+		env := &batonv1alpha1.Environment{}
+		g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "web", Name: "staging"}, env)).To(Succeed())
+		var images []string
+		for _, v := range env.Status.VerifiedImages {
+			images = append(images, v.Image)
+		}
+		g.Expect(images).To(ContainElement("registry.example.com/web:1.1.0"))
+	}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+	t.Logf("MEASURED staging verified %s after its Promotion succeeded (soakTime 30s)", time.Since(verifyStart).Round(time.Second))
+
+	// 3-4. alice promotes to production; it waits for bob, who approves.
+	g.Expect(alice.Create(ctx, promotionFile("production-1.1.0.yaml"))).To(Succeed())
+	waiting := waitPhase("production-1.1.0", batonv1alpha1.PromotionWaitingForApproval, time.Minute)
+	g.Expect(waiting.Status.Image).To(Equal("registry.example.com/web:1.1.0"))
+	g.Eventually(func() error { // approving before the image is resolved is refused
+		return bob.Patch(ctx, waiting, client.RawPatch(types.JSONPatchType,
+			[]byte(`[{"op":"add","path":"/spec/approvals","value":[{}]}]`)))
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+
+	// 5. production rolls out.
+	done := waitPhase("production-1.1.0", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+	g.Expect(done.Spec.RequestedBy.Username).To(Equal("alice"))
+	g.Expect(done.Spec.Approvals).To(HaveLen(1))
+	g.Expect(done.Spec.Approvals[0].Username).To(Equal("bob"))
+	g.Expect(done.Spec.Approvals[0].Image).To(Equal("registry.example.com/web:1.1.0"))
+	deploy := &appsv1.Deployment{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "production", Name: "web"}, deploy)).To(Succeed())
+		g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/web:1.1.0"))
+		g.Expect(deploy.Status.UpdatedReplicas).To(Equal(int32(3)))
+		g.Expect(deploy.Status.AvailableReplicas).To(Equal(int32(3)))
+	}).WithTimeout(time.Minute).Should(Succeed())
+
+	deployment := func(g Gomega, ns, image string) {
+		d := &appsv1.Deployment{}
+		g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, d)).To(Succeed())
+		g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal(image))
+		g.Expect(d.Status.ObservedGeneration).To(Equal(d.Generation))
+		g.Expect(d.Status.UpdatedReplicas).To(Equal(int32(3)))
+		g.Expect(d.Status.AvailableReplicas).To(Equal(int32(3)))
+	}
+
+	// 6. A broken image fails (kwok never makes its Pods Ready) and staging
+	// rolls back by itself.
+	g.Expect(alice.Create(ctx, promotionFile("staging-broken.yaml"))).To(Succeed())
+	waitPhase("staging-broken", batonv1alpha1.PromotionFailed, 2*time.Minute)
+	g.Eventually(func(g Gomega) {
+		env := &batonv1alpha1.Environment{}
+		g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "web", Name: "staging"}, env)).To(Succeed())
+		g.Expect(env.Status.Current).NotTo(BeNil())
+		g.Expect(env.Status.Current.Image).To(Equal("registry.example.com/web:1.1.0"))
+		var rejected []string
+		for _, r := range env.Status.RejectedImages {
+			rejected = append(rejected, r.Image)
+		}
+		g.Expect(rejected).To(ContainElement("registry.example.com/web:broken"))
+		deployment(g, "staging", "registry.example.com/web:1.1.0")
+	}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+
+	// 7. oncall rolls production back by hand.
+	g.Expect(as("oncall").Create(ctx, promotionFile("production-rollback.yaml"))).To(Succeed())
+	back := waitPhase("production-rollback", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+	g.Expect(back.Spec.RequestedBy.Username).To(Equal("oncall"))
+	g.Eventually(func(g Gomega) { deployment(g, "production", "registry.example.com/web:1.0.0") }).
+		WithTimeout(time.Minute).Should(Succeed())
+
+	// make dev again keeps what Baton did: it never re-applies the images.
+	mk("dev")
+	g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "production", Name: "web"}, deploy)).To(Succeed())
+	g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/web:1.0.0"))
+
+	addrs = listeners(t, processesUnder(dir))
+	mk("dev-down")
+	down = true
+	assertAllGone(t, dir, addrs)
+}
