@@ -58,6 +58,10 @@ type Deliverer struct {
 	MergePoll time.Duration
 
 	locks sync.Map // cache key -> *sync.Mutex
+	// clean remembers, per cache key, the commit the worktree was left
+	// exactly at by this process's last commit, so that the next delivery
+	// can skip the hard reset, which walks every file of the worktree.
+	clean sync.Map // cache key -> plumbing.Hash
 }
 
 var _ delivery.Deliverer = (*Deliverer)(nil)
@@ -88,6 +92,10 @@ type session struct {
 	unlock     func()
 	// editedFile is the file the last edit wrote, relative to the worktree.
 	editedFile string
+	// key is the clone's cache key; clean is the Deliverer's map of clean
+	// worktrees.
+	key   string
+	clean *sync.Map
 }
 
 // open validates the Environment's delivery.git, reads the credentials,
@@ -130,9 +138,10 @@ func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, e
 			timeout: func(ctx context.Context) (context.Context, context.CancelFunc) {
 				return context.WithTimeout(ctx, timeout)
 			},
-			depth: orDefault(d.SearchDepth, DefaultSearchDepth),
+			depth:  orDefault(d.SearchDepth, DefaultSearchDepth),
+			forget: func() { d.clean.Delete(key) },
 		},
-		req: req, git: g, branch: branch, pushBranch: pushBranch,
+		req: req, git: g, branch: branch, pushBranch: pushBranch, key: key, clean: &d.clean,
 		log:    log.FromContext(ctx).WithValues("repository", redactURLs(g.URL), "branch", branch, "promotion", klog.KObj(req.Promotion)),
 		unlock: mu.(*sync.Mutex).Unlock,
 	}
@@ -264,9 +273,11 @@ func (d *Deliverer) Delivered(ctx context.Context, req delivery.Request) (delive
 // edit resets the worktree to base and applies the Environment's edit. An
 // edit the user must fix is Stalled with ManifestInvalid.
 func (s *session) edit(base plumbing.Hash) (bool, error) {
-	if err := s.reset(base); err != nil {
+	if err := s.resetTo(base); err != nil {
 		return false, err
 	}
+	// Until the next commit, the worktree may differ from any commit.
+	s.clean.Delete(s.key)
 	img, err := manifest.ParseImage(s.req.Image)
 	if err != nil {
 		return false, delivery.Stalled(batonv1alpha1.InvalidImageReason, "image %q: %v", s.req.Image, err)
@@ -284,6 +295,19 @@ func (s *session) edit(base plumbing.Hash) (bool, error) {
 	}
 	s.editedFile = res.File
 	return res.Changed, nil
+}
+
+// resetTo makes the worktree the tree of base. When this process's last
+// commit left the worktree exactly at base, only the branch and HEAD move;
+// otherwise it is a full hard reset and clean.
+func (s *session) resetTo(base plumbing.Hash) error {
+	if at, ok := s.clean.Load(s.key); ok && at.(plumbing.Hash) == base {
+		if err := s.repo.Storer.SetReference(plumbing.NewHashReference(localBranch, base)); err != nil {
+			return fmt.Errorf("point %s at %s: %w", localBranch, base, err)
+		}
+		return s.repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, localBranch))
+	}
+	return s.reset(base)
 }
 
 // manifestEdit maps delivery.git onto manifest.Edit. A path that names the

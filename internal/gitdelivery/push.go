@@ -37,6 +37,8 @@ func (s *session) commit() (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("commit %s: %w", s.editedFile, err)
 	}
+	// The edit touched only editedFile, now committed: the worktree is sha.
+	s.clean.Store(s.key, sha)
 	return sha, nil
 }
 

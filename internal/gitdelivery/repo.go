@@ -43,6 +43,9 @@ type clone struct {
 	creds   *credentials
 	timeout func(context.Context) (context.Context, context.CancelFunc)
 	depth   int
+	// forget is called when the clone is thrown away, so that nothing
+	// remembered about its worktree outlives it.
+	forget func()
 }
 
 func (c *clone) gitDir() string  { return filepath.Join(c.dir, "git") }
@@ -77,6 +80,9 @@ func (c *clone) openExisting() (*git.Repository, error) {
 // reinit throws the clone away and starts an empty one; the next fetch is
 // a fresh shallow clone.
 func (c *clone) reinit() error {
+	if c.forget != nil {
+		c.forget()
+	}
 	if err := os.RemoveAll(c.gitDir()); err != nil {
 		return fmt.Errorf("remove the cached clone: %w", err)
 	}
