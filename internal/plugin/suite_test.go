@@ -2,13 +2,10 @@ package plugin
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,25 +13,15 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/yaml"
 
-	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
-	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/testenv"
 )
 
@@ -44,11 +31,9 @@ import (
 // runs the Baton controllers: the admin writes Promotion and Environment
 // status through the status subresource, as the engine would.
 var (
-	testEnv     *envtest.Environment
-	suiteScheme = runtime.NewScheme()
+	testEnv     *testenv.WebhookEnv
+	suiteScheme *runtime.Scheme
 	admin       client.Client
-	stopMgr     context.CancelFunc
-	mgrDone     = make(chan struct{})
 	kubeconfig  = map[string]string{}
 	// userRoles binds each real user to a shipped ClusterRole. carol may
 	// patch Promotions but lacks the approve verb, so her approval reaches
@@ -71,70 +56,15 @@ func TestPluginAgainstAPIServer(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		Fail("KUBEBUILDER_ASSETS is not set: point it at bin/k8s/<version> (make test does)")
-	}
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	utilruntime.Must(clientgoscheme.AddToScheme(suiteScheme))
-	utilruntime.Must(batonv1alpha1.AddToScheme(suiteScheme))
-
-	root := testenv.RepoRoot()
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		// The shipped webhook configurations, as internal/identity's suite
-		// installs them.
-		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}},
-	}
-	cfg, err := testEnv.Start()
+	var err error
+	testEnv, err = testenv.StartWithWebhook()
 	Expect(err).NotTo(HaveOccurred())
-	admin, err = client.New(cfg, client.Options{Scheme: suiteScheme})
-	Expect(err).NotTo(HaveOccurred())
-	ctx := context.Background()
-	keySecret := types.NamespacedName{Namespace: "baton-system", Name: "baton-admission-key"}
-	Expect(admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: keySecret.Namespace}})).To(Succeed())
-
-	for _, file := range []string{"promoter_role.yaml", "approver_role.yaml", "rollbacker_role.yaml", "viewer_role.yaml"} {
-		data, err := os.ReadFile(filepath.Join(root, "config", "rbac", file))
-		Expect(err).NotTo(HaveOccurred())
-		role := &rbacv1.ClusterRole{}
-		Expect(yaml.UnmarshalStrict(data, role)).To(Succeed())
-		role.Name = "baton-" + role.Name // config/default's namePrefix
-		Expect(admin.Create(ctx, role)).To(Succeed())
-	}
-	Expect(admin.Create(ctx, &rbacv1.ClusterRole{
+	suiteScheme, admin = testEnv.Scheme, testEnv.Admin
+	Expect(admin.Create(context.Background(), &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: "deployment-reader"},
 		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch"}}},
 	})).To(Succeed())
-
-	wio := &testEnv.WebhookInstallOptions
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 suiteScheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host: wio.LocalServingHost, Port: wio.LocalServingPort, CertDir: wio.LocalServingCertDir,
-		}),
-	})
-	Expect(err).NotTo(HaveOccurred())
-	keys, err := identity.SetupWebhook(mgr, keySecret)
-	Expect(err).NotTo(HaveOccurred())
-	mgrCtx, cancel := context.WithCancel(context.Background())
-	stopMgr = cancel
-	go func() {
-		defer GinkgoRecover()
-		defer close(mgrDone)
-		Expect(mgr.Start(mgrCtx)).To(Succeed())
-	}()
-	addr := net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
-	Eventually(func() error {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness probe only
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	}).WithTimeout(20 * time.Second).Should(Succeed())
-	Eventually(func() error { _, err := keys.Key(ctx); return err }).WithTimeout(10 * time.Second).Should(Succeed())
 
 	// Each user gets a kubeconfig file, which the plugin reads through its
 	// --kubeconfig flag like any kubectl command.
@@ -151,10 +81,6 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
-	if stopMgr != nil {
-		stopMgr()
-		<-mgrDone
-	}
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
@@ -164,22 +90,16 @@ var _ = AfterSuite(func() {
 // ClusterRole.
 func newNamespace(ctx context.Context) string {
 	GinkgoHelper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "plugin-"}}
-	Expect(admin.Create(ctx, ns)).To(Succeed())
-	bind := func(user, role string) {
-		Expect(admin.Create(ctx, &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: fmt.Sprintf("%s-%s", user, role)},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
-		})).To(Succeed())
-	}
+	roles := map[string][]string{}
 	for user, role := range userRoles {
-		bind(user, role)
+		roles[user] = []string{role}
 	}
 	for _, user := range workloadReaders {
-		bind(user, "deployment-reader")
+		roles[user] = append(roles[user], "deployment-reader")
 	}
-	return ns.Name
+	ns, err := testEnv.BindUsers(ctx, "plugin-", roles)
+	Expect(err).NotTo(HaveOccurred())
+	return ns
 }
 
 // cmdResult is one finished run of kubectl promote.

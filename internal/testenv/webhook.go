@@ -1,0 +1,188 @@
+package testenv
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/yaml"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/identity"
+)
+
+// AdmissionKeySecret is where WebhookEnv's webhook keeps its key.
+var AdmissionKeySecret = types.NamespacedName{Namespace: "baton-system", Name: "baton-admission-key"}
+
+// UserRoleFiles are the shipped ClusterRoles for people, in config/rbac.
+var UserRoleFiles = []string{"promoter_role.yaml", "approver_role.yaml", "rollbacker_role.yaml", "viewer_role.yaml"}
+
+// WebhookEnv is a control plane with Baton's CRDs, exactly the webhook
+// configurations and user ClusterRoles that ship in config/, and a manager
+// in this process serving the real admission webhook. Nothing runs the
+// controllers.
+type WebhookEnv struct {
+	*envtest.Environment
+	// Config authenticates as a cluster admin.
+	Config *rest.Config
+	// Scheme knows the built-in kinds and Baton's.
+	Scheme *runtime.Scheme
+	// Admin is a direct, uncached client with the admin's identity.
+	Admin client.Client
+	// Keys is the webhook's admission key store.
+	Keys *identity.KeyStore
+
+	stop context.CancelFunc
+	done chan error
+}
+
+// StartWithWebhook starts the control plane and the webhook, and returns once
+// the webhook answers and its key exists.
+func StartWithWebhook() (*WebhookEnv, error) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run the suites with `make test`")
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := batonv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	root := RepoRoot()
+	e := &WebhookEnv{Scheme: scheme, done: make(chan error, 1), Environment: &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		// Exactly what ships: the generated configurations, matchConditions
+		// included. envtest only points clientConfig at the local server.
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}},
+	}}
+	cfg, err := e.Environment.Start()
+	if err != nil {
+		return nil, err
+	}
+	e.Config = cfg
+	if err := e.setUp(root); err != nil {
+		_ = e.Stop()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *WebhookEnv) setUp(root string) error {
+	var err error
+	if e.Admin, err = client.New(e.Config, client.Options{Scheme: e.Scheme}); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if err := e.Admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: AdmissionKeySecret.Namespace}}); err != nil {
+		return err
+	}
+	for _, file := range UserRoleFiles {
+		data, err := os.ReadFile(filepath.Join(root, "config", "rbac", file))
+		if err != nil {
+			return err
+		}
+		role := &rbacv1.ClusterRole{}
+		if err := yaml.UnmarshalStrict(data, role); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		role.Name = "baton-" + role.Name // config/default's namePrefix
+		if err := e.Admin.Create(ctx, role); err != nil {
+			return err
+		}
+	}
+
+	wio := &e.WebhookInstallOptions
+	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+		Scheme:                 e.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: wio.LocalServingHost, Port: wio.LocalServingPort, CertDir: wio.LocalServingCertDir,
+		}),
+	})
+	if err != nil {
+		return err
+	}
+	if e.Keys, err = identity.SetupWebhook(mgr, AdmissionKeySecret); err != nil {
+		return err
+	}
+	mgrCtx, cancel := context.WithCancel(context.Background())
+	e.stop = cancel
+	go func() { e.done <- mgr.Start(mgrCtx) }()
+
+	addr := net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
+	return poll(20*time.Second, func() error {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness probe only
+		if err != nil {
+			return fmt.Errorf("the webhook server does not answer on %s: %w", addr, err)
+		}
+		_ = conn.Close()
+		_, err = e.Keys.Key(ctx)
+		return err
+	})
+}
+
+// Stop stops the webhook's manager and the control plane.
+func (e *WebhookEnv) Stop() error {
+	var errs []error
+	if e.stop != nil {
+		e.stop()
+		errs = append(errs, <-e.done)
+		e.stop = nil
+	}
+	errs = append(errs, e.Environment.Stop())
+	return errors.Join(errs...)
+}
+
+// BindUsers creates a namespace (named from prefix) in which each user is
+// bound to the ClusterRole roles names for it.
+func (e *WebhookEnv) BindUsers(ctx context.Context, prefix string, roles map[string][]string) (string, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}
+	if err := e.Admin.Create(ctx, ns); err != nil {
+		return "", err
+	}
+	for user, rs := range roles {
+		for _, role := range rs {
+			if err := e.Admin.Create(ctx, &rbacv1.RoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: fmt.Sprintf("%s-%s", user, role)},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+				Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+			}); err != nil {
+				return "", err
+			}
+		}
+	}
+	return ns.Name, nil
+}
+
+// poll calls f until it succeeds or the timeout passes.
+func poll(timeout time.Duration, f func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
