@@ -12,6 +12,7 @@ ETCD_VERSION           := $(call tool_version,go.etcd.io/etcd/server/v3)
 KWOK_VERSION           := $(call tool_version,sigs.k8s.io/kwok)
 CONTROLLER_GEN_VERSION := $(call tool_version,sigs.k8s.io/controller-tools)
 GOTESTSUM_VERSION      := $(call tool_version,gotest.tools/gotestsum)
+KUSTOMIZE_VERSION      := $(call tool_version,sigs.k8s.io/kustomize/kustomize/v5)
 
 # envtest's KUBEBUILDER_ASSETS: kube-apiserver and etcd.
 K8S_ASSETS     := $(BIN)/k8s/$(K8S_VERSION)-etcd-$(ETCD_VERSION)
@@ -19,6 +20,7 @@ K8S_ASSETS     := $(BIN)/k8s/$(K8S_VERSION)-etcd-$(ETCD_VERSION)
 K8S_CLUSTER    := $(BIN)/k8s/$(K8S_VERSION)-kwok-$(KWOK_VERSION)
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOTESTSUM      := $(BIN)/gotestsum-$(GOTESTSUM_VERSION)
+KUSTOMIZE      := $(BIN)/kustomize-$(KUSTOMIZE_VERSION)
 
 GO_BUILD_TOOL = cd $(TOOLS_DIR) && go build -trimpath -ldflags='-s -w' -o
 
@@ -80,7 +82,57 @@ build: ## Build the manager and the kubectl promote plugin into bin/.
 run: manifests generate ## Run the manager against the cluster in ~/.kube/config.
 	go run ./cmd/manager
 
+##@ Deployment
+
+# The manager image, and what deploys it (docs/install.md). DEPLOY_CONFIG
+# picks the kustomization under config/: default (the manager issues its own
+# webhook certificate) or certmanager.
+IMG              ?= ghcr.io/baton-dev/baton:latest
+CONTAINER_TOOL   ?= docker
+PLATFORMS        ?= linux/amd64,linux/arm64
+DEPLOY_CONFIG    ?= default
+DEPLOY_KUBECTL   ?= kubectl
+DEPLOY_DIR       := $(BIN)/deploy
+
+.PHONY: docker-build
+docker-build: ## Build the manager image IMG for this machine's platform.
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the manager image IMG.
+	$(CONTAINER_TOOL) push $(IMG)
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push IMG for every platform in PLATFORMS.
+	$(CONTAINER_TOOL) buildx build --platform=$(PLATFORMS) --push -t $(IMG) .
+
+# A throwaway overlay that only sets the image, so that no tracked file
+# changes with IMG.
+.PHONY: render
+render: $(KUSTOMIZE)
+	@rm -rf $(DEPLOY_DIR) && mkdir -p $(DEPLOY_DIR)
+	@printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ../../config/%s\n' $(DEPLOY_CONFIG) > $(DEPLOY_DIR)/kustomization.yaml
+	@cd $(DEPLOY_DIR) && $(KUSTOMIZE) edit set image ghcr.io/baton-dev/baton=$(IMG)
+
+.PHONY: build-installer
+build-installer: render ## Render the whole install, image IMG, into dist/install.yaml.
+	@mkdir -p dist
+	$(KUSTOMIZE) build $(DEPLOY_DIR) > dist/install.yaml
+	@echo "wrote dist/install.yaml (image $(IMG)); install it with: kubectl apply --server-side -f dist/install.yaml"
+
+.PHONY: deploy
+deploy: render ## Install Baton (config/default, or DEPLOY_CONFIG=certmanager; image IMG) into the current kubeconfig's cluster.
+	$(KUSTOMIZE) build $(DEPLOY_DIR) | $(DEPLOY_KUBECTL) apply --server-side --force-conflicts -f -
+	$(DEPLOY_KUBECTL) -n baton-system rollout status deploy/baton-controller-manager --timeout=5m
+
+.PHONY: undeploy
+undeploy: render ## Remove Baton, its CRDs and with them every Environment and Promotion.
+	$(KUSTOMIZE) build $(DEPLOY_DIR) | $(DEPLOY_KUBECTL) delete --ignore-not-found --wait=false -f -
+
 ##@ Tools (built from the Go module proxy, cached in bin/ by version)
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Build kustomize (for deploy, undeploy and build-installer).
 
 .PHONY: k8s-bins
 k8s-bins: $(K8S_ASSETS)/kube-apiserver $(K8S_ASSETS)/etcd ## Build kube-apiserver and etcd for envtest.
@@ -104,6 +156,8 @@ $(CONTROLLER_GEN):
 	$(GO_BUILD_TOOL) $@ sigs.k8s.io/controller-tools/cmd/controller-gen
 $(GOTESTSUM):
 	$(GO_BUILD_TOOL) $@ gotest.tools/gotestsum
+$(KUSTOMIZE):
+	$(GO_BUILD_TOOL) $@ sigs.k8s.io/kustomize/kustomize/v5
 
 .PHONY: clean
 clean: ## Remove built binaries (not the cached tools).
@@ -112,9 +166,9 @@ clean: ## Remove built binaries (not the cached tools).
 ##@ Local cluster
 
 # The dev cluster (hack/dev/cluster): state, kubeconfigs, pid files and logs
-# under DEV_DIR; ports DEV_PORT_BASE..DEV_PORT_BASE+8 on 127.0.0.1 (etcd,
+# under DEV_DIR; ports DEV_PORT_BASE..DEV_PORT_BASE+9 on 127.0.0.1 (etcd,
 # etcd peer, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
-# then the manager's webhook, metrics and probes). E2E_PORT_BASE is the e2e
+# then the manager's webhook, metrics, probes and push-hook receiver). E2E_PORT_BASE is the e2e
 # suite's own cluster, so that it never collides with yours.
 DEV_DIR        ?= $(BIN)/dev
 DEV_PORT_BASE  ?= 17400
@@ -148,8 +202,12 @@ dev: dev-cluster ## Start the local cluster, install Baton, run the manager and 
 .PHONY: dev-down
 dev-down: dev-cluster-down ## Stop the manager and the local cluster.
 
+# The Ginkgo suite (test/e2e, docs/e2e.md) and the dev cluster's own tests
+# (test/devcluster), one package at a time: each starts its own cluster.
+E2E_PKGS ?= ./test/e2e/... ./test/devcluster/...
+
 .PHONY: test-e2e
-test-e2e: ## Run the e2e tests against their own local cluster (ports from E2E_PORT_BASE).
+test-e2e: build ## Run the e2e suites against their own local clusters (ports from E2E_PORT_BASE).
 	$(DEV_BUILD)
 	E2E_PORT_BASE=$(E2E_PORT_BASE) K8S_ASSETS=$(K8S_ASSETS) K8S_CLUSTER=$(K8S_CLUSTER) \
-		go test -tags e2e -count=1 -timeout 20m -v $(E2E_FLAGS) ./test/devcluster/...
+		go test -tags e2e -count=1 -p 1 -timeout 30m -v $(E2E_PKGS) $(E2E_FLAGS)

@@ -21,3 +21,14 @@ package controllers
 // manager's own namespace only; config/rbac/manager_key_role_binding.yaml
 // binds this namespaced Role.
 // +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=create
+
+// The self-managed webhook certificate (internal/certs, cert-controller):
+// its cache lists and watches the webhook configurations and the Secrets of
+// the manager's namespace; it writes only the certificate Secret and the
+// two configurations, by name. config/default renames these resourceNames
+// along with the objects (config/default/kustomizeconfig.yaml).
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations;validatingwebhookconfigurations,verbs=list;watch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,resourceNames=mutating-webhook-configuration,verbs=update
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,resourceNames=validating-webhook-configuration,verbs=update
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=list;watch
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,resourceNames=webhook-server-cert,verbs=update

@@ -219,6 +219,12 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 	if s := failedRollback(env); s != nil {
 		return ctrl.Result{RequeueAfter: decision.RequeueAfter}, append(decision.Events, stalled(env, s)...), nil
 	}
+	if c := sourceProblem(env); c != nil {
+		// The workload itself is fine, so Ready stays as Decide set it; the
+		// source controller already announced the problem.
+		setCondition(env, batonv1alpha1.StalledCondition, metav1.ConditionTrue, c.Reason, c.Message)
+		return ctrl.Result{RequeueAfter: decision.RequeueAfter}, decision.Events, nil
+	}
 	apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.StalledCondition)
 	env.Status.ObservedGeneration = env.Generation
 	return ctrl.Result{RequeueAfter: decision.RequeueAfter}, decision.Events, nil
@@ -252,6 +258,17 @@ func failedRollback(env *batonv1alpha1.Environment) *stallReason {
 	return &stallReason{batonv1alpha1.RollbackFailedReason, fmt.Sprintf(
 		"The rollback to %s (revision %d) failed: %s. Baton does not roll back a rollback: fix the workload, then promote a known-good image or roll back to another revision by hand",
 		last.Image, last.Revision, last.Message)}
+}
+
+// sourceProblem is the Source condition when it reports something only a
+// person can fix (an invalid image template, credentials, a missing branch).
+// A force-push is reported there too, but the next commit clears it.
+func sourceProblem(env *batonv1alpha1.Environment) *metav1.Condition {
+	c := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.SourceCondition)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason == batonv1alpha1.ForcePushedReason {
+		return nil
+	}
+	return c
 }
 
 // stallReason is a problem only a person can fix.

@@ -23,6 +23,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
 	"github.com/baton-dev/baton/internal/identity"
+	"github.com/baton-dev/baton/internal/source"
 	"github.com/baton-dev/baton/internal/testenv"
 )
 
@@ -47,6 +48,14 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer) (st
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("autopromote-controller"),
 		Admission: admissionKey,
+	}).SetupWithManager(mgr)).To(Succeed())
+	Expect((&SourceReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("source-controller"),
+		Admission: admissionKey,
+		Cache:     &source.Cache{Dir: GinkgoT().TempDir()},
+		Clock:     fakeClock,
 	}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&PromotionReconciler{
 		Client:    mgr.GetClient(),
@@ -351,6 +360,9 @@ var _ = Describe("The Promotion engine", func() {
 
 		It("lets exactly one of two Promotions created in the same second take the lease", func() {
 			s := newStage(ctx, "registry.example.com/web:0", nil)
+			// Suspended, both reach the queue before either may start, so the
+			// order between them is the queue's: creationTimestamp, then name.
+			s.updateProduction(ctx, func(e *batonv1alpha1.Environment) { e.Spec.Suspend = true })
 			// Created first, but second in name order.
 			a := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "same-second-b"},
 				Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: "registry.example.com/web:1"}}
@@ -358,6 +370,11 @@ var _ = Describe("The Promotion engine", func() {
 				Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: "registry.example.com/web:1"}}
 			Expect(k8sClient.Create(ctx, admitted(a))).To(Succeed())
 			Expect(k8sClient.Create(ctx, admitted(b))).To(Succeed())
+			for _, p := range []*batonv1alpha1.Promotion{a, b} {
+				expectPhase(ctx, p, batonv1alpha1.PromotionQueued)
+				Expect(readyReason(p)).To(Equal(batonv1alpha1.SuspendedReason))
+			}
+			s.updateProduction(ctx, func(e *batonv1alpha1.Environment) { e.Spec.Suspend = false })
 
 			Eventually(func(g Gomega) {
 				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
@@ -376,9 +393,11 @@ var _ = Describe("The Promotion engine", func() {
 				}
 				g.Expect(started).To(BeNumerically("<=", 1))
 			}, "2s", "100ms").Should(Succeed())
+			want := a.Name
 			if a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-				Expect(holder).To(Equal("same-second-a"), "same second: the name decides")
+				want = "same-second-a" // same second: the name decides
 			}
+			Expect(holder).To(Equal(want))
 		})
 
 		It("fails a rollout that does not complete within rollout.timeout", func() {

@@ -134,3 +134,27 @@ const (
 	// until its commit is merged into delivery.git.branch.
 	AwaitingMergeReason = "AwaitingMerge"
 )
+
+// Source tracking (spec.source) conditions and reasons.
+const (
+	// SourceCondition: True while Baton follows spec.source.git.branch; False
+	// with a reason when it cannot, or when the branch moved in a way Baton
+	// does not deploy on its own (a force-push). The source controller owns it.
+	SourceCondition = "Source"
+
+	// TrackingReason: Baton reads the branch head and promotes each new one.
+	TrackingReason = "Tracking"
+	// CommitPromotedReason: a new head of the branch became a Promotion.
+	CommitPromotedReason = "CommitPromoted"
+	// InvalidImageTemplateReason: spec.source.image does not parse as a Go
+	// text/template, uses a field or action it may not, or renders something
+	// that is not an image reference.
+	InvalidImageTemplateReason = "InvalidImageTemplate"
+	// BranchNotFoundReason: spec.source.git.branch does not exist in the
+	// repository.
+	BranchNotFoundReason = "BranchNotFound"
+	// ForcePushedReason: the branch head moved to a commit that does not
+	// descend from the last head Baton saw (moved back, or history
+	// rewritten). Baton does not deploy it; the message names both commits.
+	ForcePushedReason = "ForcePushed"
+)

@@ -15,6 +15,25 @@ const AdmissionMarkerAnnotation = "promotion.baton.dev/admission"
 // autoPromote creates at most one Promotion per key.
 const AutoPromoteKeyAnnotation = "promotion.baton.dev/auto-promote-key"
 
+// Annotations on the Promotions that spec.source creates: what triggered
+// them. The subject and author are what Git reports, which anyone who can
+// push may set to anything: they are unauthenticated and never used to
+// decide anything.
+const (
+	// SourceCommitAnnotation is the commit SHA Baton read from the branch.
+	SourceCommitAnnotation = "promotion.baton.dev/source-commit"
+	// SourceSubjectAnnotation is the commit's subject line, as Git reports it.
+	SourceSubjectAnnotation = "promotion.baton.dev/source-subject-unverified"
+	// SourceAuthorAnnotation is the commit's author, "Name <email>", as Git
+	// reports it: not an identity Baton or the API server checked.
+	SourceAuthorAnnotation = "promotion.baton.dev/source-author-unverified"
+	// SourceRequestedAtAnnotation, on an Environment, asks the source
+	// controller to read the branch head now. The webhook receiver sets it
+	// to the time of a verified push hook; anyone allowed to patch the
+	// Environment may set it too.
+	SourceRequestedAtAnnotation = "promotion.baton.dev/source-requested-at"
+)
+
 // RollbackSpec asks for an earlier revision of the Environment, the way
 // kubectl rollout undo does.
 type RollbackSpec struct {

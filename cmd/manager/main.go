@@ -21,9 +21,11 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/controllers"
+	"github.com/baton-dev/baton/internal/certs"
 	"github.com/baton-dev/baton/internal/delivery"
 	"github.com/baton-dev/baton/internal/gitdelivery"
 	"github.com/baton-dev/baton/internal/identity"
+	"github.com/baton-dev/baton/internal/source"
 )
 
 var setupLog = ctrl.Log.WithName("setup")
@@ -51,12 +53,21 @@ func main() {
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "The namespace of the leader election Lease. Empty means the manager's own namespace.")
 	flag.IntVar(&webhookPort, "webhook-port", 9443, "The port the admission webhook server listens on.")
+	webhookHost := flag.String("webhook-host", "", "The address the admission webhook server binds to. Empty means every interface, as in a Pod; 127.0.0.1 for a manager run on a workstation.")
 	flag.StringVar(&webhookCertDir, "webhook-cert-dir", "", "The directory holding tls.crt and tls.key for the webhook server. Empty means <temp>/k8s-webhook-server/serving-certs.")
 	flag.IntVar(&concurrency, "concurrency", 4, "How many objects of each kind are reconciled in parallel.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve the webhook and metrics over HTTP/2 as well as HTTP/1.1.")
 	admissionKeySecret := flag.String("admission-key-secret", "baton-admission-key", "The Secret, in the manager's namespace, holding the key of the Promotion admission marker. Created at start-up when missing.")
 	gitCacheDir := flag.String("git-cache-dir", gitdelivery.DefaultCacheDir(), "The directory holding Baton's working clones of config repositories for delivery.git. An emptyDir is enough: a lost cache is cloned again.")
 	admissionKeyNamespace := flag.String("admission-key-namespace", "", "The namespace of --admission-key-secret. Empty means the manager's own namespace (POD_NAMESPACE, else the service account's).")
+	// The self-managed webhook certificate (internal/certs). The default
+	// names are the ones config/default renders.
+	certRotation := flag.Bool("enable-cert-rotation", true, "Issue, rotate and publish the webhook serving certificate from this manager (no cert-manager needed). Set it to false when cert-manager or another tool fills --webhook-cert-dir and the CA bundle.")
+	webhookServiceName := flag.String("webhook-service-name", "baton-webhook-service", "The Service, in the manager's namespace, in front of the admission webhook; the serving certificate is issued for <name>.<namespace>.svc.")
+	webhookSecretName := flag.String("webhook-cert-secret", "baton-webhook-server-cert", "The Secret, in the manager's namespace and mounted at --webhook-cert-dir, that holds the webhook CA and serving certificate.")
+	mutatingWebhookName := flag.String("mutating-webhook-configuration", "baton-mutating-webhook-configuration", "The MutatingWebhookConfiguration that receives the CA bundle.")
+	validatingWebhookName := flag.String("validating-webhook-configuration", "baton-validating-webhook-configuration", "The ValidatingWebhookConfiguration that receives the CA bundle.")
+	hooksAddr := flag.String("hooks-bind-address", ":9292", "The address the push webhook receiver (/hooks/<namespace>/<environment>) listens on, on every replica.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -75,6 +86,37 @@ func main() {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
 
+	// With rotation on, the webhook server waits for the certificate and
+	// readiness waits for it too; every replica rotates (see internal/certs).
+	var webhookServer webhook.Server = webhook.NewServer(webhook.Options{
+		Host:    *webhookHost,
+		Port:    webhookPort,
+		CertDir: webhookCertDir,
+		TLSOpts: tlsOpts,
+	})
+	var rotation *certs.Rotation
+	if *certRotation {
+		if webhookCertDir == "" {
+			webhookCertDir = certs.DefaultCertDir()
+		}
+		namespace, err := identity.ManagerNamespace(*admissionKeyNamespace)
+		if err == nil {
+			rotation, err = certs.New(certs.Options{
+				Namespace:                      namespace,
+				SecretName:                     *webhookSecretName,
+				ServiceName:                    *webhookServiceName,
+				CertDir:                        webhookCertDir,
+				MutatingWebhookConfiguration:   *mutatingWebhookName,
+				ValidatingWebhookConfiguration: *validatingWebhookName,
+			})
+		}
+		if err != nil {
+			setupLog.Error(err, "unable to set up webhook certificate rotation (or pass --enable-cert-rotation=false)")
+			os.Exit(1)
+		}
+		webhookServer = rotation.WebhookServer(webhookServer)
+	}
+
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  newScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr, TLSOpts: tlsOpts},
@@ -82,12 +124,11 @@ func main() {
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "baton.promotion.baton.dev",
 		LeaderElectionNamespace: leaderElectionNS,
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Port:    webhookPort,
-			CertDir: webhookCertDir,
-			TLSOpts: tlsOpts,
-		}),
-		Controller: config.Controller{MaxConcurrentReconciles: concurrency},
+		// main exits as soon as the manager stops, so the next replica can
+		// take the lease at once instead of waiting for it to expire.
+		LeaderElectionReleaseOnCancel: true,
+		WebhookServer:                 webhookServer,
+		Controller:                    config.Controller{MaxConcurrentReconciles: concurrency},
 		// Workloads are cached slimmed down to what Baton reads.
 		Cache: controllers.CacheOptions(),
 	})
@@ -103,6 +144,20 @@ func main() {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		setupLog.Error(err, "unable to set up the readiness check")
 		os.Exit(1)
+	}
+	if rotation != nil {
+		if err := rotation.AddToManager(mgr); err != nil {
+			setupLog.Error(err, "unable to set up webhook certificate rotation")
+			os.Exit(1)
+		}
+		if err := mgr.AddReadyzCheck("webhook-certs", rotation.Checker); err != nil {
+			setupLog.Error(err, "unable to set up the certificate readiness check")
+			os.Exit(1)
+		}
+		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			setupLog.Error(err, "unable to set up the webhook readiness check")
+			os.Exit(1)
+		}
 	}
 
 	if err := controllers.SetupIndexes(context.Background(), mgr); err != nil {
@@ -151,6 +206,34 @@ func main() {
 		Admission: admissionKeys,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the autoPromote controller")
+		os.Exit(1)
+	}
+
+	// Merge to main deploys: the source controller follows each entry
+	// Environment's spec.source, and every replica answers push webhooks
+	// (internal/source).
+	if err := source.CheckAddr(*hooksAddr); err != nil {
+		setupLog.Error(err, "invalid flag")
+		os.Exit(2)
+	}
+	if err := (&controllers.SourceReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("source-controller"),
+		Admission: admissionKeys,
+		Cache:     &source.Cache{Dir: *gitCacheDir},
+		Clock:     clock.RealClock{},
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "unable to set up the source controller")
+		os.Exit(1)
+	}
+	if err := mgr.Add(&source.Receiver{
+		Addr:   *hooksAddr,
+		Reader: mgr.GetAPIReader(),
+		Client: mgr.GetClient(),
+		Log:    ctrl.Log.WithName("hooks"),
+	}); err != nil {
+		setupLog.Error(err, "unable to set up the webhook receiver")
 		os.Exit(1)
 	}
 

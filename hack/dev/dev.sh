@@ -42,16 +42,9 @@ up() {
 		--admission-key-namespace="$DEV_NAMESPACE"
 		--zap-devel
 	)
-	# Flags that newer managers have; each is passed only when it exists.
-	local help
-	help=$("$MANAGER" -h 2>&1 || true)
-	has_flag() { grep -q -- "-$1\b" <<<"$help"; }
 	# The certificate and caBundle are the dev CA's (bin/dev-cluster
-	# webhook-config), not the manager's own.
-	if has_flag enable-cert-rotation; then args+=(--enable-cert-rotation=false); fi
-	if has_flag hooks-bind-address; then args+=(--hooks-bind-address="127.0.0.1:$HOOKS_PORT"); fi
-	# Like every other dev port, the webhook binds loopback only.
-	args+=(--webhook-host=127.0.0.1)
+	# webhook-config), not the manager's own; every port binds loopback only.
+	args+=(--enable-cert-rotation=false --hooks-bind-address="127.0.0.1:$HOOKS_PORT" --webhook-host=127.0.0.1)
 	KUBECONFIG="$DEV_DIR/admin.kubeconfig" cluster run manager -- "$MANAGER" "${args[@]}"
 	local ready=""
 	for _ in $(seq 1 300); do

@@ -41,14 +41,15 @@ const (
 // "oauth2", which a Secret can give as username.
 const tokenUsername = "git"
 
-// credentials are what a transport needs, plus the values that must never
-// be shown.
-type credentials struct {
-	auth    transport.AuthMethod
+// Credentials are what a Git transport needs, plus the values that must
+// never be shown.
+type Credentials struct {
+	// Auth is nil for anonymous access.
+	Auth    transport.AuthMethod
 	secrets []string
-	// id names the Secret and its version, for the cache key: a rotated
-	// Secret gets a fresh clone rather than one fetched with old settings.
-	id string
+	// ID names the Secret and its version, for cache keys: a rotated Secret
+	// gets a fresh clone rather than one fetched with old settings.
+	ID string
 }
 
 // isSSH reports whether a repository URL is reached over SSH.
@@ -92,39 +93,46 @@ func checkURL(rawURL string) error {
 	return nil
 }
 
-// readCredentials reads the Secret named by delivery.git.secretRef, with the
-// uncached reader, from the Environment's namespace only. knownHostsDir is
-// where an SSH known_hosts file is written for the transport to read.
-func readCredentials(ctx context.Context, reader client.Reader, env *batonv1alpha1.Environment, knownHostsDir string) (*credentials, error) {
-	git := env.Spec.Delivery.Git
-	ssh := isSSH(git.URL)
-	if git.SecretRef == nil {
+// ReadCredentials reads the Secret named by secretRef, with the uncached
+// reader, from namespace only, for the repository at rawURL. field is the
+// spec field that holds url and secretRef (delivery.git, spec.source.git),
+// for messages. knownHostsDir is where an SSH known_hosts file is written for
+// the transport to read. A person-fixable problem is a delivery.Error.
+func ReadCredentials(ctx context.Context, reader client.Reader, namespace, rawURL string, secretRef *batonv1alpha1.LocalObjectReference, field, knownHostsDir string) (*Credentials, error) {
+	if u, err := url.Parse(rawURL); err == nil && strings.Contains(rawURL, "://") {
+		if _, has := u.User.Password(); has {
+			return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
+				"%s.url carries a password; remove it from the URL and put it in the Secret named by %s.secretRef (keys %s and %s)", field, field, UsernameKey, PasswordKey)
+		}
+	}
+	ssh := isSSH(rawURL)
+	if secretRef == nil {
 		if ssh {
 			return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
-				"delivery.git.url %s is an SSH URL, which needs delivery.git.secretRef naming a Secret with keys %s and %s", redactURLs(git.URL), IdentityKey, KnownHostsKey)
+				"%s.url %s is an SSH URL, which needs %s.secretRef naming a Secret with keys %s and %s", field, redactURLs(rawURL), field, IdentityKey, KnownHostsKey)
 		}
-		return &credentials{id: "anonymous"}, nil
+		return &Credentials{ID: "anonymous"}, nil
 	}
 	secret := &corev1.Secret{}
-	key := client.ObjectKey{Namespace: env.Namespace, Name: git.SecretRef.Name}
+	key := client.ObjectKey{Namespace: namespace, Name: secretRef.Name}
 	if err := reader.Get(ctx, key, secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
-				"delivery.git.secretRef: Secret %q does not exist in namespace %s", key.Name, key.Namespace)
+				"%s.secretRef: Secret %q does not exist in namespace %s", field, key.Name, key.Namespace)
 		}
 		return nil, fmt.Errorf("read Secret %s: %w", key, err)
 	}
-	creds := &credentials{id: key.String() + "@" + string(secret.UID) + "/" + secret.ResourceVersion}
+	creds := &Credentials{ID: key.String() + "@" + string(secret.UID) + "/" + secret.ResourceVersion}
 	for _, v := range secret.Data {
 		creds.secrets = append(creds.secrets, secretFragments(v)...)
 	}
 	if ssh {
-		return sshCredentials(git.URL, key, secret, creds, knownHostsDir)
+		return sshCredentials(rawURL, key, secret, creds, knownHostsDir)
 	}
 	return httpCredentials(key, secret, creds)
 }
 
-func httpCredentials(key client.ObjectKey, secret *corev1.Secret, creds *credentials) (*credentials, error) {
+func httpCredentials(key client.ObjectKey, secret *corev1.Secret, creds *Credentials) (*Credentials, error) {
 	user, pass, token := string(secret.Data[UsernameKey]), string(secret.Data[PasswordKey]), string(secret.Data[TokenKey])
 	switch {
 	case pass != "" && token != "":
@@ -139,11 +147,11 @@ func httpCredentials(key client.ObjectKey, secret *corev1.Secret, creds *credent
 	if user == "" {
 		user = tokenUsername
 	}
-	creds.auth = &githttp.BasicAuth{Username: user, Password: pass}
+	creds.Auth = &githttp.BasicAuth{Username: user, Password: pass}
 	return creds, nil
 }
 
-func sshCredentials(rawURL string, key client.ObjectKey, secret *corev1.Secret, creds *credentials, dir string) (*credentials, error) {
+func sshCredentials(rawURL string, key client.ObjectKey, secret *corev1.Secret, creds *Credentials, dir string) (*Credentials, error) {
 	identity, knownHosts := secret.Data[IdentityKey], secret.Data[KnownHostsKey]
 	if len(identity) == 0 {
 		return nil, delivery.Stalled(batonv1alpha1.GitCredentialsInvalidReason,
@@ -175,7 +183,7 @@ func sshCredentials(rawURL string, key client.ObjectKey, secret *corev1.Secret, 
 	}
 	auth := &gitssh.PublicKeys{User: sshUser(rawURL), Signer: signer}
 	auth.HostKeyCallback = callback
-	creds.auth = auth
+	creds.Auth = auth
 	return creds, nil
 }
 
@@ -213,9 +221,19 @@ func secretFragments(v []byte) []string {
 
 var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@`)
 
-// redactURLs removes the userinfo from every URL in s.
-func redactURLs(s string) string {
+// RedactURLs removes the userinfo from every URL in s.
+func RedactURLs(s string) string {
 	return userinfo.ReplaceAllString(s, "${1}")
+}
+
+func redactURLs(s string) string { return RedactURLs(s) }
+
+// Redact removes URL userinfo and every secret value from s.
+func (c *Credentials) Redact(s string) string {
+	if c == nil {
+		return RedactURLs(s)
+	}
+	return redact(s, c.secrets)
 }
 
 // redact removes userinfo from URLs and every secret value from s.
@@ -240,11 +258,11 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// wrap is fmt.Errorf with %w whose text is redacted.
-func (c *credentials) wrap(err error, format string, args ...any) error {
+// Wrap is fmt.Errorf with %w whose text is redacted.
+func (c *Credentials) Wrap(err error, format string, args ...any) error {
 	if err == nil {
 		return nil
 	}
 	msg := fmt.Sprintf(format, args...) + ": " + err.Error()
-	return &redactedError{msg: redact(msg, c.secrets), err: err}
+	return &redactedError{msg: c.Redact(msg), err: err}
 }

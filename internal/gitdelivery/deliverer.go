@@ -124,11 +124,11 @@ func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, e
 	}
 	// The key cannot include the Secret's version before it is read, so the
 	// known_hosts file lives beside the clone of the current version.
-	creds, err := readCredentials(ctx, d.Reader, env, filepath.Join(d.CacheDir, "known-hosts", cacheKey(g.URL, branch, pushBranch, env.Namespace)))
+	creds, err := ReadCredentials(ctx, d.Reader, env.Namespace, g.URL, g.SecretRef, "delivery.git", filepath.Join(d.CacheDir, "known-hosts", cacheKey(g.URL, branch, pushBranch, env.Namespace)))
 	if err != nil {
 		return nil, err
 	}
-	key := cacheKey(g.URL, branch, pushBranch, creds.id)
+	key := cacheKey(g.URL, branch, pushBranch, creds.ID)
 	mu, _ := d.locks.LoadOrStore(key, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	timeout := orDefault(d.Timeout, DefaultTimeout)
@@ -288,7 +288,7 @@ func (s *session) edit(base plumbing.Hash) (bool, error) {
 	}
 	res, err := manifest.Apply(s.workDir(), edit, img, manifest.Options{PinDigest: s.req.Environment.Spec.Delivery.PinDigest})
 	if errors.Is(err, manifest.ErrInvalid) {
-		return false, delivery.Stalled(batonv1alpha1.ManifestInvalidReason, "%s", redact(err.Error(), s.creds.secrets))
+		return false, delivery.Stalled(batonv1alpha1.ManifestInvalidReason, "%s", s.creds.Redact(err.Error()))
 	}
 	if err != nil {
 		return false, fmt.Errorf("edit the checkout: %w", err)

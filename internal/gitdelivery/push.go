@@ -79,16 +79,16 @@ func (s *session) push(ctx context.Context, target string) error {
 	err := s.repo.PushContext(ctx, &git.PushOptions{
 		RemoteName: remoteName,
 		RefSpecs:   []config.RefSpec{config.RefSpec(localBranch.String() + ":" + plumbing.NewBranchReferenceName(target).String())},
-		Auth:       s.creds.auth,
+		Auth:       s.creds.Auth,
 		Progress:   out,
 	})
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
 	if said := out.String(); said != "" {
-		return s.creds.wrap(err, "push to %s branch %s (the server said: %s)", s.url, target, said)
+		return s.creds.Wrap(err, "push to %s branch %s (the server said: %s)", s.url, target, said)
 	}
-	return s.creds.wrap(err, "push to %s branch %s", s.url, target)
+	return s.creds.Wrap(err, "push to %s branch %s", s.url, target)
 }
 
 // moved fetches target again and reports whether its head is no longer

@@ -40,7 +40,7 @@ type clone struct {
 	dir     string // holds git/, work/ and known_hosts
 	url     string
 	repo    *git.Repository
-	creds   *credentials
+	creds   *Credentials
 	timeout func(context.Context) (context.Context, context.CancelFunc)
 	depth   int
 	// forget is called when the clone is thrown away, so that nothing
@@ -118,7 +118,7 @@ func (c *clone) fetch(ctx context.Context, branch string) (plumbing.Hash, bool, 
 	opts := &git.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs:   []config.RefSpec{config.RefSpec("+" + plumbing.NewBranchReferenceName(branch).String() + ":" + ref.String())},
-		Auth:       c.creds.auth,
+		Auth:       c.creds.Auth,
 		Tags:       git.NoTags,
 	}
 	if _, err := c.repo.Reference(ref, true); err != nil {
@@ -133,7 +133,7 @@ func (c *clone) fetch(ctx context.Context, branch string) (plumbing.Hash, bool, 
 		_ = c.repo.Storer.RemoveReference(ref)
 		return plumbing.ZeroHash, false, nil
 	case err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate):
-		return plumbing.ZeroHash, false, c.creds.wrap(err, "fetch branch %s from %s", branch, c.url)
+		return plumbing.ZeroHash, false, c.creds.Wrap(err, "fetch branch %s from %s", branch, c.url)
 	}
 	r, err := c.repo.Reference(ref, true)
 	if err != nil {

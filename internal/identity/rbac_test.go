@@ -78,6 +78,13 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 			"/secrets:get@",
 			"/events:create@", "/events:patch@",
 			"events.k8s.io/events:create@", "events.k8s.io/events:patch@",
+			// The webhook certificate rotation (internal/certs): its cache
+			// lists and watches the configurations; it writes only Baton's
+			// two, by name.
+			"admissionregistration.k8s.io/mutatingwebhookconfigurations:update@mutating-webhook-configuration",
+			"admissionregistration.k8s.io/mutatingwebhookconfigurations:list@", "admissionregistration.k8s.io/mutatingwebhookconfigurations:watch@",
+			"admissionregistration.k8s.io/validatingwebhookconfigurations:list@", "admissionregistration.k8s.io/validatingwebhookconfigurations:watch@",
+			"admissionregistration.k8s.io/validatingwebhookconfigurations:update@validating-webhook-configuration",
 			"apps/daemonsets:get@", "apps/daemonsets:list@", "apps/daemonsets:patch@", "apps/daemonsets:watch@",
 			"apps/deployments:get@", "apps/deployments:list@", "apps/deployments:patch@", "apps/deployments:watch@",
 			"apps/statefulsets:get@", "apps/statefulsets:list@", "apps/statefulsets:patch@", "apps/statefulsets:watch@",
@@ -94,8 +101,10 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 			"promotion.baton.dev/environments/finalizers:update@", "promotion.baton.dev/promotions/finalizers:update@",
 			"promotion.baton.dev/environments/status:patch@", "promotion.baton.dev/promotions/status:patch@",
 		},
-		// Only in the manager's own namespace: create the admission key.
-		"Role system/manager-role": {"/secrets:create@"},
+		// Only in the manager's own namespace: create the admission key;
+		// the certificate rotation's cache lists and watches Secrets there,
+		// and it updates only the certificate Secret.
+		"Role system/manager-role": {"/secrets:create@", "/secrets:list@", "/secrets:watch@", "/secrets:update@webhook-server-cert"},
 	}
 	// The order of rules in the generated file is controller-gen's business;
 	// the set is what is pinned.
@@ -112,6 +121,15 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 			if strings.Contains(r, "*") || strings.Contains(r, ":delete@") || strings.Contains(r, ":escalate@") ||
 				strings.Contains(r, ":bind@") || strings.Contains(r, ":impersonate@") || strings.HasPrefix(r, "rbac.authorization.k8s.io/") {
 				t.Errorf("%s grants %s", key, r)
+			}
+			// Cluster-wide, Secrets are only read one by one (Git
+			// credentials); and nothing writes a webhook configuration it
+			// does not name.
+			if strings.HasPrefix(key, "ClusterRole ") && strings.HasPrefix(r, "/secrets:") && r != "/secrets:get@" {
+				t.Errorf("%s grants %s cluster-wide", key, r)
+			}
+			if strings.HasPrefix(r, "admissionregistration.k8s.io/") && strings.Contains(r, ":update@") && strings.HasSuffix(r, "@") {
+				t.Errorf("%s grants %s on every webhook configuration", key, r)
 			}
 		}
 	}
