@@ -104,14 +104,23 @@ func admitted(p *batonv1alpha1.Promotion) *batonv1alpha1.Promotion {
 
 // crashBeforeDeliver stands for a manager killed right after it wrote its
 // intent: it stops the manager instead of delivering.
+// Only Promotions in namespace crash: a fresh manager also picks up what
+// earlier specs left behind, and those must not fake the crash.
 type crashBeforeDeliver struct {
 	delivery.Deliverer
-	crash   func()
-	crashed atomic.Bool
+	namespace string
+	crash     func()
+	crashed   atomic.Bool
 }
 
 func (c *crashBeforeDeliver) Deliver(ctx context.Context, req delivery.Request) (delivery.Record, error) {
-	c.crashed.Store(true)
+	if req.Promotion.Namespace != c.namespace {
+		return c.Deliverer.Deliver(ctx, req)
+	}
+	if c.crashed.Swap(true) {
+		<-ctx.Done()
+		return delivery.Record{}, ctx.Err()
+	}
 	go c.crash()
 	<-ctx.Done()
 	return delivery.Record{}, ctx.Err()
@@ -465,7 +474,7 @@ var _ = Describe("The Promotion engine", func() {
 		crashed := make(chan struct{})
 		var crasher *crashBeforeDeliver
 		stopFirst := startPromotionManager(func(d delivery.Deliverer) delivery.Deliverer {
-			crasher = &crashBeforeDeliver{Deliverer: d, crash: func() { close(crashed) }}
+			crasher = &crashBeforeDeliver{Deliverer: d, namespace: s.ns, crash: func() { close(crashed) }}
 			return crasher
 		})
 		p := s.promotion(ctx, "production", "crash-", "registry.example.com/web:1", nil)

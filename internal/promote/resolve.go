@@ -46,6 +46,10 @@ func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environmen
 			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.InvalidImageReason,
 				Message: fmt.Sprintf("spec.image: %v; write it as registry/repository:tag or registry/repository@sha256:digest", err)}
 		}
+		if IsRejected(env, p.Spec.Image, "") && !IsDeliberate(p) {
+			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.ImageRejectedReason,
+				Message: fmt.Sprintf("spec.image %s was rolled back away from in Environment %q; to ship it again on purpose, create a Promotion that names it in spec.image and says why in spec.reason", p.Spec.Image, env.Name)}
+		}
 	}
 	if upstream == nil {
 		if p.Spec.Image == "" {
@@ -56,10 +60,6 @@ func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environmen
 	}
 
 	if p.Spec.Image != "" {
-		if IsRejected(env, p.Spec.Image, "") && !IsDeliberate(p) {
-			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.ImageRejectedReason,
-				Message: fmt.Sprintf("spec.image %s was rolled back away from in Environment %q; to ship it again on purpose, create a Promotion that names it in spec.image and says why in spec.reason", p.Spec.Image, env.Name)}
-		}
 		for _, v := range upstream.Status.VerifiedImages {
 			if SameImage(p.Spec.Image, "", v.Image, v.Digest) {
 				return Resolution{Verdict: Resolved, Image: p.Spec.Image, Digest: firstNonEmpty(v.Digest, digestOf(p.Spec.Image))}

@@ -34,6 +34,13 @@ func TestResolve(t *testing.T) {
 
 	entry := &batonv1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Name: "staging"}}
 
+	entryRejected := entry.DeepCopy()
+	entryRejected.Status.RejectedImages = []batonv1alpha1.RejectedImage{{Image: "reg.example.com/web:bad"}}
+	withReason := func(p *batonv1alpha1.Promotion) *batonv1alpha1.Promotion {
+		p.Spec.Reason = "fixed the config"
+		return p
+	}
+
 	promo := func(image string, rollback *int64) *batonv1alpha1.Promotion {
 		p := &batonv1alpha1.Promotion{Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: image}}
 		if rollback != nil {
@@ -61,6 +68,8 @@ func TestResolve(t *testing.T) {
 		{name: "an upstream that verified nothing", p: promo("", nil), env: prod, upstream: entry, verdict: Wait, reason: batonv1alpha1.UpstreamNotVerifiedReason, messageMentions: []string{"verified no image", "nothing known yet"}},
 		{name: "an unparsable image", p: promo("reg.example.com/Web:1", nil), env: prod, upstream: staging, verdict: Invalid, reason: batonv1alpha1.InvalidImageReason, messageMentions: []string{"spec.image"}},
 		{name: "an entry environment takes any parsable image", p: promo("reg.example.com/web:9", nil), env: entry, verdict: Resolved, image: "reg.example.com/web:9"},
+		{name: "an entry environment refuses an image it rolled back away from", p: promo("reg.example.com/web:bad", nil), env: entryRejected, verdict: Invalid, reason: batonv1alpha1.ImageRejectedReason, messageMentions: []string{"spec.reason"}},
+		{name: "an entry environment re-ships a rejected image on purpose", p: withReason(promo("reg.example.com/web:bad", nil)), env: entryRejected, verdict: Resolved, image: "reg.example.com/web:bad"},
 		{name: "an entry environment needs an image", p: promo("", nil), env: entry, verdict: Invalid, reason: batonv1alpha1.NoImageReason, messageMentions: []string{"spec.image is required"}},
 		{name: "rollback to the previous successful revision", p: promo("", rev(0)), env: prod, verdict: Resolved, image: "reg.example.com/web:0", revision: 1},
 		{name: "rollback to a named revision", p: promo("", rev(3)), env: prod, verdict: Resolved, image: "reg.example.com/web:1", revision: 3},
