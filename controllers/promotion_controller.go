@@ -177,9 +177,6 @@ func (r *PromotionReconciler) step(ctx context.Context, promo *batonv1alpha1.Pro
 			if i := promote.FindRevision(env, string(promo.UID)); i >= 0 && promo.Status.Image == "" {
 				rev := env.Status.History[i]
 				promo.Status.Image, promo.Status.Digest = rev.Image, rev.Digest
-				if env.Status.Current != nil {
-					promo.Status.PreviousImage = env.Status.Current.Image
-				}
 			}
 			return ctrl.Result{}, r.writeIntent(ctx, promo, env)
 		}
@@ -232,9 +229,6 @@ func (r *PromotionReconciler) resolve(ctx context.Context, promo *batonv1alpha1.
 	}
 	promo.Status.Image = res.Image
 	promo.Status.Digest = res.Digest
-	if env.Status.Current != nil {
-		promo.Status.PreviousImage = env.Status.Current.Image
-	}
 	r.setPhase(promo, batonv1alpha1.PromotionWaitingForApproval, batonv1alpha1.WaitingForApprovalReason,
 		fmt.Sprintf("Resolved %s; checking approvals", res.Image))
 	return ctrl.Result{}, nil

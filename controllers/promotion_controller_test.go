@@ -380,8 +380,11 @@ var _ = Describe("The Promotion engine", func() {
 			Expect(k8sClient.Create(ctx, admitted(a))).To(Succeed())
 			Expect(k8sClient.Create(ctx, admitted(b))).To(Succeed())
 			for _, p := range []*batonv1alpha1.Promotion{a, b} {
-				expectPhase(ctx, p, batonv1alpha1.PromotionQueued)
-				Expect(readyReason(p)).To(Equal(batonv1alpha1.SuspendedReason))
+				Eventually(func(g Gomega) {
+					g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+					g.Expect(p.Status.Phase).To(Equal(batonv1alpha1.PromotionQueued))
+					g.Expect(readyReason(p)).To(Equal(batonv1alpha1.SuspendedReason))
+				}).Should(Succeed())
 			}
 			s.updateProduction(ctx, func(e *batonv1alpha1.Environment) { e.Spec.Suspend = false })
 

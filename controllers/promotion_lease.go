@@ -146,6 +146,13 @@ func (r *PromotionReconciler) writeIntent(_ context.Context, promo *batonv1alpha
 	}
 	promo.Status.Revision = env.Status.History[i].Revision
 	promo.Status.StartedAt = r.now()
+	// What the Environment runs as this Promotion starts, recorded before
+	// anything changes: a resumed delivery compares against it to tell
+	// AlreadyAtImage from its own earlier patch.
+	promo.Status.PreviousImage = ""
+	if cur := env.Status.Current; cur != nil {
+		promo.Status.PreviousImage = cur.Image
+	}
 	r.setPhase(promo, batonv1alpha1.PromotionPromoting, batonv1alpha1.ProgressingReason,
 		fmt.Sprintf("Holds the lease of Environment %q; delivering %s as revision %d", env.Name, promo.Status.Image, promo.Status.Revision))
 	r.event(promo, corev1.EventTypeNormal, batonv1alpha1.ProgressingReason, "Promoting",
