@@ -166,10 +166,11 @@ clean: ## Remove built binaries (not the cached tools).
 ##@ Local cluster
 
 # The dev cluster (hack/dev/cluster): state, kubeconfigs, pid files and logs
-# under DEV_DIR; ports DEV_PORT_BASE..DEV_PORT_BASE+9 on 127.0.0.1 (etcd,
+# under DEV_DIR; ports DEV_PORT_BASE..DEV_PORT_BASE+10 on 127.0.0.1 (etcd,
 # etcd peer, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
-# then the manager's webhook, metrics, probes and push-hook receiver). E2E_PORT_BASE is the e2e
-# suite's own cluster, so that it never collides with yours.
+# the manager's webhook, metrics, probes and push-hook receiver, then the
+# sample application's Git server). E2E_PORT_BASE is the e2e suite's own
+# cluster, so that it never collides with yours.
 DEV_DIR        ?= $(BIN)/dev
 DEV_PORT_BASE  ?= 17400
 DEV_NAMESPACE  ?= baton-system
@@ -201,6 +202,10 @@ dev: dev-cluster ## Start the local cluster, install Baton, run the manager and 
 
 .PHONY: dev-down
 dev-down: dev-cluster-down ## Stop the manager and the local cluster.
+
+.PHONY: dev-merge
+dev-merge: ## "Merge" a commit into the sample app's repository: staging deploys it (MESSAGE="...").
+	@DEV_DIR=$(DEV_DIR) DEV_PORT_BASE=$(DEV_PORT_BASE) bash hack/dev/merge.sh $(if $(MESSAGE),"$(MESSAGE)")
 
 # The Ginkgo suite (test/e2e, docs/e2e.md) and the dev cluster's own tests
 # (test/devcluster), one package at a time: each starts its own cluster.

@@ -8,15 +8,29 @@
 // -repo is a URL (http, https, ssh, file) or a path to a bare repository.
 // Credentials for HTTP(S) come from GIT_USERNAME and GIT_PASSWORD (or
 // GIT_TOKEN); they are never printed.
+//
+// With -hook, it then plays the forge: it POSTs a GitHub push event for the
+// branch to that URL (Baton's receiver, /hooks/<namespace>/<environment>),
+// signed with X-Hub-Signature-256 by the token in -hook-secret-file, and
+// prints the receiver's answer on stderr. Without it, Baton sees the commit
+// at its next poll (spec.source.git.interval).
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-billy/v5/memfs"
@@ -37,7 +51,13 @@ func main() {
 	name := flag.String("author-name", "Dev Eloper", "The commit author's name.")
 	email := flag.String("author-email", "dev@example.com", "The commit author's email.")
 	timeout := flag.Duration("timeout", time.Minute, "How long clone and push may take.")
+	hook := flag.String("hook", "", "After the push, POST a signed GitHub push event to this URL (e.g. http://127.0.0.1:17409/hooks/web/staging). Empty: no hook.")
+	hookSecretFile := flag.String("hook-secret-file", "", "The file holding the webhook token (the key \"token\" of spec.source.git.webhookSecretRef's Secret). Required with -hook.")
 	flag.Parse()
+	if *hook != "" && *hookSecretFile == "" {
+		fmt.Fprintln(os.Stderr, "merge: -hook needs -hook-secret-file")
+		os.Exit(2)
+	}
 	if *repo == "" {
 		fmt.Fprintln(os.Stderr, "merge: -repo is required: a repository URL or a path to a bare repository")
 		os.Exit(2)
@@ -53,6 +73,51 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println(sha)
+	if *hook != "" {
+		if err := notify(ctx, *hook, *hookSecretFile, *branch, sha, *message); err != nil {
+			fmt.Fprintln(os.Stderr, "merge: pushed, but the hook failed:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// notify sends what GitHub sends for a push: a JSON body with the ref, the
+// event in X-GitHub-Event, and the HMAC-SHA256 of the body in
+// X-Hub-Signature-256.
+func notify(ctx context.Context, url, secretFile, branch, sha, message string) error {
+	secret, err := os.ReadFile(secretFile)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(map[string]any{
+		"ref":         "refs/heads/" + branch,
+		"after":       sha,
+		"head_commit": map[string]string{"id": sha, "message": message},
+	})
+	if err != nil {
+		return err
+	}
+	mac := hmac.New(sha256.New, bytes.TrimSpace(secret))
+	mac.Write(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	line := strings.TrimSpace(string(answer))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %s: %s", url, resp.Status, line)
+	}
+	fmt.Fprintf(os.Stderr, "hook: %d %s\n", resp.StatusCode, line)
+	return nil
 }
 
 func auth() transport.AuthMethod {

@@ -28,7 +28,9 @@ func (s *session) commit() (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("open the worktree: %w", err)
 	}
-	if _, err := wt.Add(s.editedFile); err != nil {
+	// SkipStatus: the edit wrote exactly this file, so there is no need for
+	// go-git to compute the status of the whole worktree first.
+	if err := wt.AddWithOptions(&git.AddOptions{Path: s.editedFile, SkipStatus: true}); err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", s.editedFile, err)
 	}
 	name, email := author(s.req.Environment)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -25,8 +26,10 @@ import (
 )
 
 // TestDevGuide runs `make dev` headlessly on its own ports and directory, then
-// walks the guide it prints with the users' kubeconfigs: alice rolls staging,
-// staging verifies the image, alice promotes it to production, bob approves,
+// walks the guide it prints with the users' kubeconfigs: a commit merged into
+// the application repository (hack/dev/merge.sh) deploys to staging with no
+// Promotion created by anyone, staging verifies the image, alice promotes it
+// to production, bob approves,
 // production rolls out; a broken image fails and staging rolls back by
 // itself; oncall rolls production back. `make dev` runs twice, to show it is idempotent, and
 // `make dev-down` must leave nothing behind.
@@ -62,7 +65,7 @@ func TestDevGuide(t *testing.T) {
 	t.Logf("MEASURED make dev again (everything running): %s", time.Since(start).Round(100*time.Millisecond))
 
 	pids := processesUnder(dir)
-	g.Expect(pids).To(HaveLen(6), "the cluster's five processes and the manager")
+	g.Expect(pids).To(HaveLen(7), "the cluster's five processes, the manager and the git server")
 	addrs := listeners(t, pids)
 	t.Logf("MEASURED RSS of the cluster and the manager: %d MiB; listening: %v", rssMiB(pids), addrs)
 
@@ -93,14 +96,49 @@ func TestDevGuide(t *testing.T) {
 	}
 
 	// carol only watches.
-	err := carol.Create(ctx, promotionFile("staging-1.1.0.yaml"))
+	err := carol.Create(ctx, promotionFile("staging-broken.yaml"))
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "carol creating a Promotion: %v", err)
 
-	// 1-2. alice rolls staging; it succeeds, then is verified after the soak.
-	g.Expect(alice.Create(ctx, promotionFile("staging-1.1.0.yaml"))).To(Succeed())
-	staged := waitPhase("staging-1.1.0", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+	// merge runs the guide's first step, hack/dev/merge.sh, and returns the
+	// commit it pushed and when the script returned.
+	shaRE := regexp.MustCompile(`merged ([0-9a-f]{40}) into main`)
+	merge := func(args ...string) (string, time.Time) {
+		out := run(t, ctx, root, vars, "hack/dev/merge.sh", args...)
+		pushed := time.Now()
+		m := shaRE.FindStringSubmatch(out)
+		g.Expect(m).To(HaveLen(2), "merge.sh output: %s", out)
+		return m[1], pushed
+	}
+	// created waits until the Promotion exists and says how long it took.
+	created := func(name string, since time.Time, timeout time.Duration) time.Duration {
+		var took time.Duration
+		g.Eventually(func() error {
+			took = time.Since(since)
+			return carol.Get(ctx, types.NamespacedName{Namespace: "web", Name: name}, &batonv1alpha1.Promotion{})
+		}).WithTimeout(timeout).WithPolling(50 * time.Millisecond).Should(Succeed())
+		return took
+	}
+
+	// 1-2. A merge to main deploys to staging: nobody creates a Promotion.
+	// The receiver's ping makes Baton read the head at once.
+	sha, pushed := merge("Add the checkout page")
+	image := "registry.example.com/web:" + sha[:7]
+	name := "staging-src-" + sha[:12]
+	t.Logf("MEASURED push (with the webhook ping) to Promotion %s created: %s", name, created(name, pushed, 30*time.Second).Round(time.Millisecond))
+	staged := waitPhase(name, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+	g.Expect(staged.Spec.Environment).To(Equal("staging"))
+	g.Expect(staged.Spec.Image).To(Equal(image))
+	g.Expect(staged.Annotations).To(HaveKeyWithValue("promotion.baton.dev/source-commit", sha))
+	g.Expect(staged.Annotations).To(HaveKeyWithValue("promotion.baton.dev/source-subject-unverified", "Add the checkout page"))
 	g.Expect(staged.Spec.RequestedBy).NotTo(BeNil())
-	g.Expect(staged.Spec.RequestedBy.Username).To(Equal("alice"))
+	g.Expect(staged.Spec.RequestedBy.Username).To(Equal("admin"), "the manager's identity in the dev cluster")
+	all := &batonv1alpha1.PromotionList{}
+	g.Expect(carol.List(ctx, all, client.InNamespace("web"))).To(Succeed())
+	for _, p := range all.Items {
+		g.Expect(p.Name).To(HavePrefix("staging-src-"), "only Baton created Promotions so far")
+		g.Expect(p.Annotations).To(HaveKey("promotion.baton.dev/source-commit"))
+	}
+	g.Expect(len(all.Items)).To(Equal(2), "the initial commit's and the merge's")
 	verifyStart := time.Now()
 	g.Eventually(func(g Gomega) {
 		env := &batonv1alpha1.Environment{}
@@ -109,29 +147,29 @@ func TestDevGuide(t *testing.T) {
 		for _, v := range env.Status.VerifiedImages {
 			images = append(images, v.Image)
 		}
-		g.Expect(images).To(ContainElement("registry.example.com/web:1.1.0"))
+		g.Expect(images).To(ContainElement(image))
 	}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
 	t.Logf("MEASURED staging verified %s after its Promotion succeeded (soakTime 30s)", time.Since(verifyStart).Round(time.Second))
 
 	// 3-4. alice promotes to production; it waits for bob, who approves.
-	g.Expect(alice.Create(ctx, promotionFile("production-1.1.0.yaml"))).To(Succeed())
-	waiting := waitPhase("production-1.1.0", batonv1alpha1.PromotionWaitingForApproval, time.Minute)
-	g.Expect(waiting.Status.Image).To(Equal("registry.example.com/web:1.1.0"))
+	g.Expect(alice.Create(ctx, promotionFile("production-checkout.yaml"))).To(Succeed())
+	waiting := waitPhase("production-checkout", batonv1alpha1.PromotionWaitingForApproval, time.Minute)
+	g.Expect(waiting.Status.Image).To(Equal(image))
 	g.Eventually(func() error { // approving before the image is resolved is refused
 		return bob.Patch(ctx, waiting, client.RawPatch(types.JSONPatchType,
 			[]byte(`[{"op":"add","path":"/spec/approvals","value":[{}]}]`)))
 	}).WithTimeout(30 * time.Second).Should(Succeed())
 
 	// 5. production rolls out.
-	done := waitPhase("production-1.1.0", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+	done := waitPhase("production-checkout", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
 	g.Expect(done.Spec.RequestedBy.Username).To(Equal("alice"))
 	g.Expect(done.Spec.Approvals).To(HaveLen(1))
 	g.Expect(done.Spec.Approvals[0].Username).To(Equal("bob"))
-	g.Expect(done.Spec.Approvals[0].Image).To(Equal("registry.example.com/web:1.1.0"))
+	g.Expect(done.Spec.Approvals[0].Image).To(Equal(image))
 	deploy := &appsv1.Deployment{}
 	g.Eventually(func(g Gomega) {
 		g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "production", Name: "web"}, deploy)).To(Succeed())
-		g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/web:1.1.0"))
+		g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal(image))
 		g.Expect(deploy.Status.UpdatedReplicas).To(Equal(int32(3)))
 		g.Expect(deploy.Status.AvailableReplicas).To(Equal(int32(3)))
 	}).WithTimeout(time.Minute).Should(Succeed())
@@ -153,13 +191,13 @@ func TestDevGuide(t *testing.T) {
 		env := &batonv1alpha1.Environment{}
 		g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "web", Name: "staging"}, env)).To(Succeed())
 		g.Expect(env.Status.Current).NotTo(BeNil())
-		g.Expect(env.Status.Current.Image).To(Equal("registry.example.com/web:1.1.0"))
+		g.Expect(env.Status.Current.Image).To(Equal(image))
 		var rejected []string
 		for _, r := range env.Status.RejectedImages {
 			rejected = append(rejected, r.Image)
 		}
 		g.Expect(rejected).To(ContainElement("registry.example.com/web:broken"))
-		deployment(g, "staging", "registry.example.com/web:1.1.0")
+		deployment(g, "staging", image)
 	}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
 
 	// 7. oncall rolls production back by hand.
@@ -169,8 +207,18 @@ func TestDevGuide(t *testing.T) {
 	g.Eventually(func(g Gomega) { deployment(g, "production", "registry.example.com/web:1.0.0") }).
 		WithTimeout(time.Minute).Should(Succeed())
 
-	// make dev again keeps what Baton did: it never re-applies the images.
+	// Without the webhook ping, the 10s poll (spec.source.git.interval)
+	// finds the next merge.
+	sha, pushed = merge("--no-hook", "Fix a typo")
+	name = "staging-src-" + sha[:12]
+	t.Logf("MEASURED push (polling only, interval 10s) to Promotion %s created: %s", name, created(name, pushed, 30*time.Second).Round(time.Millisecond))
+	waitPhase(name, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+
+	// make dev again keeps what Baton did: it never re-applies the images,
+	// and the repository keeps its commits, so nothing new is promoted.
 	mk("dev")
+	g.Expect(carol.List(ctx, all, client.InNamespace("web"))).To(Succeed())
+	g.Expect(all.Items).To(HaveLen(7), "the initial commit, 2 merges, production-checkout, staging-broken and its rollback, production-rollback")
 	g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "production", Name: "web"}, deploy)).To(Succeed())
 	g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/web:1.0.0"))
 

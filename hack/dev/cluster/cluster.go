@@ -43,6 +43,9 @@ const (
 	offMetrics
 	offProbe
 	offHooks
+	// The application repository's smart-HTTP server (git.go), which
+	// dev.sh starts as the process "gitserver".
+	offGitServer
 	portCount
 )
 
@@ -247,10 +250,11 @@ func (c *cluster) up(ctx context.Context) error {
 	return nil
 }
 
-// down stops every process with a pid file under dir, the manager first, and
-// fails if any of the cluster's ports still accepts connections.
+// down stops every process with a pid file under dir, the manager and the
+// git server first, and fails if any of the cluster's ports still accepts
+// connections.
 func (c *cluster) down() error {
-	names := []string{"manager"}
+	names := []string{"manager", "gitserver"}
 	for i := len(components) - 1; i >= 0; i-- {
 		names = append(names, components[i])
 	}
@@ -277,7 +281,7 @@ func (c *cluster) down() error {
 
 func (c *cluster) status() (running int) {
 	total := 0
-	for _, name := range append(append([]string{}, components...), "manager") {
+	for _, name := range append(append([]string{}, components...), "manager", "gitserver") {
 		if pid, ok := c.proc(name).pid(); ok {
 			kib := rssKiB(pid)
 			total += kib

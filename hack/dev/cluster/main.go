@@ -9,6 +9,8 @@
 //	cluster status  show each process and its memory
 //	cluster run NAME -- CMD ARGS...   (re)start a background process, e.g. the manager
 //	cluster webhook-config            print the webhook configurations for a manager on the host
+//	cluster git-init                  create the application repository <dir>/git/web.git (once)
+//	cluster git-serve                 serve <dir>/git over smart HTTP on base+10 (dev.sh runs it as "gitserver")
 //
 // See docs/dev-cluster.md; `make dev-cluster` and `make dev` call it.
 package main
@@ -44,7 +46,7 @@ func run() error {
 	portBase := fs.Int("port-base", 17400, "The first of the cluster's ports on 127.0.0.1 (see docs/dev-cluster.md for the layout).")
 	manifests := fs.String("webhook-manifests", "config/webhook/manifests.yaml", "webhook-config: the generated webhook configurations.")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: cluster [flags] up|down|status|webhook-config|run NAME -- CMD ARGS...")
+		fmt.Fprintln(os.Stderr, "usage: cluster [flags] up|down|status|webhook-config|git-init|git-serve|run NAME -- CMD ARGS...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -87,6 +89,10 @@ func run() error {
 		}
 		fmt.Print(out)
 		return nil
+	case "git-init":
+		return c.gitInit(ctx)
+	case "git-serve":
+		return c.gitServe(ctx)
 	case "run":
 		args := fs.Args()[1:]
 		if len(args) < 3 || args[1] != "--" {
