@@ -24,6 +24,19 @@ KUSTOMIZE      := $(BIN)/kustomize-$(KUSTOMIZE_VERSION)
 
 GO_BUILD_TOOL = cd $(TOOLS_DIR) && go build -trimpath -ldflags='-s -w' -o
 
+# Flux's source-controller and kustomize-controller, for `make dev
+# GITOPS=flux` (docs/flux.md), from their own module hack/tools/flux so that
+# Flux's dependencies never move the Kubernetes pins of hack/tools. -mod=mod:
+# the module records only Flux's versions and replace pins, not a go.sum
+# for every dependency.
+FLUX_TOOLS_DIR     := $(TOOLS_DIR)/flux
+FLUX_SOURCE_VERSION    := $(shell awk '$$1 == "github.com/fluxcd/source-controller" { print $$2; exit }' $(FLUX_TOOLS_DIR)/go.mod)
+FLUX_KUSTOMIZE_VERSION := $(shell awk '$$1 == "github.com/fluxcd/kustomize-controller" { print $$2; exit }' $(FLUX_TOOLS_DIR)/go.mod)
+FLUX_BIN           := $(BIN)/flux
+FLUX_SOURCE_CONTROLLER    := $(FLUX_BIN)/$(FLUX_SOURCE_VERSION)/source-controller
+FLUX_KUSTOMIZE_CONTROLLER := $(FLUX_BIN)/$(FLUX_KUSTOMIZE_VERSION)/kustomize-controller
+GO_BUILD_FLUX = cd $(FLUX_TOOLS_DIR) && go build -mod=mod -trimpath -ldflags='-s -w' -o
+
 # Packages under test; TEST_FLAGS passes extra flags to go test.
 TEST_PKGS  ?= ./...
 TEST_FLAGS ?=
@@ -152,6 +165,13 @@ $(K8S_CLUSTER)/kubectl:
 	$(GO_BUILD_TOOL) $@ k8s.io/kubernetes/cmd/kubectl
 $(K8S_CLUSTER)/kwok:
 	$(GO_BUILD_TOOL) $@ sigs.k8s.io/kwok/cmd/kwok
+.PHONY: flux-bins
+flux-bins: $(FLUX_SOURCE_CONTROLLER) $(FLUX_KUSTOMIZE_CONTROLLER) ## Build Flux's source-controller and kustomize-controller (hack/tools/flux) into bin/flux/<version>/.
+
+$(FLUX_SOURCE_CONTROLLER):
+	$(GO_BUILD_FLUX) $@ github.com/fluxcd/source-controller
+$(FLUX_KUSTOMIZE_CONTROLLER):
+	$(GO_BUILD_FLUX) $@ github.com/fluxcd/kustomize-controller
 $(CONTROLLER_GEN):
 	$(GO_BUILD_TOOL) $@ sigs.k8s.io/controller-tools/cmd/controller-gen
 $(GOTESTSUM):
@@ -195,13 +215,21 @@ dev-cluster-down: ## Stop the local cluster (and the manager); leaves no process
 	@go build -o $(DEV_CLUSTER) ./hack/dev/cluster
 	@$(DEV_CLUSTER_RUN) down
 
+# GITOPS=flux also runs Flux's source-controller and kustomize-controller
+# (make flux-bins) on DEV_PORT_BASE+11..+15, and both Environments deliver
+# through Git to a config repository that Flux applies (docs/flux.md).
+GITOPS ?=
+DEV_ENV = DEV_DIR=$(DEV_DIR) DEV_PORT_BASE=$(DEV_PORT_BASE) DEV_NAMESPACE=$(DEV_NAMESPACE) \
+	DEV_CLUSTER=$(DEV_CLUSTER) KUBECTL=$(KUBECTL) MANAGER=$(BIN)/manager GITOPS=$(GITOPS) \
+	FLUX_TOOLS_DIR=$(FLUX_TOOLS_DIR) FLUX_SOURCE_CONTROLLER=$(FLUX_SOURCE_CONTROLLER) \
+	FLUX_KUSTOMIZE_CONTROLLER=$(FLUX_KUSTOMIZE_CONTROLLER)
+
 .PHONY: dev
-dev: dev-cluster ## Start the local cluster, install Baton, run the manager and seed a sample app.
-	@DEV_DIR=$(DEV_DIR) DEV_PORT_BASE=$(DEV_PORT_BASE) DEV_NAMESPACE=$(DEV_NAMESPACE) \
-		DEV_CLUSTER=$(DEV_CLUSTER) KUBECTL=$(KUBECTL) MANAGER=$(BIN)/manager bash hack/dev/dev.sh up
+dev: dev-cluster $(if $(filter flux,$(GITOPS)),flux-bins) ## Start the local cluster, install Baton, run the manager and seed a sample app (GITOPS=flux: applied by Flux).
+	@$(DEV_ENV) bash hack/dev/dev.sh up
 
 .PHONY: dev-down
-dev-down: dev-cluster-down ## Stop the manager and the local cluster.
+dev-down: dev-cluster-down ## Stop the manager, the Flux controllers and the local cluster.
 
 .PHONY: dev-merge
 dev-merge: ## "Merge" a commit into the sample app's repository: staging deploys it (MESSAGE="...").
@@ -210,6 +238,14 @@ dev-merge: ## "Merge" a commit into the sample app's repository: staging deploys
 # The Ginkgo suite (test/e2e, docs/e2e.md) and the dev cluster's own tests
 # (test/devcluster), one package at a time: each starts its own cluster.
 E2E_PKGS ?= ./test/e2e/... ./test/devcluster/...
+
+# The real GitOps loop (test/e2e/gitops_test.go, label "gitops"): its own
+# `make dev GITOPS=flux` cluster on E2E_PORT_BASE+60..+75, beside the suite's.
+.PHONY: test-e2e-gitops
+test-e2e-gitops: build flux-bins ## Run the e2e scenarios where Flux applies Baton's commits (ports from E2E_PORT_BASE).
+	$(DEV_BUILD)
+	E2E_GITOPS=1 E2E_PORT_BASE=$(E2E_PORT_BASE) K8S_ASSETS=$(K8S_ASSETS) K8S_CLUSTER=$(K8S_CLUSTER) \
+		go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ -ginkgo.label-filter=gitops -ginkgo.v $(E2E_FLAGS)
 
 .PHONY: test-e2e
 test-e2e: build ## Run the e2e suites against their own local clusters (ports from E2E_PORT_BASE).

@@ -16,6 +16,10 @@ package controllers
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// delivery.git.requestReconcile: Baton annotates Flux's GitRepositories and
+// Kustomizations with reconcile.fluxcd.io/requestedAt after a push.
+// +kubebuilder:rbac:groups=source.toolkit.fluxcd.io,resources=gitrepositories,verbs=patch
+// +kubebuilder:rbac:groups=kustomize.toolkit.fluxcd.io,resources=kustomizations,verbs=patch
 
 // The admission key Secret (internal/identity) is created at start-up in the
 // manager's own namespace only; config/rbac/manager_key_role_binding.yaml

@@ -296,6 +296,14 @@ func (r *PromotionReconciler) deliver(ctx context.Context, promo *batonv1alpha1.
 	promo.Status.Commit = rec.Commit
 	if g := env.Spec.Delivery.Git; g != nil {
 		promo.Status.CommitURL = gitdelivery.CommitURL(g.URL, rec.Commit)
+		// Flux applies the commit on its interval anyway: a failed request
+		// is only a warning.
+		if len(g.RequestReconcile) > 0 {
+			if err := gitdelivery.RequestReconcile(ctx, r.Client, g.RequestReconcile, r.Clock.Now()); err != nil {
+				r.event(promo, corev1.EventTypeWarning, gitdelivery.ReconcileRequestFailedReason, "RequestReconcile",
+					"Pushed %.12s, but could not ask Flux to apply it at once (it will on its next interval): %v", rec.Commit, err)
+			}
+		}
 	}
 	promo.Status.Patch = rec.Patch
 	promo.Status.DeliveredAt = r.now()
@@ -324,6 +332,11 @@ func (r *PromotionReconciler) watchRollout(ctx context.Context, promo *batonv1al
 		detail := "the workload reported nothing"
 		if ready != nil {
 			detail = ready.Message
+		}
+		if g := env.Spec.Delivery.Git; g != nil && promo.Status.Commit != "" && !atImage {
+			// Baton's part is done; the GitOps engine never applied it.
+			detail = fmt.Sprintf("commit %.12s was pushed to branch %s of %s but never applied: the workload does not run %s (is Argo CD or Flux running and following that branch?)",
+				promo.Status.Commit, g.Branch, gitdelivery.RedactURLs(g.URL), promo.Status.Image)
 		}
 		return r.closeOut(ctx, promo, env, batonv1alpha1.PromotionFailed, batonv1alpha1.RolloutTimeoutReason,
 			fmt.Sprintf("The rollout of %s in Environment %q did not complete within spec.rollout.timeout (%s): %s", promo.Status.Image, env.Name, rolloutTimeout(env), detail))

@@ -119,6 +119,39 @@ type GitDelivery struct {
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:Pattern=`^[^\s~^:?*\[\\]+$`
 	PushBranch string `json:"pushBranch,omitempty"`
+
+	// RequestReconcile lists Flux objects that Baton annotates with
+	// reconcile.fluxcd.io/requestedAt after each push, so that Flux fetches
+	// and applies the commit at once instead of at its next interval.
+	// Usually the GitRepository of the config repository; a Kustomization
+	// reconciles by itself when its source has a new revision. A failed
+	// request is only a warning Event: Flux still applies the commit on
+	// its interval. Empty means Baton only pushes.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	RequestReconcile []FluxObjectReference `json:"requestReconcile,omitempty"`
+}
+
+// FluxObjectReference names a Flux object that Baton asks to reconcile.
+type FluxObjectReference struct {
+	// Kind of the object: GitRepository (source.toolkit.fluxcd.io/v1) or
+	// Kustomization (kustomize.toolkit.fluxcd.io/v1).
+	// +required
+	// +kubebuilder:validation:Enum=GitRepository;Kustomization
+	Kind string `json:"kind"`
+
+	// Name of the object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Namespace of the object, typically flux-system.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
 }
 
 // LocalObjectReference names an object in the same namespace.

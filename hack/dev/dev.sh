@@ -2,6 +2,8 @@
 # Runs Baton against the dev cluster: `make dev` (up) and `make dev-down`.
 # The Makefile starts the cluster first (make dev-cluster) and passes:
 #   DEV_DIR DEV_PORT_BASE DEV_NAMESPACE DEV_CLUSTER KUBECTL MANAGER
+# and, for GITOPS=flux (docs/flux.md), FLUX_TOOLS_DIR,
+# FLUX_SOURCE_CONTROLLER and FLUX_KUSTOMIZE_CONTROLLER.
 # Every step is idempotent: running `make dev` again re-applies the
 # manifests, rebuilds the manager and restarts it.
 set -euo pipefail
@@ -22,6 +24,126 @@ HOOKS_PORT=$((DEV_PORT_BASE + 9))
 GIT_PORT=$((DEV_PORT_BASE + 10))
 GIT_URL="http://127.0.0.1:$GIT_PORT/web.git"
 MANAGER_LOG="$DEV_DIR/manager/manager.log"
+
+# GITOPS=flux: Flux's source-controller and kustomize-controller apply the
+# config repository $CONFIG_URL, and both Environments deliver through Git.
+# Their ports follow the cluster's (hack/dev/cluster/cluster.go): base+11
+# source-controller's artifact server, +12/+13 its metrics and health,
+# +14/+15 kustomize-controller's.
+GITOPS=${GITOPS:-}
+CONFIG_URL="http://127.0.0.1:$GIT_PORT/config.git"
+FLUX_STORAGE_PORT=$((DEV_PORT_BASE + 11))
+FLUX_SOURCE_METRICS_PORT=$((DEV_PORT_BASE + 12))
+FLUX_SOURCE_HEALTH_PORT=$((DEV_PORT_BASE + 13))
+FLUX_KUSTOMIZE_METRICS_PORT=$((DEV_PORT_BASE + 14))
+FLUX_KUSTOMIZE_HEALTH_PORT=$((DEV_PORT_BASE + 15))
+case $GITOPS in
+"" | flux) ;;
+*)
+	echo "GITOPS=$GITOPS: the only GitOps engine of the dev cluster is flux (or none)" >&2
+	exit 2
+	;;
+esac
+
+# git for the config repository only (under $DEV_DIR/git), with a fixed
+# identity and no user or system configuration.
+cfggit() {
+	GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
+		GIT_AUTHOR_NAME="Baton Dev" GIT_AUTHOR_EMAIL=dev@example.com \
+		GIT_COMMITTER_NAME="Baton Dev" GIT_COMMITTER_EMAIL=dev@example.com git "$@"
+}
+
+wait_http() { # URL SECONDS
+	local i
+	for ((i = 0; i < $2 * 5; i++)); do
+		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# The config repository: config/dev/flux/repo (base/, staging/ and
+# production/ overlays) as one commit on main of $DEV_DIR/git/config.git,
+# created once; Baton's commits go on top of it.
+config_repo_init() {
+	local bare="$DEV_DIR/git/config.git" work
+	if cfggit --git-dir "$bare" rev-parse --verify -q refs/heads/main >/dev/null 2>&1; then
+		echo "  config repository $(rel "$bare") (main at $(cfggit --git-dir "$bare" rev-parse --short HEAD))"
+		return
+	fi
+	rm -rf "$bare"
+	cfggit init -q --bare --initial-branch=main "$bare"
+	cfggit --git-dir "$bare" config http.receivepack true
+	work=$(mktemp -d)
+	cfggit init -q --initial-branch=main "$work"
+	cp -R config/dev/flux/repo/. "$work/"
+	cfggit -C "$work" add -A
+	cfggit -C "$work" commit -q -m "Seed the staging and production overlays"
+	cfggit -C "$work" push -q "$bare" main
+	rm -rf "$work"
+	echo "  config repository $(rel "$bare") created (main at $(cfggit --git-dir "$bare" rev-parse --short HEAD))"
+}
+
+# Flux's CRDs, copied at run time from the controllers' modules in the Go
+# module cache (the versions hack/tools/flux pins), and the two controllers.
+flux_up() {
+	step "Installing Flux's CRDs (config/crd/bases of source-controller and kustomize-controller)"
+	local crds="$DEV_DIR/flux/crds" m dir
+	rm -rf "$crds" && mkdir -p "$crds"
+	for m in github.com/fluxcd/source-controller github.com/fluxcd/kustomize-controller; do
+		dir=$(cd "$FLUX_TOOLS_DIR" && go list -mod=mod -m -f '{{.Dir}}' "$m")
+		cp "$dir"/config/crd/bases/*.yaml "$crds/"
+	done
+	chmod u+w "$crds"/*.yaml
+	kubectl apply --server-side -f "$crds"
+	kubectl wait --for condition=Established --timeout=60s \
+		crd/gitrepositories.source.toolkit.fluxcd.io crd/kustomizations.kustomize.toolkit.fluxcd.io
+	kubectl create namespace flux-system --dry-run=client -o yaml | kubectl apply --server-side -f -
+
+	step "Starting Flux's source-controller and kustomize-controller ($(rel "$(dirname "$FLUX_SOURCE_CONTROLLER")"))"
+	mkdir -p "$DEV_DIR/flux/storage" "$DEV_DIR/flux/bin"
+	# Started through symlinks under DEV_DIR: `cluster down` signals only a
+	# process whose command line names the cluster's directory.
+	ln -sf "$FLUX_SOURCE_CONTROLLER" "$DEV_DIR/flux/bin/source-controller"
+	ln -sf "$FLUX_KUSTOMIZE_CONTROLLER" "$DEV_DIR/flux/bin/kustomize-controller"
+	KUBECONFIG="$DEV_DIR/admin.kubeconfig" RUNTIME_NAMESPACE=flux-system \
+		cluster run source-controller -- "$DEV_DIR/flux/bin/source-controller" \
+		--storage-path="$DEV_DIR/flux/storage" \
+		--storage-addr="127.0.0.1:$FLUX_STORAGE_PORT" \
+		--storage-adv-addr="127.0.0.1:$FLUX_STORAGE_PORT" \
+		--metrics-addr="127.0.0.1:$FLUX_SOURCE_METRICS_PORT" \
+		--health-addr="127.0.0.1:$FLUX_SOURCE_HEALTH_PORT" \
+		--enable-leader-election=false --log-level=info
+	KUBECONFIG="$DEV_DIR/admin.kubeconfig" RUNTIME_NAMESPACE=flux-system \
+		cluster run kustomize-controller -- "$DEV_DIR/flux/bin/kustomize-controller" \
+		--metrics-addr="127.0.0.1:$FLUX_KUSTOMIZE_METRICS_PORT" \
+		--health-addr="127.0.0.1:$FLUX_KUSTOMIZE_HEALTH_PORT" \
+		--enable-leader-election=false --no-remote-bases=true --log-level=info
+	local name port
+	for name in source-controller:$FLUX_SOURCE_HEALTH_PORT kustomize-controller:$FLUX_KUSTOMIZE_HEALTH_PORT; do
+		port=${name#*:}
+		name=${name%%:*}
+		if ! wait_http "http://127.0.0.1:$port/readyz" 60; then
+			echo "$name did not become ready in 60s; the end of $(rel "$DEV_DIR/$name/$name.log"):" >&2
+			tail -n 30 "$DEV_DIR/$name/$name.log" >&2
+			exit 1
+		fi
+		echo "  $name ready, log $(rel "$DEV_DIR/$name/$name.log")"
+	done
+}
+
+# The config repository, Flux's GitRepository and Kustomizations, and the
+# Environments delivering through Git.
+flux_seed() {
+	step "Flux applies the config repository $CONFIG_URL (staging/ and production/)"
+	config_repo_init
+	sed "s|http://127.0.0.1:17410/|http://127.0.0.1:$GIT_PORT/|" config/dev/flux/gitops.yaml |
+		kubectl apply --server-side -f -
+	kubectl -n flux-system wait --for condition=Ready --timeout=120s \
+		gitrepository/config kustomization/staging kustomization/production
+	sed "s|http://127.0.0.1:17410/|http://127.0.0.1:$GIT_PORT/|" config/dev/flux/environments.yaml |
+		kubectl apply --server-side -f -
+}
 
 up() {
 	local t0=$SECONDS
@@ -67,6 +189,10 @@ up() {
 	fi
 	echo "  manager ready: metrics http://127.0.0.1:$METRICS_PORT/metrics, log $(rel "$MANAGER_LOG")"
 
+	if [[ $GITOPS == flux ]]; then
+		flux_up
+	fi
+
 	step "Serving the application repository on $GIT_URL"
 	cluster git-init
 	cluster run gitserver -- "$DEV_CLUSTER" --dir "$DEV_DIR" --port-base "$DEV_PORT_BASE" git-serve
@@ -89,6 +215,24 @@ up() {
 	# The push-hook token of staging's spec.source.git.webhookSecretRef.
 	kubectl -n web create secret generic web-hook --from-file=token="$DEV_DIR/git/hook-token" \
 		--dry-run=client -o yaml | kubectl apply --server-side -f -
+	if [[ $GITOPS == flux ]]; then
+		flux_seed
+	else
+		seed_direct
+	fi
+	kubectl -n staging rollout status deploy/web --timeout=60s
+	kubectl -n production rollout status deploy/web --timeout=60s
+	kubectl -n web wait --for condition=Ready --timeout=60s environment/staging environment/production
+
+	step "Baton is running ($((SECONDS - t0))s after the cluster was up)"
+	kubectl -n web get environments -o wide
+	if [[ $GITOPS == flux ]]; then
+		kubectl -n flux-system get gitrepositories,kustomizations
+	fi
+	guide
+}
+
+seed_direct() {
 	# Created once and never re-applied: see config/dev/app/kustomization.yaml.
 	local out
 	if ! out=$(kubectl create -f config/dev/app/deployments.yaml 2>&1); then
@@ -104,13 +248,6 @@ up() {
 	# staging follows the repository served on this DEV_PORT_BASE.
 	sed "s|http://127.0.0.1:17410/web.git|$GIT_URL|" config/dev/app/environments.yaml |
 		kubectl apply --server-side -f -
-	kubectl -n staging rollout status deploy/web --timeout=60s
-	kubectl -n production rollout status deploy/web --timeout=60s
-	kubectl -n web wait --for condition=Ready --timeout=60s environment/staging environment/production
-
-	step "Baton is running ($((SECONDS - t0))s after the cluster was up)"
-	kubectl -n web get environments -o wide
-	guide
 }
 
 guide() {

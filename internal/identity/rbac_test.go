@@ -100,6 +100,9 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 			"promotion.baton.dev/promotions:watch@",
 			"promotion.baton.dev/environments/finalizers:update@", "promotion.baton.dev/promotions/finalizers:update@",
 			"promotion.baton.dev/environments/status:patch@", "promotion.baton.dev/promotions/status:patch@",
+			// delivery.git.requestReconcile: annotate Flux's objects after
+			// a push; no get, list or watch.
+			"kustomize.toolkit.fluxcd.io/kustomizations:patch@", "source.toolkit.fluxcd.io/gitrepositories:patch@",
 		},
 		// Only in the manager's own namespace: create the admission key;
 		// the certificate rotation's cache lists and watches Secrets there,

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,23 @@ const (
 	offGitServer
 	portCount
 )
+
+// The Flux controllers of `make dev GITOPS=flux` (dev.sh starts them as
+// "source-controller" and "kustomize-controller"): source-controller's
+// artifact server, metrics and health probes, then kustomize-controller's
+// metrics and health probes. They follow portCount but `down` checks them
+// only when it stopped a Flux controller, so that a cluster without Flux
+// never claims them.
+const (
+	offFluxStorage = portCount + iota
+	offFluxSourceMetrics
+	offFluxSourceHealth
+	offFluxKustomizeMetrics
+	offFluxKustomizeHealth
+	fluxPortEnd
+)
+
+var fluxProcs = []string{"kustomize-controller", "source-controller"}
 
 // user is one identity in the static token file. Every user gets
 // <dir>/<name>.kubeconfig.
@@ -254,21 +272,26 @@ func (c *cluster) up(ctx context.Context) error {
 // git server first, and fails if any of the cluster's ports still accepts
 // connections.
 func (c *cluster) down() error {
-	names := []string{"manager", "gitserver"}
+	names := append([]string{"manager"}, fluxProcs...)
+	names = append(names, "gitserver")
 	for i := len(components) - 1; i >= 0; i-- {
 		names = append(names, components[i])
 	}
 	var errs []error
+	ports := portCount
 	for _, name := range names {
 		stopped, err := c.proc(name).stop(20 * time.Second)
 		if err != nil {
 			errs = append(errs, err)
 		} else if stopped {
 			fmt.Printf("  %-24s stopped\n", name)
+			if slices.Contains(fluxProcs, name) {
+				ports = fluxPortEnd
+			}
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for off := 0; off < portCount; off++ {
+	for off := 0; off < ports; off++ {
 		for listening(c.port(off)) && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -281,13 +304,13 @@ func (c *cluster) down() error {
 
 func (c *cluster) status() (running int) {
 	total := 0
-	for _, name := range append(append([]string{}, components...), "manager", "gitserver") {
+	for _, name := range append(append(append([]string{}, components...), "manager", "gitserver"), fluxProcs...) {
 		if pid, ok := c.proc(name).pid(); ok {
 			kib := rssKiB(pid)
 			total += kib
 			running++
 			fmt.Printf("  %-24s running  pid %-7d RSS %4d MiB  log %s\n", name, pid, kib/1024, rel(c.proc(name).logFile()))
-		} else {
+		} else if !slices.Contains(fluxProcs, name) {
 			fmt.Printf("  %-24s stopped\n", name)
 		}
 	}
