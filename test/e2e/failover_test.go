@@ -472,8 +472,13 @@ type tcpProxy struct {
 
 func startProxy(addr string, backends ...string) *tcpProxy {
 	GinkgoHelper()
-	ln, err := net.Listen("tcp", addr)
-	Expect(err).NotTo(HaveOccurred())
+	// The suite's manager was just killed; its socket goes with the process,
+	// which may take a moment to be gone.
+	var ln net.Listener
+	Eventually(func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}).WithTimeout(15 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 	p := &tcpProxy{ln: ln, backends: backends, served: make([]atomic.Int64, len(backends)), conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go func() {

@@ -76,22 +76,7 @@ var _ = BeforeSuite(func() {
 	// Registered before anything starts, so that it runs after a failure
 	// too, with its own context: make dev-down, then kill whatever is left
 	// and fail if there was anything.
-	DeferCleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "dev-down", "DEV_DIR="+dir, "DEV_PORT_BASE="+strconv.Itoa(base))
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		GinkgoWriter.Printf("$ make dev-down\n%s", out)
-		framework.KillLeftovers(t, dir)
-		framework.AssertAllGone(t, dir, addrs)
-		Expect(err).NotTo(HaveOccurred(), "make dev-down")
-		if !suiteFailed {
-			_ = os.RemoveAll(dir)
-		} else {
-			fmt.Printf("kept the cluster's state and logs in %s\n", dir)
-		}
-	})
+	DeferCleanup(func() { tearDownCluster(t, dir, base, addrs, !suiteFailed, "the cluster's") })
 
 	start := time.Now()
 	suiteFailed = true // until make dev is through
@@ -196,4 +181,24 @@ func plugin(user string, args ...string) (stdout, stderr string, err error) {
 	err = cmd.Run()
 	GinkgoWriter.Printf("$ kubectl promote %s   # as %s\n%s%s", strings.Join(args, " "), user, o.String(), e.String())
 	return o.String(), e.String(), err
+}
+
+// tearDownCluster stops a dev cluster started by `make dev` in dir, kills
+// and fails on anything still running from dir or listening on addrs, and
+// removes dir unless a failure asks to keep its state and logs.
+func tearDownCluster(t framework.T, dir string, base int, addrs []string, remove bool, what string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "dev-down", "DEV_DIR="+dir, "DEV_PORT_BASE="+strconv.Itoa(base))
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	GinkgoWriter.Printf("$ make dev-down\n%s", out)
+	framework.KillLeftovers(t, dir)
+	framework.AssertAllGone(t, dir, addrs)
+	Expect(err).NotTo(HaveOccurred(), "make dev-down")
+	if remove {
+		_ = os.RemoveAll(dir)
+	} else {
+		fmt.Printf("kept %s state and logs in %s\n", what, dir)
+	}
 }
