@@ -279,7 +279,7 @@ var _ = Describe("GitOps with Flux", Label("gitops"), Ordered, func() {
 			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(syscall.Kill(pid, syscall.SIGTERM)).To(Succeed())
-			Eventually(func() bool { return isZombie(pid) }).WithTimeout(30*time.Second).Should(BeTrue(), "%s stopped", name)
+			Eventually(func() bool { return framework.IsZombie(pid) }).WithTimeout(30*time.Second).Should(BeTrue(), "%s stopped", name)
 		}
 		Expect(gadmin.Patch(ctx, &batonv1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Name: "staging", Namespace: ns}},
 			client.RawPatch(types.MergePatchType, []byte(`{"spec":{"rollout":{"timeout":"15s","autoRollback":false}}}`)))).To(Succeed())

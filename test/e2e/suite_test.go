@@ -134,19 +134,9 @@ func killManager() []string {
 	Expect(syscall.Kill(pid, syscall.SIGKILL)).To(Succeed())
 	Eventually(func() bool {
 		_, err := os.Stat(fmt.Sprintf("/proc/%d/cmdline", pid))
-		return os.IsNotExist(err) || isZombie(pid)
+		return os.IsNotExist(err) || framework.IsZombie(pid)
 	}).WithTimeout(30*time.Second).Should(BeTrue(), "manager pid %d is gone", pid)
 	return argv
-}
-
-func isZombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
 // restartManager starts the manager again with argv, the way dev.sh does

@@ -106,11 +106,8 @@ func ProcessesUnder(dir string) map[int]string {
 		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
 			continue
 		}
-		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
-			s := string(stat)
-			if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) && s[i+2] == 'Z' {
-				continue // exited, waiting to be reaped
-			}
+		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && zombie(stat) {
+			continue // exited, waiting to be reaped
 		}
 		found[pid] = strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " ")
 	}
@@ -222,4 +219,19 @@ func RSSMiB(pids map[int]string) int {
 		}
 	}
 	return total / 1024
+}
+
+// IsZombie reports whether pid has exited (or is gone) and only waits to be
+// reaped.
+func IsZombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err != nil || zombie(stat)
+}
+
+// zombie reads the state field of /proc/<pid>/stat, which follows the
+// command name in parentheses.
+func zombie(stat []byte) bool {
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
