@@ -211,12 +211,15 @@ func (c *cluster) up(ctx context.Context) error {
 		// Give up as soon as the process exits, instead of at the timeout.
 		wctx, exited := context.WithCancelCause(wctx)
 		go func() {
-			for wctx.Err() == nil {
-				if _, ok := p.pid(); !ok {
+			// Three misses in a row: a single failed read of /proc (seen
+			// under load, with the process running fine) is not an exit.
+			for misses := 0; wctx.Err() == nil; time.Sleep(200 * time.Millisecond) {
+				if _, ok := p.pid(); ok {
+					misses = 0
+				} else if misses++; misses == 3 {
 					exited(errors.New("it exited"))
 					return
 				}
-				time.Sleep(200 * time.Millisecond)
 			}
 		}()
 		if err := ready(wctx); err != nil {
