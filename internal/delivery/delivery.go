@@ -2,10 +2,9 @@ package delivery
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/outcome"
 )
 
 // Request is one delivery: move Environment to Image for Promotion.
@@ -40,23 +39,17 @@ type Deliverer interface {
 	Deliver(ctx context.Context, req Request) (Record, error)
 }
 
-// Error is a delivery failure that a person must fix: retrying cannot help.
-// Reason is a condition reason from api/v1alpha1.
-type Error struct {
-	Reason  string
-	Message string
-}
+// Error is a delivery failure that a person must fix.
+//
+// Deprecated: use outcome.Stalled; this alias goes once every caller moved.
+type Error = outcome.Stalled
 
-func (e *Error) Error() string { return e.Message }
+// Stalled returns a delivery failure a person must fix.
+//
+// Deprecated: use outcome.Stall.
+func Stalled(reason, format string, args ...any) error { return outcome.Stall(reason, format, args...) }
 
-// Stalled returns a delivery Error with a condition reason.
-func Stalled(reason, format string, args ...any) error {
-	return &Error{Reason: reason, Message: fmt.Sprintf(format, args...)}
-}
-
-// AsError returns the delivery Error inside err, if any.
-func AsError(err error) (*Error, bool) {
-	var e *Error
-	ok := errors.As(err, &e)
-	return e, ok
-}
+// AsError returns the Stalled inside err, if any.
+//
+// Deprecated: use outcome.AsStalled.
+func AsError(err error) (*Error, bool) { return outcome.AsStalled(err) }
