@@ -242,6 +242,17 @@ type Promotion struct {
 	Status PromotionStatus `json:"status,omitempty"`
 }
 
+// GetConditions returns the status conditions of the Promotion, so that
+// generic helpers (apimachinery meta, kstatus) can read them.
+func (in *Promotion) GetConditions() []metav1.Condition {
+	return in.Status.Conditions
+}
+
+// SetConditions replaces the status conditions of the Promotion.
+func (in *Promotion) SetConditions(conditions []metav1.Condition) {
+	in.Status.Conditions = conditions
+}
+
 // PromotionList is a list of Promotions.
 // +kubebuilder:object:root=true
 type PromotionList struct {

@@ -1,0 +1,203 @@
+package v1alpha1
+
+// Delivery says how Baton changes the environment: exactly one of git or
+// direct.
+// +kubebuilder:validation:XValidation:rule="has(self.git) != has(self.direct)",message="exactly one of git or direct must be set"
+type Delivery struct {
+	// Git delivers by committing the new image to a config repository, which a
+	// GitOps engine (Argo CD, Flux) then applies.
+	// +optional
+	Git *GitDelivery `json:"git,omitempty"`
+
+	// Direct delivers by server-side applying the image field of the workload.
+	// +optional
+	Direct *DirectDelivery `json:"direct,omitempty"`
+
+	// PinDigest writes the image by digest (repo@sha256:...) instead of by
+	// tag whenever the digest is known.
+	// +optional
+	PinDigest bool `json:"pinDigest,omitempty"`
+}
+
+// GitDelivery is a config repository Baton commits to.
+type GitDelivery struct {
+	// URL of the repository: https://, http://, ssh:// or scp-like
+	// git@host:path.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^(https?://|ssh://|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:)\S+$`
+	URL string `json:"url"`
+
+	// Branch to commit to. Baton never force-pushes it.
+	// +optional
+	// +kubebuilder:default=main
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[^\s~^:?*\[\\]+$`
+	Branch string `json:"branch,omitempty"`
+
+	// Path is the directory inside the repository that the edit is relative
+	// to. It may not be absolute nor contain "..". Empty means the root.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(s, s == '..')",message="path must be relative to the repository root and must not contain '..'"
+	Path string `json:"path,omitempty"`
+
+	// Edit says which file and field hold the image.
+	// +required
+	Edit ManifestEdit `json:"edit"`
+
+	// SecretRef names a Secret in the Environment's namespace with the
+	// credentials: username and password (or password alone as a token) for
+	// HTTPS; identity and known_hosts for SSH. Empty means anonymous access.
+	// +optional
+	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+
+	// Author of Baton's commits. Empty means "Baton <baton@baton.dev>".
+	// +optional
+	Author *GitAuthor `json:"author,omitempty"`
+
+	// PushBranch, when set, is where Baton pushes its commit instead of
+	// branch, for a branch that is protected: the forge's own automation
+	// opens the pull request, and the Promotion waits in Promoting with
+	// reason AwaitingMerge until its commit is reachable from branch. Empty
+	// means Baton pushes to branch.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[^\s~^:?*\[\\]+$`
+	PushBranch string `json:"pushBranch,omitempty"`
+
+	// RequestReconcile lists Flux objects that Baton annotates with
+	// reconcile.fluxcd.io/requestedAt after each push, so that Flux fetches
+	// and applies the commit at once instead of at its next interval.
+	// Usually the GitRepository of the config repository; a Kustomization
+	// reconciles by itself when its source has a new revision. A failed
+	// request is only a warning Event: Flux still applies the commit on
+	// its interval. Empty means Baton only pushes.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	RequestReconcile []FluxObjectReference `json:"requestReconcile,omitempty"`
+}
+
+// FluxObjectReference names a Flux object that Baton asks to reconcile.
+type FluxObjectReference struct {
+	// Kind of the object: GitRepository (source.toolkit.fluxcd.io/v1) or
+	// Kustomization (kustomize.toolkit.fluxcd.io/v1).
+	// +required
+	// +kubebuilder:validation:Enum=GitRepository;Kustomization
+	Kind string `json:"kind"`
+
+	// Name of the object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Namespace of the object, typically flux-system.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+}
+
+// GitAuthor is the author and committer of Baton's commits.
+type GitAuthor struct {
+	// Name of the author.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Name string `json:"name"`
+
+	// Email of the author.
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+$`
+	Email string `json:"email"`
+}
+
+// ManifestEdit selects exactly one way to write the image into the
+// repository.
+// +kubebuilder:validation:XValidation:rule="[has(self.kustomize), has(self.yaml), has(self.helm)].filter(x, x).size() == 1",message="exactly one of kustomize, yaml or helm must be set"
+type ManifestEdit struct {
+	// Kustomize sets the images: entry of <path>/kustomization.yaml.
+	// +optional
+	Kustomize *KustomizeEdit `json:"kustomize,omitempty"`
+
+	// YAML sets one field in one file.
+	// +optional
+	YAML *YAMLFieldEdit `json:"yaml,omitempty"`
+
+	// Helm sets the image fields of a Helm values file.
+	// +optional
+	Helm *HelmEdit `json:"helm,omitempty"`
+}
+
+// KustomizeEdit edits the images: list of a kustomization.
+type KustomizeEdit struct {
+	// ImageName is the "name" of the images: entry to set. Empty means the
+	// repository of the image being promoted.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	ImageName string `json:"imageName,omitempty"`
+}
+
+// YAMLFieldEdit sets one field, addressed by a path, in one file.
+type YAMLFieldEdit struct {
+	// File to edit, relative to the delivery path.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(s, s == '..')",message="file must be relative and must not contain '..'"
+	File string `json:"file"`
+
+	// Field is the path of the image field, such as
+	// spec.template.spec.containers[name=web].image.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Field string `json:"field"`
+}
+
+// HelmEdit sets the image in a Helm values file, either as a repository and
+// a tag field, or as one field holding the whole reference.
+// +kubebuilder:validation:XValidation:rule="!has(self.imageField) || (!has(self.repositoryField) && !has(self.tagField))",message="imageField cannot be combined with repositoryField or tagField"
+type HelmEdit struct {
+	// File is the values file, relative to the delivery path.
+	// +optional
+	// +kubebuilder:default=values.yaml
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(s, s == '..')",message="file must be relative and must not contain '..'"
+	File string `json:"file,omitempty"`
+
+	// RepositoryField is the path of the repository field. Empty means
+	// image.repository (unless imageField is set).
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	RepositoryField string `json:"repositoryField,omitempty"`
+
+	// TagField is the path of the tag field. Empty means image.tag (unless
+	// imageField is set).
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	TagField string `json:"tagField,omitempty"`
+
+	// ImageField is the path of a single field holding the whole reference.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	ImageField string `json:"imageField,omitempty"`
+}
+
+// DirectDelivery patches the workload with server-side apply, owning only the
+// image field of the named container.
+type DirectDelivery struct {
+	// FieldManager is the server-side apply field manager. Empty means
+	// "baton".
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	FieldManager string `json:"fieldManager,omitempty"`
+}
