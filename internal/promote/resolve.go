@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/image"
 )
 
 // Verdict says what a Resolution means for the Promotion.
@@ -42,7 +43,7 @@ func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environmen
 		return resolveRollback(p.Spec.Rollback.ToRevision, env)
 	}
 	if p.Spec.Image != "" {
-		if _, err := ParseImage(p.Spec.Image); err != nil {
+		if _, err := image.Parse(p.Spec.Image); err != nil {
 			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.InvalidImageReason,
 				Message: fmt.Sprintf("spec.image: %v; write it as registry/repository:tag or registry/repository@sha256:digest", err)}
 		}
@@ -56,13 +57,13 @@ func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environmen
 			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.NoImageReason,
 				Message: fmt.Sprintf("spec.image is required: Environment %q has no upstream to take a verified image from", env.Name)}
 		}
-		return Resolution{Verdict: Resolved, Image: p.Spec.Image, Digest: digestOf(p.Spec.Image)}
+		return Resolution{Verdict: Resolved, Image: p.Spec.Image, Digest: image.DigestOf(p.Spec.Image)}
 	}
 
 	if p.Spec.Image != "" {
 		for _, v := range upstream.Status.VerifiedImages {
-			if SameImage(p.Spec.Image, "", v.Image, v.Digest) {
-				return Resolution{Verdict: Resolved, Image: p.Spec.Image, Digest: firstNonEmpty(v.Digest, digestOf(p.Spec.Image))}
+			if image.Same(p.Spec.Image, "", v.Image, v.Digest) {
+				return Resolution{Verdict: Resolved, Image: p.Spec.Image, Digest: firstNonEmpty(v.Digest, image.DigestOf(p.Spec.Image))}
 			}
 		}
 		return Resolution{Verdict: Wait, Reason: batonv1alpha1.UpstreamNotVerifiedReason,
@@ -163,9 +164,9 @@ func Reject(env *batonv1alpha1.Environment, r batonv1alpha1.RejectedImage) {
 }
 
 // Unreject clears a rejection: the image is being shipped again on purpose.
-func Unreject(env *batonv1alpha1.Environment, image, digest string) {
+func Unreject(env *batonv1alpha1.Environment, ref, digest string) {
 	env.Status.RejectedImages = slices.DeleteFunc(env.Status.RejectedImages, func(r batonv1alpha1.RejectedImage) bool {
-		return SameImage(image, digest, r.Image, r.Digest)
+		return image.Same(ref, digest, r.Image, r.Digest)
 	})
 }
 
@@ -173,9 +174,9 @@ func Unreject(env *batonv1alpha1.Environment, image, digest string) {
 const MaxRejectedImages = 50
 
 // IsRejected reports whether env was rolled back away from the image.
-func IsRejected(env *batonv1alpha1.Environment, image, digest string) bool {
+func IsRejected(env *batonv1alpha1.Environment, ref, digest string) bool {
 	for _, r := range env.Status.RejectedImages {
-		if SameImage(image, digest, r.Image, r.Digest) {
+		if image.Same(ref, digest, r.Image, r.Digest) {
 			return true
 		}
 	}
@@ -188,8 +189,6 @@ func describeCurrent(env *batonv1alpha1.Environment) string {
 	}
 	return env.Status.Current.Image
 }
-
-func digestOf(ref string) string { return digestOfRef(ref) }
 
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {
