@@ -22,6 +22,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
+	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/source"
 )
 
@@ -218,7 +219,7 @@ func (r *SourceReconciler) see(env *batonv1alpha1.Environment, head string) {
 
 func (r *SourceReconciler) setTracking(ctx context.Context, env *batonv1alpha1.Environment) {
 	st := env.Status.Source
-	msg := fmt.Sprintf("Following branch %s of %s", branchOf(env), source.RedactURLs(env.Spec.Source.Git.URL))
+	msg := fmt.Sprintf("Following branch %s of %s", branchOf(env), batongit.RedactURLs(env.Spec.Source.Git.URL))
 	if st.Commit != "" {
 		msg += "; head " + st.Commit
 	}

@@ -31,7 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
-	"github.com/baton-dev/baton/internal/gitdelivery"
+	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/source"
 )
 
@@ -122,7 +122,7 @@ func sourceSecrets(ctx context.Context, ns string) {
 	GinkgoHelper()
 	Expect(k8sClient.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-git"},
-		StringData: map[string]string{gitdelivery.UsernameKey: appGitUser, gitdelivery.PasswordKey: appGitPassword},
+		StringData: map[string]string{batongit.UsernameKey: appGitUser, batongit.PasswordKey: appGitPassword},
 	})).To(Succeed())
 	Expect(k8sClient.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-hook"},
@@ -185,16 +185,56 @@ func sourcePromotions(ctx context.Context, ns string) []string {
 	return out
 }
 
-// requestRead annotates the Environment as the receiver does.
-func (s *stage) requestRead(ctx context.Context) {
+// requestRead annotates the Environment as the receiver does, and returns
+// the request for handled.
+func (s *stage) requestRead(ctx context.Context) string {
 	GinkgoHelper()
 	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.staging), s.staging)).To(Succeed())
 	base := s.staging.DeepCopy()
 	if s.staging.Annotations == nil {
 		s.staging.Annotations = map[string]string{}
 	}
-	s.staging.Annotations[batonv1alpha1.SourceRequestedAtAnnotation] = time.Now().UTC().Format(time.RFC3339Nano)
+	request := time.Now().UTC().Format(time.RFC3339Nano)
+	s.staging.Annotations[batonv1alpha1.SourceRequestedAtAnnotation] = request
 	Expect(k8sClient.Patch(ctx, s.staging, client.MergeFrom(base))).To(Succeed())
+	return request
+}
+
+// lastRequest is the read request staging carries now ("" for none).
+func (s *stage) lastRequest(ctx context.Context) string {
+	GinkgoHelper()
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.staging), s.staging)).To(Succeed())
+	return s.staging.Annotations[batonv1alpha1.SourceRequestedAtAnnotation]
+}
+
+// readTrigger is what makes the source reconciler read the branch: a spec
+// change or an annotation change.
+type readTrigger struct {
+	generation  int64
+	annotations map[string]string
+}
+
+// readTriggers is staging's readTrigger now. The receiver writes before it
+// answers, so comparing it across a hook shows whether the hook asked for a
+// read.
+func (s *stage) readTriggers(ctx context.Context) readTrigger {
+	GinkgoHelper()
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.staging), s.staging)).To(Succeed())
+	return readTrigger{generation: s.staging.Generation, annotations: s.staging.Annotations}
+}
+
+// handled waits until the source reconciler has acted on request and wrote
+// its outcome, Tracking: whatever Promotion that read creates exists by then.
+func (s *stage) handled(ctx context.Context, request string) {
+	GinkgoHelper()
+	Expect(request).NotTo(BeEmpty())
+	Eventually(func(g Gomega) {
+		c := s.sourceCondition(ctx, g)
+		g.Expect(s.staging.Status.Source).NotTo(BeNil())
+		g.Expect(s.staging.Status.Source.LastHandledRequest).To(Equal(request))
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(batonv1alpha1.TrackingReason), c.Message)
+	}).Should(Succeed())
 }
 
 // receiver serves the webhook receiver over real HTTP.

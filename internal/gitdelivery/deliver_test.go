@@ -14,6 +14,8 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
+	batongit "github.com/baton-dev/baton/internal/git"
+	"github.com/baton-dev/baton/internal/outcome"
 )
 
 func TestOnePromotionIsOneCommit(t *testing.T) {
@@ -180,7 +182,7 @@ func TestHookRejectsPush(t *testing.T) {
 	e := environment("production", r.httpURL(), httpSecret(t))
 	before := r.head(t, "main")
 	_, err := newDeliverer(t).Deliver(testContext(t, nil), request(e, "v2"))
-	de, ok := delivery.AsError(err)
+	de, ok := outcome.AsStalled(err)
 	if !ok || de.Reason != batonv1alpha1.PushRejectedReason {
 		t.Fatalf("Deliver error %v, want Stalled %s", err, batonv1alpha1.PushRejectedReason)
 	}
@@ -217,7 +219,7 @@ func TestBadInput(t *testing.T) {
 		says   []string
 	}{
 		{"wrong password", func(e *batonv1alpha1.Environment) {
-			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{UsernameKey: gitUser, PasswordKey: "wrong-" + gitPassword})
+			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{batongit.UsernameKey: gitUser, batongit.PasswordKey: "wrong-" + gitPassword})
 		}, batonv1alpha1.AuthenticationFailedReason, []string{"refused the credentials in Secret team-a/", "check that they are current"}},
 		{"no credentials", func(e *batonv1alpha1.Environment) { e.Spec.Delivery.Git.SecretRef = nil },
 			batonv1alpha1.AuthenticationFailedReason, []string{"refused anonymous access", "set delivery.git.secretRef"}},
@@ -225,7 +227,7 @@ func TestBadInput(t *testing.T) {
 			e.Spec.Delivery.Git.SecretRef = &batonv1alpha1.LocalObjectReference{Name: "nope"}
 		}, batonv1alpha1.GitCredentialsInvalidReason, []string{`Secret "nope" does not exist in namespace team-a`}},
 		{"Secret without password", func(e *batonv1alpha1.Environment) {
-			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{UsernameKey: gitUser})
+			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{batongit.UsernameKey: gitUser})
 		}, batonv1alpha1.GitCredentialsInvalidReason, []string{"has neither password nor token"}},
 		{"password in the URL", func(e *batonv1alpha1.Environment) {
 			e.Spec.Delivery.Git.URL = strings.Replace(r.httpURL(), "://", "://"+gitUser+":"+gitPassword+"@", 1)
@@ -247,19 +249,19 @@ func TestBadInput(t *testing.T) {
 		}, batonv1alpha1.GitCredentialsInvalidReason, []string{"SSH URL", "identity and known_hosts"}},
 		{"SSH without known_hosts", func(e *batonv1alpha1.Environment) {
 			e.Spec.Delivery.Git.URL = r.sshURL()
-			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{IdentityKey: string(clientKey)})
+			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{batongit.IdentityKey: string(clientKey)})
 		}, batonv1alpha1.GitCredentialsInvalidReason, []string{"has no known_hosts", "never trusts an SSH host key"}},
 		{"SSH key that does not parse", func(e *batonv1alpha1.Environment) {
 			e.Spec.Delivery.Git.URL = r.sshURL()
-			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{IdentityKey: "not a key", KnownHostsKey: knownHostsLine(hostKey)})
+			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{batongit.IdentityKey: "not a key", batongit.KnownHostsKey: knownHostsLine(hostKey)})
 		}, batonv1alpha1.GitCredentialsInvalidReason, []string{"identity is not an unencrypted SSH private key"}},
 		{"known_hosts that does not parse", func(e *batonv1alpha1.Environment) {
 			e.Spec.Delivery.Git.URL = r.sshURL()
-			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{IdentityKey: string(clientKey), KnownHostsKey: "127.0.0.1 garbage\n"})
+			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{batongit.IdentityKey: string(clientKey), batongit.KnownHostsKey: "127.0.0.1 garbage\n"})
 		}, batonv1alpha1.GitCredentialsInvalidReason, []string{"known_hosts: not in known_hosts format"}},
 		{"unknown SSH host key", func(e *batonv1alpha1.Environment) {
 			e.Spec.Delivery.Git.URL = r.sshURL()
-			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{IdentityKey: string(clientKey), KnownHostsKey: knownHostsLine(strangerPub)})
+			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{batongit.IdentityKey: string(clientKey), batongit.KnownHostsKey: knownHostsLine(strangerPub)})
 		}, batonv1alpha1.HostKeyUnknownReason, []string{"SSH host key of ssh://", "is not in known_hosts"}},
 	}
 	for _, tc := range cases {
@@ -273,7 +275,7 @@ func TestBadInput(t *testing.T) {
 			_, _, derr := d.Delivered(ctx, req)
 			_, err := d.Deliver(ctx, req)
 			for _, err := range []error{derr, err} {
-				de, ok := delivery.AsError(err)
+				de, ok := outcome.AsStalled(err)
 				if !ok {
 					t.Fatalf("error %v, want Stalled %s", err, tc.reason)
 				}
@@ -375,14 +377,19 @@ func TestPushBranchWaitsForMerge(t *testing.T) {
 	ctx := testContext(t, nil)
 	main := r.head(t, "main")
 
-	_, err := d.Deliver(ctx, req)
-	w, ok := delivery.AsWaiting(err)
+	waiting, err := d.Deliver(ctx, req)
+	w, ok := outcome.AsWaiting(err)
 	if !ok || w.Reason != batonv1alpha1.AwaitingMergeReason || w.RequeueAfter <= 0 {
 		t.Fatalf("Deliver = %v, want Waiting %s", err, batonv1alpha1.AwaitingMergeReason)
 	}
 	pushed := r.head(t, "baton/production")
-	if pushed.IsZero() || w.Record.Commit != pushed.String() || r.head(t, "main") != main {
-		t.Fatalf("pushed %s, record %s, main %s (was %s)", pushed, w.Record.Commit, r.head(t, "main"), main)
+	if pushed.IsZero() || waiting.Commit != pushed.String() || r.head(t, "main") != main {
+		t.Fatalf("pushed %s, record %s, main %s (was %s)", pushed, waiting.Commit, r.head(t, "main"), main)
+	}
+	// Until the Promotion controller reads outcome.Waiting, the older form
+	// carries the same.
+	if old, ok := delivery.AsWaiting(err); !ok || old.Record.Commit != pushed.String() || old.Reason != w.Reason {
+		t.Fatalf("Deliver = %v, want a delivery.Waiting too", err)
 	}
 	if !strings.Contains(w.Message, `merged into "main"`) {
 		t.Errorf("message %q", w.Message)
@@ -391,7 +398,7 @@ func TestPushBranchWaitsForMerge(t *testing.T) {
 	if rec, done, err := d.Delivered(ctx, req); err != nil || done || rec.Commit != pushed.String() {
 		t.Fatalf("Delivered while waiting = %+v, %v, %v", rec, done, err)
 	}
-	if _, err := d.Deliver(ctx, req); !isWaiting(err) || r.head(t, "baton/production") != pushed {
+	if again, err := d.Deliver(ctx, req); !isWaiting(err) || again.Commit != pushed.String() || r.head(t, "baton/production") != pushed {
 		t.Fatalf("Deliver while waiting = %v, push branch %s (was %s)", err, r.head(t, "baton/production"), pushed)
 	}
 
@@ -406,7 +413,7 @@ func TestPushBranchWaitsForMerge(t *testing.T) {
 	}
 }
 
-func isWaiting(err error) bool { _, ok := delivery.AsWaiting(err); return ok }
+func isWaiting(err error) bool { _, ok := outcome.AsWaiting(err); return ok }
 
 // mergeInto writes a merge commit of sha into branch on the server, as a
 // forge does when it merges a pull request.
@@ -460,9 +467,9 @@ func TestSecretsNeverShow(t *testing.T) {
 	}
 	run(environment("production", r.httpURL(), httpSecret(t)), "v2")
 	run(environment("staging", r.sshURL(), sshSecret(t)), "v2")
-	wrong := environment("production", r.httpURL(), secret(t, map[string]string{PasswordKey: gitPassword + "-old"}))
+	wrong := environment("production", r.httpURL(), secret(t, map[string]string{batongit.PasswordKey: gitPassword + "-old"}))
 	run(wrong, "v3")
-	tokenOnly := environment("production", r.httpURL(), secret(t, map[string]string{TokenKey: token}))
+	tokenOnly := environment("production", r.httpURL(), secret(t, map[string]string{batongit.TokenKey: token}))
 	run(tokenOnly, "v3")
 	blocked := environment("production", r.httpURL(), httpSecret(t))
 	blocked.Spec.Delivery.Git.PushBranch = "blocked"

@@ -19,7 +19,9 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
+	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/manifest"
+	"github.com/baton-dev/baton/internal/outcome"
 )
 
 // Defaults of the Deliverer's tunables.
@@ -96,6 +98,9 @@ type session struct {
 	// worktrees.
 	key   string
 	clean *sync.Map
+	// mergePoll is how soon a commit waiting for its merge is looked at
+	// again.
+	mergePoll time.Duration
 }
 
 // open validates the Environment's delivery.git, reads the credentials,
@@ -104,10 +109,7 @@ func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, e
 	env := req.Environment
 	g := env.Spec.Delivery.Git
 	if g == nil {
-		return nil, delivery.Stalled(batonv1alpha1.DeliveryFailedReason, "Environment %q has no delivery.git", env.Name)
-	}
-	if err := checkURL(g.URL); err != nil {
-		return nil, err
+		return nil, outcome.Stall(batonv1alpha1.DeliveryFailedReason, "Environment %q has no delivery.git", env.Name)
 	}
 	branch := g.Branch
 	if branch == "" {
@@ -115,7 +117,7 @@ func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, e
 	}
 	for _, b := range []struct{ field, name string }{{"delivery.git.branch", branch}, {"delivery.git.pushBranch", g.PushBranch}} {
 		if b.name != "" && plumbing.NewBranchReferenceName(b.name).Validate() != nil {
-			return nil, delivery.Stalled(batonv1alpha1.RepositoryNotFoundReason, "%s %q is not a valid branch name", b.field, b.name)
+			return nil, outcome.Stall(batonv1alpha1.RepositoryNotFoundReason, "%s %q is not a valid branch name", b.field, b.name)
 		}
 	}
 	pushBranch := g.PushBranch
@@ -124,7 +126,8 @@ func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, e
 	}
 	// The key cannot include the Secret's version before it is read, so the
 	// known_hosts file lives beside the clone of the current version.
-	creds, err := ReadCredentials(ctx, d.Reader, env.Namespace, g.URL, g.SecretRef, "delivery.git", filepath.Join(d.CacheDir, "known-hosts", cacheKey(g.URL, branch, pushBranch, env.Namespace)))
+	remote := batongit.Remote{Namespace: env.Namespace, URL: g.URL, SecretRef: g.SecretRef, Field: "delivery.git", Push: true}
+	creds, err := batongit.ReadCredentials(ctx, d.Reader, remote, filepath.Join(d.CacheDir, "known-hosts", cacheKey(g.URL, branch, pushBranch, env.Namespace)))
 	if err != nil {
 		return nil, err
 	}
@@ -142,8 +145,9 @@ func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, e
 			forget: func() { d.clean.Delete(key) },
 		},
 		req: req, git: g, branch: branch, pushBranch: pushBranch, key: key, clean: &d.clean,
-		log:    log.FromContext(ctx).WithValues("repository", redactURLs(g.URL), "branch", branch, "promotion", klog.KObj(req.Promotion)),
-		unlock: mu.(*sync.Mutex).Unlock,
+		mergePoll: orDefault(d.MergePoll, DefaultMergePoll),
+		log:       log.FromContext(ctx).WithValues("repository", batongit.RedactURLs(g.URL), "branch", branch, "promotion", klog.KObj(req.Promotion)),
+		unlock:    mu.(*sync.Mutex).Unlock,
 	}
 	if err := s.clone.open(); err != nil {
 		s.unlock()
@@ -163,7 +167,7 @@ type heads struct {
 // out corrupt is thrown away and cloned again, once.
 func (s *session) sync(ctx context.Context) (heads, error) {
 	h, err := s.fetchAll(ctx)
-	if err != nil && isCorrupt(err) && classify(err, s) == nil {
+	if err != nil && isCorrupt(err) && s.creds.Classify(err) == nil {
 		s.log.Info("The cached clone is corrupt; cloning again", "error", err.Error())
 		if err := s.reinit(); err != nil {
 			return heads{}, err
@@ -171,7 +175,7 @@ func (s *session) sync(ctx context.Context) (heads, error) {
 		h, err = s.fetchAll(ctx)
 	}
 	if err != nil {
-		if st := classify(err, s); st != nil {
+		if st := s.creds.Classify(err); st != nil {
 			return heads{}, st
 		}
 		return heads{}, err
@@ -186,8 +190,8 @@ func (s *session) fetchAll(ctx context.Context) (heads, error) {
 		return h, err
 	}
 	if !ok {
-		return h, delivery.Stalled(batonv1alpha1.RepositoryNotFoundReason,
-			"delivery.git.branch %q does not exist in %s; create it, or name an existing branch", s.branch, redactURLs(s.url))
+		return h, outcome.Stall(batonv1alpha1.RepositoryNotFoundReason,
+			"delivery.git.branch %q does not exist in %s; create it, or name an existing branch", s.branch, batongit.RedactURLs(s.url))
 	}
 	h.branch = head
 	if s.pushBranch != "" {
@@ -229,15 +233,42 @@ func (s *session) find(h heads) (sha plumbing.Hash, onBranch bool, err error) {
 	return plumbing.ZeroHash, false, nil
 }
 
-func (s *session) awaitingMerge(d *Deliverer, sha plumbing.Hash) error {
-	return &delivery.Waiting{
+// lookup syncs the clone and looks for the Promotion's commit.
+func (s *session) lookup(ctx context.Context) (h heads, sha plumbing.Hash, onBranch bool, err error) {
+	if h, err = s.sync(ctx); err != nil {
+		return h, plumbing.ZeroHash, false, err
+	}
+	sha, onBranch, err = s.find(h)
+	return h, sha, onBranch, err
+}
+
+// delivered is the outcome of the Promotion's commit sha: done when it is
+// on the branch, else the record with an *outcome.Waiting for its merge.
+func (s *session) delivered(sha plumbing.Hash, onBranch bool) (delivery.Record, error) {
+	if onBranch {
+		return s.record(sha), nil
+	}
+	w := &outcome.Waiting{
 		Reason: batonv1alpha1.AwaitingMergeReason,
 		Message: fmt.Sprintf("Commit %s is on branch %q; waiting until it is merged into %q (open the pull request from %q)",
 			short(sha), s.pushBranch, s.branch, s.pushBranch),
-		RequeueAfter: orDefault(d.MergePoll, DefaultMergePoll),
-		Record:       s.record(sha),
+		RequeueAfter: s.mergePoll,
 	}
+	return s.record(sha), &awaiting{Waiting: w, legacy: &delivery.Waiting{
+		Reason: w.Reason, Message: w.Message, RequeueAfter: w.RequeueAfter, Record: s.record(sha)}}
 }
+
+// awaiting is the *outcome.Waiting of a commit that waits for its merge.
+// Until the Promotion controller reads it with outcome.AsWaiting, together
+// with the Record that Deliver returns, it also carries the older
+// *delivery.Waiting, which delivery.AsWaiting finds. Drop legacy with
+// delivery.Waiting.
+type awaiting struct {
+	*outcome.Waiting
+	legacy *delivery.Waiting
+}
+
+func (a *awaiting) Unwrap() []error { return []error{a.Waiting, a.legacy} }
 
 func short(h plumbing.Hash) string { return h.String()[:12] }
 
@@ -251,11 +282,7 @@ func (d *Deliverer) Delivered(ctx context.Context, req delivery.Request) (delive
 		return delivery.Record{}, false, err
 	}
 	defer s.unlock()
-	h, err := s.sync(ctx)
-	if err != nil {
-		return delivery.Record{}, false, err
-	}
-	sha, onBranch, err := s.find(h)
+	h, sha, onBranch, err := s.lookup(ctx)
 	if err != nil {
 		return delivery.Record{}, false, err
 	}
@@ -280,7 +307,7 @@ func (s *session) edit(base plumbing.Hash) (bool, error) {
 	s.clean.Delete(s.key)
 	img, err := manifest.ParseImage(s.req.Image)
 	if err != nil {
-		return false, delivery.Stalled(batonv1alpha1.InvalidImageReason, "image %q: %v", s.req.Image, err)
+		return false, outcome.Stall(batonv1alpha1.InvalidImageReason, "image %q: %v", s.req.Image, err)
 	}
 	edit, err := manifestEdit(s.git)
 	if err != nil {
@@ -288,7 +315,7 @@ func (s *session) edit(base plumbing.Hash) (bool, error) {
 	}
 	res, err := manifest.Apply(s.workDir(), edit, img, manifest.Options{PinDigest: s.req.Environment.Spec.Delivery.PinDigest})
 	if errors.Is(err, manifest.ErrInvalid) {
-		return false, delivery.Stalled(batonv1alpha1.ManifestInvalidReason, "%s", s.creds.Redact(err.Error()))
+		return false, outcome.Stall(batonv1alpha1.ManifestInvalidReason, "%s", s.creds.Redact(err.Error()))
 	}
 	if err != nil {
 		return false, fmt.Errorf("edit the checkout: %w", err)
@@ -329,7 +356,7 @@ func manifestEdit(g *batonv1alpha1.GitDelivery) (manifest.Edit, error) {
 	for _, f := range files {
 		for _, part := range strings.FieldsFunc(f, func(r rune) bool { return r == '/' || r == '\\' }) {
 			if strings.EqualFold(part, ".git") {
-				return e, delivery.Stalled(batonv1alpha1.ManifestInvalidReason,
+				return e, outcome.Stall(batonv1alpha1.ManifestInvalidReason,
 					"delivery.git.path and delivery.git.edit may not name .git (%q): Baton edits the repository's files, not Git's own", f)
 			}
 		}
@@ -339,8 +366,8 @@ func manifestEdit(g *batonv1alpha1.GitDelivery) (manifest.Edit, error) {
 
 // Deliver commits req.Image and pushes it, redoing the commit on the new
 // remote head when another committer got there first. It never force
-// pushes. With a pushBranch it returns a delivery.Waiting until the commit
-// is merged.
+// pushes. With a pushBranch, until the commit is merged, it returns the
+// Record of the pushed commit together with an *outcome.Waiting.
 func (d *Deliverer) Deliver(ctx context.Context, req delivery.Request) (delivery.Record, error) {
 	s, err := d.open(ctx, req)
 	if err != nil {
@@ -355,69 +382,76 @@ func (d *Deliverer) Deliver(ctx context.Context, req delivery.Request) (delivery
 				return delivery.Record{}, err
 			}
 		}
-		h, err := s.sync(ctx)
-		if err != nil {
-			return delivery.Record{}, err
-		}
-		// A previous attempt, or a previous process, may have pushed.
-		sha, onBranch, err := s.find(h)
-		if err != nil {
-			return delivery.Record{}, err
-		}
-		if !sha.IsZero() {
-			if onBranch {
-				return s.record(sha), nil
-			}
-			return delivery.Record{}, s.awaitingMerge(d, sha)
-		}
-		target, base := s.branch, h.branch
-		if s.pushBranch != "" {
-			target = s.pushBranch
-			// Build on the push branch while it holds unmerged work, so
-			// that the push is a fast-forward; otherwise on the branch.
-			if h.pushExists && !s.isAncestor(h.push, h.branch) {
-				base = h.push
-			}
-		}
-		changed, err := s.edit(base)
-		if err != nil {
-			return delivery.Record{}, err
-		}
-		if !changed {
-			// Already at the image, by an earlier change or a concurrent
-			// one: nothing to commit.
-			s.log.Info("The repository already carries the image; no commit", "image", req.Image, "file", s.editedFile)
-			return delivery.Record{}, nil
-		}
-		commit, err := s.commit()
-		if err != nil {
-			return delivery.Record{}, err
-		}
-		remote := h.branch
-		if target != s.branch {
-			remote = h.push
-		}
-		pushErr := s.push(ctx, target)
-		if pushErr == nil {
-			s.log.Info("Pushed the Promotion's commit", "commit", commit.String(), "to", target, "attempt", attempt)
-			if target != s.branch {
-				return delivery.Record{}, s.awaitingMerge(d, commit)
-			}
-			return s.record(commit), nil
-		}
-		// Did the branch move under us? Then redo the edit on its new head.
-		moved, err := s.moved(ctx, target, remote)
-		if err != nil {
-			return delivery.Record{}, err
-		}
-		if !moved {
-			return delivery.Record{}, s.rejected(pushErr, target)
+		rec, raced, err := s.try(ctx, attempt)
+		if !raced {
+			return rec, err
 		}
 		s.log.V(1).Info("The branch moved while pushing; redoing the commit on its new head", "attempt", attempt)
-		lastErr = pushErr
+		lastErr = err
 	}
 	return delivery.Record{}, fmt.Errorf("push to %s branch %s: gave up after %d attempts, the branch kept moving: %w",
-		redactURLs(s.url), s.branch, attempts, lastErr)
+		batongit.RedactURLs(s.url), s.branch, attempts, lastErr)
+}
+
+// try is one attempt of Deliver. raced reports a push that lost a race with
+// another committer: err is then the push error, and the caller tries again
+// on the new head.
+func (s *session) try(ctx context.Context, attempt int) (rec delivery.Record, raced bool, err error) {
+	// A previous attempt, or a previous process, may have pushed.
+	h, sha, onBranch, err := s.lookup(ctx)
+	if err != nil {
+		return delivery.Record{}, false, err
+	}
+	if !sha.IsZero() {
+		rec, err := s.delivered(sha, onBranch)
+		return rec, false, err
+	}
+	target, base, remote := s.target(h)
+	changed, err := s.edit(base)
+	if err != nil {
+		return delivery.Record{}, false, err
+	}
+	if !changed {
+		// Already at the image, by an earlier change or a concurrent one:
+		// nothing to commit.
+		s.log.Info("The repository already carries the image; no commit", "image", s.req.Image, "file", s.editedFile)
+		return delivery.Record{}, false, nil
+	}
+	commit, err := s.commit()
+	if err != nil {
+		return delivery.Record{}, false, err
+	}
+	pushErr := s.push(ctx, target)
+	if pushErr == nil {
+		s.log.Info("Pushed the Promotion's commit", "commit", commit.String(), "to", target, "attempt", attempt)
+		rec, err := s.delivered(commit, target == s.branch)
+		return rec, false, err
+	}
+	// Did the branch move under us? Then the caller redoes the edit on its
+	// new head.
+	moved, err := s.moved(ctx, target, remote)
+	if err != nil {
+		return delivery.Record{}, false, err
+	}
+	if !moved {
+		return delivery.Record{}, false, s.rejected(pushErr, target)
+	}
+	return delivery.Record{}, true, pushErr
+}
+
+// target is the branch to push to, the commit to build on, and the remote
+// head the push must fast-forward. With a pushBranch that holds unmerged
+// work, the commit builds on it, so that the push is a fast-forward;
+// otherwise on the branch.
+func (s *session) target(h heads) (target string, base, remote plumbing.Hash) {
+	if s.pushBranch == "" {
+		return s.branch, h.branch, h.branch
+	}
+	base = h.branch
+	if h.pushExists && !s.isAncestor(h.push, h.branch) {
+		base = h.push
+	}
+	return s.pushBranch, base, h.push
 }
 
 // backoff is an exponential delay from 100ms up to 3.2s, with full jitter.

@@ -28,6 +28,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
+	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/testenv"
 )
 
@@ -251,11 +252,11 @@ func secret(t *testing.T, data map[string]string) *batonv1alpha1.LocalObjectRefe
 }
 
 func httpSecret(t *testing.T) *batonv1alpha1.LocalObjectReference {
-	return secret(t, map[string]string{UsernameKey: gitUser, PasswordKey: gitPassword})
+	return secret(t, map[string]string{batongit.UsernameKey: gitUser, batongit.PasswordKey: gitPassword})
 }
 
 func sshSecret(t *testing.T) *batonv1alpha1.LocalObjectReference {
-	return secret(t, map[string]string{IdentityKey: string(clientKey), KnownHostsKey: knownHostsLine(hostKey)})
+	return secret(t, map[string]string{batongit.IdentityKey: string(clientKey), batongit.KnownHostsKey: knownHostsLine(hostKey)})
 }
 
 // environment is an Environment whose delivery.git edits <name>/kustomization.yaml.

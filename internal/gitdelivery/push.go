@@ -12,11 +12,10 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/transport"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
-	"github.com/baton-dev/baton/internal/delivery"
+	batongit "github.com/baton-dev/baton/internal/git"
+	"github.com/baton-dev/baton/internal/outcome"
 )
 
 // maxServerOutput bounds what is kept of the server's messages.
@@ -98,7 +97,7 @@ func (s *session) push(ctx context.Context, target string) error {
 func (s *session) moved(ctx context.Context, target string, was plumbing.Hash) (bool, error) {
 	now, _, err := s.fetch(ctx, target)
 	if err != nil {
-		if st := classify(err, s); st != nil {
+		if st := s.creds.Classify(err); st != nil {
 			return false, st
 		}
 		return false, err
@@ -109,54 +108,15 @@ func (s *session) moved(ctx context.Context, target string, was plumbing.Hash) (
 // rejected turns a push error on a branch that did not move into a Stalled
 // error when a person must act, and leaves it transient otherwise.
 func (s *session) rejected(err error, target string) error {
-	if st := classify(err, s); st != nil {
+	if st := s.creds.Classify(err); st != nil {
 		return st
 	}
 	msg := err.Error() // already redacted
 	if strings.Contains(msg, "command error on") || strings.Contains(msg, "the server said") ||
 		strings.Contains(msg, "non-fast-forward") {
-		return delivery.Stalled(batonv1alpha1.PushRejectedReason,
+		return outcome.Stall(batonv1alpha1.PushRejectedReason,
 			"%s refused the push to branch %q, and the branch did not move meanwhile, so retrying cannot help: %s. "+
-				"Allow Baton's user to push there, or set delivery.git.pushBranch and merge through a pull request", redactURLs(s.url), target, msg)
+				"Allow Baton's user to push there, or set delivery.git.pushBranch and merge through a pull request", batongit.RedactURLs(s.url), target, msg)
 	}
 	return err
-}
-
-// classify returns the Stalled error for a transport error a person must
-// fix, and nil for anything retrying may cure.
-func classify(err error, s *session) error {
-	url := redactURLs(s.url)
-	var keyErr *knownhosts.KeyError
-	msg := err.Error()
-	if _, ok := delivery.AsError(err); ok {
-		return err
-	}
-	switch {
-	case errors.As(err, &keyErr) || strings.Contains(msg, "knownhosts: key is unknown") || strings.Contains(msg, "knownhosts: key mismatch"):
-		return delivery.Stalled(batonv1alpha1.HostKeyUnknownReason,
-			"the SSH host key of %s is not in %s of Secret %s; if the server is the one you expect, add its key (for example from `ssh-keyscan`)",
-			url, KnownHostsKey, secretName(s))
-	case errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) ||
-		strings.Contains(msg, "unable to authenticate"):
-		if s.git.SecretRef == nil {
-			return delivery.Stalled(batonv1alpha1.AuthenticationFailedReason,
-				"%s refused anonymous access; set delivery.git.secretRef to a Secret with credentials", url)
-		}
-		return delivery.Stalled(batonv1alpha1.AuthenticationFailedReason,
-			"%s refused the credentials in Secret %s; check that they are current and may write to the repository", url, secretName(s))
-	case errors.Is(err, transport.ErrRepositoryNotFound):
-		return delivery.Stalled(batonv1alpha1.RepositoryNotFoundReason,
-			"delivery.git.url: %s does not exist, or the credentials cannot see it", url)
-	case errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return delivery.Stalled(batonv1alpha1.RepositoryNotFoundReason,
-			"delivery.git.url: %s has no commits; push an initial commit with the manifests first", url)
-	}
-	return nil
-}
-
-func secretName(s *session) string {
-	if s.git.SecretRef == nil {
-		return "(none)"
-	}
-	return s.req.Environment.Namespace + "/" + s.git.SecretRef.Name
 }

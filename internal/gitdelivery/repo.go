@@ -18,6 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	batongit "github.com/baton-dev/baton/internal/git"
 )
 
 const (
@@ -40,7 +42,7 @@ type clone struct {
 	dir     string // holds git/, work/ and known_hosts
 	url     string
 	repo    *git.Repository
-	creds   *Credentials
+	creds   *batongit.Credentials
 	timeout func(context.Context) (context.Context, context.CancelFunc)
 	depth   int
 	// forget is called when the clone is thrown away, so that nothing

@@ -44,23 +44,6 @@ func TestTrailersCannotBeForgedByTheReason(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	secrets := secretFragments([]byte("-----BEGIN KEY-----\nAAAABBBBCCCCDDDDEEEE\nFFFFGGGGHHHHIIIIJJJJ\n-----END KEY-----\n"))
-	secrets = append(secrets, secretFragments([]byte("hunter2-password"))...)
-	cases := []struct{ in, want string }{
-		{`Get "https://bot:hunter2-password@git.example.com/x.git/info/refs": 401`, `Get "https://git.example.com/x.git/info/refs": 401`},
-		{"ssh://git@host:22/x.git failed", "ssh://host:22/x.git failed"},
-		{"key line FFFFGGGGHHHHIIIIJJJJ leaked", "key line [redacted] leaked"},
-		{"token hunter2-password leaked", "token [redacted] leaked"},
-		{"nothing to hide", "nothing to hide"},
-	}
-	for _, tc := range cases {
-		if got := redact(tc.in, secrets); got != tc.want {
-			t.Errorf("redact(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestBackoffIsBoundedAndJittered(t *testing.T) {
 	seen := map[time.Duration]bool{}
 	for attempt := 2; attempt <= 12; attempt++ {

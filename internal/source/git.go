@@ -17,22 +17,22 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
-	"github.com/baton-dev/baton/internal/delivery"
+	batongit "github.com/baton-dev/baton/internal/git"
+	"github.com/baton-dev/baton/internal/outcome"
 )
 
 // LsRemote reads the head of branch with the protocol's reference
 // advertisement (git ls-remote): no objects are transferred.
-func LsRemote(ctx context.Context, repoURL, branch string, creds *Credentials) (string, error) {
+func LsRemote(ctx context.Context, repoURL, branch string, creds *batongit.Credentials) (string, error) {
 	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{repoURL}})
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: creds.Auth})
 	if err != nil {
 		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 			return "", branchNotFound(repoURL, branch)
 		}
-		if s := classify(err, repoURL, creds); s != nil {
+		if s := creds.Classify(err); s != nil {
 			return "", s
 		}
 		return "", creds.Wrap(err, "list the references of %s", repoURL)
@@ -47,32 +47,8 @@ func LsRemote(ctx context.Context, repoURL, branch string, creds *Credentials) (
 }
 
 func branchNotFound(repoURL, branch string) error {
-	return delivery.Stalled(batonv1alpha1.BranchNotFoundReason,
-		"spec.source.git.branch: %s has no branch %q; fix the branch name, or push it", RedactURLs(repoURL), branch)
-}
-
-// classify returns the Stalled error for a transport error a person must
-// fix, and nil for anything retrying may cure.
-func classify(err error, repoURL string, creds *Credentials) error {
-	u := RedactURLs(repoURL)
-	msg := err.Error()
-	var keyErr *knownhosts.KeyError
-	switch {
-	case errors.As(err, &keyErr) || strings.Contains(msg, "knownhosts: key is unknown") || strings.Contains(msg, "knownhosts: key mismatch"):
-		return delivery.Stalled(batonv1alpha1.HostKeyUnknownReason,
-			"the SSH host key of %s is not in the known_hosts of spec.source.git.secretRef; if the server is the one you expect, add its key (for example from `ssh-keyscan`)", u)
-	case errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) || strings.Contains(msg, "unable to authenticate"):
-		if creds.Auth == nil {
-			return delivery.Stalled(batonv1alpha1.AuthenticationFailedReason,
-				"%s refused anonymous access; set spec.source.git.secretRef to a Secret with read credentials", u)
-		}
-		return delivery.Stalled(batonv1alpha1.AuthenticationFailedReason,
-			"%s refused the credentials in spec.source.git.secretRef; check that they are current and may read the repository", u)
-	case errors.Is(err, transport.ErrRepositoryNotFound):
-		return delivery.Stalled(batonv1alpha1.RepositoryNotFoundReason,
-			"spec.source.git.url: %s does not exist, or the credentials cannot see it", u)
-	}
-	return nil
+	return outcome.Stall(batonv1alpha1.BranchNotFoundReason,
+		"spec.source.git.branch: %s has no branch %q; fix the branch name, or push it", batongit.RedactURLs(repoURL), branch)
 }
 
 // CommitInfo is what Git reports about a commit. Subject and Author are
@@ -126,7 +102,7 @@ func (c *Cache) dir(repoURL, branch string) string {
 
 // Inspect fetches branch (which must now point at head) into the cache and
 // says how head relates to last. last may be empty.
-func (c *Cache) Inspect(ctx context.Context, repoURL, branch, head, last string, creds *Credentials) (History, error) {
+func (c *Cache) Inspect(ctx context.Context, repoURL, branch, head, last string, creds *batongit.Credentials) (History, error) {
 	dir := c.dir(repoURL, branch)
 	mu, _ := c.locks.LoadOrStore(dir, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
@@ -196,7 +172,7 @@ func skipped(head *object.Commit, last plumbing.Hash) ([]CommitInfo, int) {
 	return out, -1
 }
 
-func (c *Cache) fetch(ctx context.Context, dir, repoURL, branch string, creds *Credentials) (*git.Repository, error) {
+func (c *Cache) fetch(ctx context.Context, dir, repoURL, branch string, creds *batongit.Credentials) (*git.Repository, error) {
 	repo, err := git.PlainOpen(dir)
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -216,11 +192,11 @@ func (c *Cache) fetch(ctx context.Context, dir, repoURL, branch string, creds *C
 		Auth:     creds.Auth,
 		Tags:     git.NoTags,
 	})
-	switch {
-	case err == nil || errors.Is(err, git.NoErrAlreadyUpToDate):
+	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return repo, nil
-	case classify(err, repoURL, creds) != nil:
-		return nil, classify(err, repoURL, creds)
+	}
+	if s := creds.Classify(err); s != nil {
+		return nil, s
 	}
 	// A corrupt cache would fail forever; start it again next time.
 	_ = os.RemoveAll(dir)

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
-	"github.com/baton-dev/baton/internal/delivery"
+	"github.com/baton-dev/baton/internal/outcome"
 )
 
 // ShortSHALen is how many hex digits .ShortSHA has: Git's and most CI
@@ -132,7 +132,7 @@ func (t *ImageTemplate) Render(c Commit) (string, error) {
 }
 
 func stalledTemplate(format string, args ...any) error {
-	return delivery.Stalled(batonv1alpha1.InvalidImageTemplateReason, format, args...)
+	return outcome.Stall(batonv1alpha1.InvalidImageTemplateReason, format, args...)
 }
 
 // trimTemplateErr drops the "template: spec.source.image:1:2: " prefix that

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
-	"github.com/baton-dev/baton/internal/delivery"
+	"github.com/baton-dev/baton/internal/outcome"
 )
 
 const sha = "0123456789abcdef0123456789abcdef01234567"
@@ -42,7 +42,7 @@ func TestImageTemplate(t *testing.T) {
 				}
 				return
 			}
-			e, ok := delivery.AsError(err)
+			e, ok := outcome.AsStalled(err)
 			if !ok || e.Reason != batonv1alpha1.InvalidImageTemplateReason || !strings.Contains(e.Message, tt.err) {
 				t.Fatalf("got %v, want %s containing %q", err, batonv1alpha1.InvalidImageTemplateReason, tt.err)
 			}
