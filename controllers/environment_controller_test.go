@@ -13,11 +13,11 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/testenv"
+	"github.com/baton-dev/baton/internal/testing/builder"
 )
 
 const (
@@ -27,39 +27,17 @@ const (
 	soak    = 5 * time.Minute
 )
 
-func podTemplate(image string) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{
-			{Name: "web", Image: image},
-			{Name: "proxy", Image: "registry.example.com/proxy:1"},
-		}},
-	}
+// newWorkload starts a workload of the given kind running image in its "web"
+// container, beside a proxy.
+func newWorkload(kind batonv1alpha1.WorkloadKind, ns, name, image string) *builder.WorkloadBuilder[client.Object] {
+	return builder.Workload(kind, ns, name).Replicas(2).
+		Container("web", image).Container("proxy", "registry.example.com/proxy:1")
 }
 
-// newWorkload builds a workload of the given kind running image in its "web"
-// container.
-func newWorkload(kind batonv1alpha1.WorkloadKind, ns, name, image string) client.Object {
-	meta := metav1.ObjectMeta{Namespace: ns, Name: name}
-	selector := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
-	switch kind {
-	case batonv1alpha1.WorkloadKindStatefulSet:
-		return &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](2), Selector: selector, Template: podTemplate(image)}}
-	case batonv1alpha1.WorkloadKindDaemonSet:
-		return &appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{Selector: selector, Template: podTemplate(image)}}
-	}
-	return &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2), Selector: selector, Template: podTemplate(image)}}
-}
-
-func newEnvironment(ns, name string, kind batonv1alpha1.WorkloadKind, workload string) *batonv1alpha1.Environment {
-	return &batonv1alpha1.Environment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: batonv1alpha1.EnvironmentSpec{
-			Workload:     batonv1alpha1.WorkloadReference{Kind: kind, Name: workload, Container: "web"},
-			Delivery:     batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
-			Verification: batonv1alpha1.Verification{SoakTime: &metav1.Duration{Duration: soak}},
-		},
-	}
+// environment starts an Environment on the "web" container of a workload,
+// delivered directly, with the suite's soak time.
+func environment(ns, name string, kind batonv1alpha1.WorkloadKind, workload string) *builder.EnvironmentBuilder {
+	return builder.Environment(ns, name).Workload(kind, workload, "web").Direct().SoakTime(soak)
 }
 
 func fetch(g Gomega, env *batonv1alpha1.Environment) *batonv1alpha1.Environment {
@@ -106,6 +84,21 @@ func poke(ctx context.Context, env *batonv1alpha1.Environment) {
 	Expect(k8sClient.Patch(ctx, env, patch)).To(Succeed())
 }
 
+// updateSpec changes the Environment's spec and returns its new generation.
+func updateSpec(ctx context.Context, env *batonv1alpha1.Environment, mutate func(*batonv1alpha1.Environment)) int64 {
+	GinkgoHelper()
+	got := &batonv1alpha1.Environment{}
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(env), got); err != nil {
+			return err
+		}
+		mutate(got)
+		return k8sClient.Update(ctx, got)
+	})).To(Succeed())
+	Expect(got.Generation).To(BeNumerically(">", env.Generation), "the change left the spec as it was")
+	return got.Generation
+}
+
 // expectEvent asserts the Environment got an Event with this reason.
 func expectEvent(g Gomega, env *batonv1alpha1.Environment, eventType, reason string) {
 	var list eventsv1.EventList
@@ -136,9 +129,9 @@ var _ = Describe("The Environment reconciler", func() {
 
 	It("adopts, soaks on the clock, restarts the soak on an unhealthy moment, verifies, and records drift without reverting it", func() {
 		ns := newNamespace(ctx)
-		workload := newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1)
+		workload := newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1).Build()
 		Expect(k8sClient.Create(ctx, workload)).To(Succeed())
-		env := newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web")
+		env := environment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web").Build()
 		Expect(k8sClient.Create(ctx, env)).To(Succeed())
 
 		By("waiting while the rollout has not been observed")
@@ -180,7 +173,16 @@ var _ = Describe("The Environment reconciler", func() {
 
 		By("not verifying at the original deadline, which the break moved")
 		fakeClock.Step(4 * time.Minute) // 8 minutes after the first start, 4 after the restart
-		poke(ctx, env)
+		// A spec change rather than a poke (this spec never has 20 revisions):
+		// the reconcile that judges the soak at the new time shows as
+		// observedGeneration, on the status and on the Verified condition.
+		generation := updateSpec(ctx, env, func(e *batonv1alpha1.Environment) { e.Spec.HistoryLimit = 20 })
+		Eventually(func(g Gomega) {
+			got := fetch(g, env)
+			g.Expect(got.Status.ObservedGeneration).To(Equal(generation))
+			c := expectCondition(g, got, batonv1alpha1.VerifiedCondition, metav1.ConditionUnknown, batonv1alpha1.SoakingReason)
+			g.Expect(c.ObservedGeneration).To(Equal(generation))
+		}).Should(Succeed())
 		Consistently(func(g Gomega) {
 			got := fetch(g, env)
 			g.Expect(got.Status.VerifiedImages).To(BeEmpty())
@@ -242,9 +244,9 @@ var _ = Describe("The Environment reconciler", func() {
 	DescribeTable("judges every workload kind as kubectl rollout status does",
 		func(kind batonv1alpha1.WorkloadKind) {
 			ns := newNamespace(ctx)
-			workload := newWorkload(kind, ns, "web", imageV1)
+			workload := newWorkload(kind, ns, "web", imageV1).Build()
 			Expect(k8sClient.Create(ctx, workload)).To(Succeed())
-			env := newEnvironment(ns, "staging", kind, "web")
+			env := environment(ns, "staging", kind, "web").Build()
 			Expect(k8sClient.Create(ctx, env)).To(Succeed())
 
 			Expect(testenv.RolloutProgressing(ctx, k8sClient, workload)).To(Succeed())
@@ -269,9 +271,9 @@ var _ = Describe("The Environment reconciler", func() {
 
 	It("reports a failed rollout with the Deployment's own message", func() {
 		ns := newNamespace(ctx)
-		workload := newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1)
+		workload := newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1).Build()
 		Expect(k8sClient.Create(ctx, workload)).To(Succeed())
-		env := newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web")
+		env := environment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web").Build()
 		Expect(k8sClient.Create(ctx, env)).To(Succeed())
 		const msg = `ReplicaSet "web-5d9c" has timed out progressing.`
 		Expect(testenv.RolloutFailed(ctx, k8sClient, workload, msg)).To(Succeed())
@@ -285,12 +287,10 @@ var _ = Describe("The Environment reconciler", func() {
 
 	It("uses a workload in another namespace that names this Environment in its annotation", func() {
 		ns, other := newNamespace(ctx), newNamespace(ctx)
-		workload := newWorkload(batonv1alpha1.WorkloadKindDeployment, other, "web", imageV1)
-		workload.SetAnnotations(map[string]string{batonv1alpha1.AuthorizedEnvironmentAnnotation: ns + "/staging"})
+		workload := newWorkload(batonv1alpha1.WorkloadKindDeployment, other, "web", imageV1).AuthorizedFor(ns, "staging").Build()
 		Expect(k8sClient.Create(ctx, workload)).To(Succeed())
 		Expect(testenv.RolloutComplete(ctx, k8sClient, workload)).To(Succeed())
-		env := newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web")
-		env.Spec.Workload.Namespace = other
+		env := environment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web").WorkloadNamespace(other).Build()
 		Expect(k8sClient.Create(ctx, env)).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := fetch(g, env)
@@ -301,17 +301,16 @@ var _ = Describe("The Environment reconciler", func() {
 
 	It("clears UpstreamNotFound once the upstream exists", func() {
 		ns := newNamespace(ctx)
-		workload := newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1)
+		workload := newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1).Build()
 		Expect(k8sClient.Create(ctx, workload)).To(Succeed())
 		Expect(testenv.RolloutComplete(ctx, k8sClient, workload)).To(Succeed())
-		env := newEnvironment(ns, "production", batonv1alpha1.WorkloadKindDeployment, "web")
-		env.Spec.Upstream = "staging"
+		env := environment(ns, "production", batonv1alpha1.WorkloadKindDeployment, "web").Upstream("staging").Build()
 		Expect(k8sClient.Create(ctx, env)).To(Succeed())
 		Eventually(func(g Gomega) {
 			expectCondition(g, fetch(g, env), batonv1alpha1.StalledCondition, metav1.ConditionTrue, batonv1alpha1.UpstreamNotFoundReason)
 		}).Should(Succeed())
 
-		Expect(k8sClient.Create(ctx, newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "other"))).To(Succeed())
+		Expect(k8sClient.Create(ctx, environment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "other").Build())).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := fetch(g, env)
 			g.Expect(apimeta.FindStatusCondition(got.Status.Conditions, batonv1alpha1.StalledCondition)).To(BeNil())
@@ -322,11 +321,10 @@ var _ = Describe("The Environment reconciler", func() {
 
 	It("sets Suspended while spec.suspend is set, and keeps watching the workload", func() {
 		ns := newNamespace(ctx)
-		workload := newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1)
+		workload := newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1).Build()
 		Expect(k8sClient.Create(ctx, workload)).To(Succeed())
 		Expect(testenv.RolloutComplete(ctx, k8sClient, workload)).To(Succeed())
-		env := newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web")
-		env.Spec.Suspend = true
+		env := environment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web").Suspend().Build()
 		Expect(k8sClient.Create(ctx, env)).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := fetch(g, env)
@@ -367,56 +365,50 @@ var _ = Describe("The Environment reconciler", func() {
 		},
 		Entry("the workload does not exist", stallCase{
 			arrange: func(ns, _ string) (*batonv1alpha1.Environment, client.Object) {
-				return newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "missing"), nil
+				return environment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "missing").Build(), nil
 			},
 			reason: batonv1alpha1.WorkloadNotFoundReason, message: "/missing does not exist; create it or fix spec.workload",
 		}),
 		Entry("the workload is of another kind than spec.workload.kind", stallCase{
 			arrange: func(ns, _ string) (*batonv1alpha1.Environment, client.Object) {
-				return newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindStatefulSet, "web"),
-					newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1)
+				return environment(ns, "staging", batonv1alpha1.WorkloadKindStatefulSet, "web").Build(),
+					newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1).Build()
 			},
 			reason: batonv1alpha1.WorkloadNotFoundReason, message: "StatefulSet",
 		}),
 		Entry("the container does not exist", stallCase{
 			arrange: func(ns, _ string) (*batonv1alpha1.Environment, client.Object) {
-				env := newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web")
-				env.Spec.Workload.Container = "api"
-				return env, newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1)
+				return builder.Environment(ns, "staging").Deployment("web", "api").Direct().SoakTime(soak).Build(),
+					newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1).Build()
 			},
 			reason: batonv1alpha1.ContainerNotFoundReason, message: `has no container "api" (it has: web, proxy); fix spec.workload.container`,
 		}),
 		Entry("a workload in another namespace without the annotation", stallCase{
 			arrange: func(ns, other string) (*batonv1alpha1.Environment, client.Object) {
-				env := newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web")
-				env.Spec.Workload.Namespace = other
-				return env, newWorkload(batonv1alpha1.WorkloadKindDeployment, other, "web", imageV1)
+				return environment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web").WorkloadNamespace(other).Build(),
+					newWorkload(batonv1alpha1.WorkloadKindDeployment, other, "web", imageV1).Build()
 			},
 			reason: batonv1alpha1.WorkloadNotAuthorizedReason, message: `promotion.baton.dev/authorized-environment is ""; set it to`,
 		}),
 		Entry("a workload in another namespace whose annotation names another Environment", stallCase{
 			arrange: func(ns, other string) (*batonv1alpha1.Environment, client.Object) {
-				env := newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web")
-				env.Spec.Workload.Namespace = other
-				w := newWorkload(batonv1alpha1.WorkloadKindDeployment, other, "web", imageV1)
-				w.SetAnnotations(map[string]string{batonv1alpha1.AuthorizedEnvironmentAnnotation: ns + "/production"})
-				return env, w
+				return environment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web").WorkloadNamespace(other).Build(),
+					newWorkload(batonv1alpha1.WorkloadKindDeployment, other, "web", imageV1).AuthorizedFor(ns, "production").Build()
 			},
 			reason: batonv1alpha1.WorkloadNotAuthorizedReason, message: "/production\"; set it to",
 		}),
 		Entry("the upstream does not exist", stallCase{
 			arrange: func(ns, _ string) (*batonv1alpha1.Environment, client.Object) {
-				env := newEnvironment(ns, "production", batonv1alpha1.WorkloadKindDeployment, "web")
-				env.Spec.Upstream = "staging"
-				return env, newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1)
+				return environment(ns, "production", batonv1alpha1.WorkloadKindDeployment, "web").Upstream("staging").Build(),
+					newWorkload(batonv1alpha1.WorkloadKindDeployment, ns, "web", imageV1).Build()
 			},
 			reason: batonv1alpha1.UpstreamNotFoundReason, message: `spec.upstream names Environment "staging", which does not exist`,
 		}),
 		Entry("a StatefulSet with the OnDelete update strategy", stallCase{
 			arrange: func(ns, _ string) (*batonv1alpha1.Environment, client.Object) {
-				w := newWorkload(batonv1alpha1.WorkloadKindStatefulSet, ns, "web", imageV1).(*appsv1.StatefulSet)
+				w := newWorkload(batonv1alpha1.WorkloadKindStatefulSet, ns, "web", imageV1).Build().(*appsv1.StatefulSet)
 				w.Spec.UpdateStrategy.Type = appsv1.OnDeleteStatefulSetStrategyType
-				return newEnvironment(ns, "staging", batonv1alpha1.WorkloadKindStatefulSet, "web"), w
+				return environment(ns, "staging", batonv1alpha1.WorkloadKindStatefulSet, "web").Build(), w
 			},
 			reason: batonv1alpha1.UnsupportedUpdateStrategyReason, message: "needs the RollingUpdate strategy",
 		}),

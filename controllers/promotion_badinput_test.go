@@ -6,14 +6,15 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/testenv"
+	"github.com/baton-dev/baton/internal/testing/builder"
 )
 
 // badInput sets up one bad request and returns the Promotion it creates.
@@ -41,10 +42,15 @@ var _ = Describe("The Promotion engine, given bad input", func() {
 				c := apimeta.FindStatusCondition(p.Status.Conditions, condition)
 				g.Expect(c).NotTo(BeNil(), "no %s condition in %+v", condition, p.Status.Conditions)
 				g.Expect(c.Reason).To(Equal(reason))
+				g.Expect(c.ObservedGeneration).To(Equal(p.Generation), "the verdict is on this spec")
 				for _, m := range mentions {
 					g.Expect(c.Message).To(ContainSubstring(m))
 				}
 			}).Should(Succeed())
+			// The engine is done with the Environment: it holds no lease for
+			// this Promotion, and any revision it opened is closed. A delivery
+			// happens only under the lease, so from here nothing may change.
+			expectReleased(ctx, s, p)
 			Consistently(func(g Gomega) {
 				g.Expect(snapshot(ctx, s)).To(Equal(before), "a workload was changed")
 			}, "1s", "200ms").Should(Succeed())
@@ -64,14 +70,10 @@ var _ = Describe("The Promotion engine, given bad input", func() {
 			return s.promotion(ctx, "production", "no-upstream-", "", nil)
 		}, batonv1alpha1.PromotionPending, batonv1alpha1.ReadyCondition, batonv1alpha1.UpstreamNotFoundReason, `upstream "qa", which does not exist`),
 		Entry("the upstream has verified nothing yet", func(ctx context.Context, s *stage) *batonv1alpha1.Promotion {
-			canary := deployment(s.ns, "web-canary", "registry.example.com/web:9")
+			canary := builder.Deployment(s.ns, "web-canary").Replicas(2).Container("web", "registry.example.com/web:9").Build()
 			Expect(k8sClient.Create(ctx, canary)).To(Succeed())
 			Expect(testenv.RolloutProgressing(ctx, k8sClient, canary)).To(Succeed())
-			env := &batonv1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "canary"},
-				Spec: batonv1alpha1.EnvironmentSpec{
-					Workload: batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web-canary", Container: "web"},
-					Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}}}}
-			Expect(k8sClient.Create(ctx, env)).To(Succeed())
+			Expect(k8sClient.Create(ctx, builder.Environment(s.ns, "canary").Deployment("web-canary", "web").Direct().Build())).To(Succeed())
 			s.setUpstream(ctx, "canary")
 			return s.promotion(ctx, "production", "nothing-verified-", "", nil)
 		}, batonv1alpha1.PromotionPending, batonv1alpha1.ReadyCondition, batonv1alpha1.UpstreamNotVerifiedReason, `upstream Environment "canary" has verified no image`),
@@ -97,16 +99,12 @@ var _ = Describe("The Promotion engine, given bad input", func() {
 			return s.promotion(ctx, "production", "fight-", "registry.example.com/web:1", nil)
 		}, batonv1alpha1.PromotionFailed, batonv1alpha1.StalledCondition, batonv1alpha1.ImageManagedElsewhereReason, "managed by kustomize-controller", "delivery.git"),
 		Entry("the Promotion did not come through the admission webhook", func(ctx context.Context, s *stage) *batonv1alpha1.Promotion {
-			p := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "bypassed"},
-				Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: "registry.example.com/web:1",
-					RequestedBy: &batonv1alpha1.UserInfo{Username: "bob"}}}
+			p := builder.Promotion(s.ns, "bypassed").Environment("production").Image("registry.example.com/web:1").RequestedBy("bob").Build()
 			Expect(k8sClient.Create(ctx, p)).To(Succeed())
 			return p
 		}, batonv1alpha1.PromotionPending, batonv1alpha1.StalledCondition, batonv1alpha1.NotAdmittedReason, "was not admitted by Baton's admission webhook", "never act on this Promotion"),
 		Entry("the Promotion was changed after the webhook signed it", func(ctx context.Context, s *stage) *batonv1alpha1.Promotion {
-			p := admitted(&batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "forged"},
-				Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: "registry.example.com/web:1",
-					RequestedBy: &batonv1alpha1.UserInfo{Username: "alice"}}})
+			p := admitted(builder.Promotion(s.ns, "forged").Environment("production").Image("registry.example.com/web:1").RequestedBy("alice").Build())
 			p.Spec.RequestedBy.Username = "bob"
 			Expect(k8sClient.Create(ctx, p)).To(Succeed())
 			return p
@@ -155,6 +153,28 @@ func snapshot(ctx context.Context, s *stage) map[string]appsv1.DeploymentSpec {
 		out[d.Name] = d.Spec
 	}
 	return out
+}
+
+// expectReleased waits until production, if it still exists, is not leased to
+// p and has no open revision of p.
+func expectReleased(ctx context.Context, s *stage, p *batonv1alpha1.Promotion) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		env := &batonv1alpha1.Environment{}
+		err := k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), env)
+		if apierrors.IsNotFound(err) {
+			return
+		}
+		g.Expect(err).NotTo(HaveOccurred())
+		if lease := env.Status.ActivePromotion; lease != nil {
+			g.Expect(lease.UID).NotTo(Equal(string(p.UID)), "%s still holds the lease", p.Name)
+		}
+		for _, r := range env.Status.History {
+			if r.Promotion != nil && r.Promotion.UID == string(p.UID) {
+				g.Expect(r.Result).NotTo(BeEmpty(), "revision %d of %s is still open", r.Revision, p.Name)
+			}
+		}
+	}).Should(Succeed())
 }
 
 func (s *stage) updateProduction(ctx context.Context, mutate func(*batonv1alpha1.Environment)) {

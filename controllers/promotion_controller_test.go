@@ -9,7 +9,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,18 +24,27 @@ import (
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/source"
 	"github.com/baton-dev/baton/internal/testenv"
+	"github.com/baton-dev/baton/internal/testing/builder"
 )
 
 // startPromotionManager runs a manager with only the Promotion engine, so a
 // test can stop it at will (a crash) and start a fresh one. The
 // deliverer wraps the real direct delivery when wrap is not nil.
-func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer) (stop func()) {
-	mgr, err := ctrl.NewManager(testEnv.Config, ctrl.Options{
+// tune, when given, changes the manager's options and the engine before
+// they start.
+func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer, tune ...engineTuning) (stop func()) {
+	opts := ctrl.Options{
 		Scheme:     scheme.Scheme,
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Cache:      CacheOptions(),
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}
+	for _, t := range tune {
+		if t.options != nil {
+			t.options(&opts)
+		}
+	}
+	mgr, err := ctrl.NewManager(testEnv.Config, opts)
 	Expect(err).NotTo(HaveOccurred())
 	var direct delivery.Deliverer = &delivery.Direct{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
 	if wrap != nil {
@@ -57,14 +65,20 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer) (st
 		Cache:     &source.Cache{Dir: GinkgoT().TempDir()},
 		Clock:     fakeClock,
 	}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&PromotionReconciler{
+	engine := &PromotionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("promotion-controller"),
 		Clock:     fakeClock,
 		Deliverer: func(*batonv1alpha1.Environment) (delivery.Deliverer, error) { return direct, nil },
 		Admission: admissionKey,
-	}).SetupWithManager(mgr)).To(Succeed())
+	}
+	for _, t := range tune {
+		if t.engine != nil {
+			t.engine(engine)
+		}
+	}
+	Expect(engine.SetupWithManager(mgr)).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -73,6 +87,12 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer) (st
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
 	return func() { cancel(); <-done }
+}
+
+// engineTuning changes a test manager before it starts.
+type engineTuning struct {
+	options func(*ctrl.Options)
+	engine  func(*PromotionReconciler)
 }
 
 // admissionKey stands for the key Secret: the admission webhook is not part of
@@ -137,30 +157,14 @@ type stage struct {
 func newStage(ctx context.Context, prodImage string, tune func(prod *batonv1alpha1.Environment)) *stage {
 	GinkgoHelper()
 	s := &stage{ns: newNamespace(ctx)}
-	s.stagingDep = deployment(s.ns, "web-staging", "registry.example.com/web:1")
-	s.prodDep = deployment(s.ns, "web-production", prodImage)
+	s.stagingDep = builder.Deployment(s.ns, "web-staging").Replicas(2).Container("web", "registry.example.com/web:1").Build()
+	s.prodDep = builder.Deployment(s.ns, "web-production").Replicas(2).Container("web", prodImage).Build()
 	for _, d := range []*appsv1.Deployment{s.stagingDep, s.prodDep} {
 		Expect(k8sClient.Create(ctx, d)).To(Succeed())
 		Expect(testenv.RolloutComplete(ctx, k8sClient, d)).To(Succeed())
 	}
-	zero := &metav1.Duration{}
-	s.staging = &batonv1alpha1.Environment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "staging"},
-		Spec: batonv1alpha1.EnvironmentSpec{
-			Workload:     batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web-staging", Container: "web"},
-			Delivery:     batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
-			Verification: batonv1alpha1.Verification{SoakTime: zero},
-		},
-	}
-	s.production = &batonv1alpha1.Environment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "production"},
-		Spec: batonv1alpha1.EnvironmentSpec{
-			Upstream:     "staging",
-			Workload:     batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web-production", Container: "web"},
-			Delivery:     batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
-			Verification: batonv1alpha1.Verification{SoakTime: zero},
-		},
-	}
+	s.staging = builder.Environment(s.ns, "staging").Deployment("web-staging", "web").Direct().SoakTime(0).Build()
+	s.production = builder.Environment(s.ns, "production").Upstream("staging").Deployment("web-production", "web").Direct().SoakTime(0).Build()
 	if tune != nil {
 		tune(s.production)
 	}
@@ -173,21 +177,6 @@ func newStage(ctx context.Context, prodImage string, tune func(prod *batonv1alph
 		}).Should(Succeed())
 	}
 	return s
-}
-
-func deployment(ns, name, image string) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](2),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: image}}},
-			},
-		},
-	}
 }
 
 // shipToStaging promotes image into staging and plays its rollout, so that
@@ -215,13 +204,8 @@ func verifiedImages(env *batonv1alpha1.Environment) []string {
 // part of this suite, so requestedBy is written directly).
 func (s *stage) promotion(ctx context.Context, env, prefix, image string, rollback *batonv1alpha1.RollbackSpec) *batonv1alpha1.Promotion {
 	GinkgoHelper()
-	p := &batonv1alpha1.Promotion{
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, GenerateName: prefix},
-		Spec: batonv1alpha1.PromotionSpec{
-			Environment: env, Image: image, Rollback: rollback,
-			RequestedBy: &batonv1alpha1.UserInfo{Username: "alice"},
-		},
-	}
+	p := builder.Promotion(s.ns, "").GenerateName(prefix).Environment(env).Image(image).RequestedBy("alice").Build()
+	p.Spec.Rollback = rollback
 	Expect(k8sClient.Create(ctx, admitted(p))).To(Succeed())
 	return p
 }
@@ -341,10 +325,7 @@ var _ = Describe("The Promotion engine", func() {
 			images := []string{"registry.example.com/web:1", "registry.example.com/web:2", "registry.example.com/web:3"}
 			var promos []*batonv1alpha1.Promotion
 			for i, img := range images {
-				p := &batonv1alpha1.Promotion{
-					ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: fmt.Sprintf("queued-%d", i)},
-					Spec:       batonv1alpha1.PromotionSpec{Environment: "production", Image: img},
-				}
+				p := builder.Promotion(s.ns, fmt.Sprintf("queued-%d", i)).Environment("production").Image(img).Build()
 				Expect(k8sClient.Create(ctx, admitted(p))).To(Succeed())
 				promos = append(promos, p)
 			}
@@ -373,10 +354,8 @@ var _ = Describe("The Promotion engine", func() {
 			// order between them is the queue's: creationTimestamp, then name.
 			s.updateProduction(ctx, func(e *batonv1alpha1.Environment) { e.Spec.Suspend = true })
 			// Created first, but second in name order.
-			a := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "same-second-b"},
-				Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: "registry.example.com/web:1"}}
-			b := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "same-second-a"},
-				Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: "registry.example.com/web:1"}}
+			a := builder.Promotion(s.ns, "same-second-b").Environment("production").Image("registry.example.com/web:1").Build()
+			b := builder.Promotion(s.ns, "same-second-a").Environment("production").Image("registry.example.com/web:1").Build()
 			Expect(k8sClient.Create(ctx, admitted(a))).To(Succeed())
 			Expect(k8sClient.Create(ctx, admitted(b))).To(Succeed())
 			for _, p := range []*batonv1alpha1.Promotion{a, b} {
@@ -393,6 +372,19 @@ var _ = Describe("The Promotion engine", func() {
 				g.Expect(s.production.Status.ActivePromotion).NotTo(BeNil())
 			}).Should(Succeed())
 			holder := s.production.Status.ActivePromotion.Name
+			// Both were judged under the lease: the holder delivered, and the
+			// other one waits for it by name.
+			Eventually(func(g Gomega) {
+				for _, p := range []*batonv1alpha1.Promotion{a, b} {
+					g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+					if p.Name == holder {
+						g.Expect(p.Status.Phase).To(Equal(batonv1alpha1.PromotionRollingOut))
+						continue
+					}
+					g.Expect(readyReason(p)).To(Equal(batonv1alpha1.QueuedReason))
+					g.Expect(readyMessage(p)).To(ContainSubstring(holder))
+				}
+			}).Should(Succeed())
 			Consistently(func(g Gomega) {
 				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(a), a)).To(Succeed())
 				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(b), b)).To(Succeed())

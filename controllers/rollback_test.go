@@ -2,16 +2,17 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/testenv"
+	"github.com/baton-dev/baton/internal/testing/builder"
 )
 
 const (
@@ -202,24 +203,42 @@ var _ = Describe("Rollback", func() {
 		Expect(testenv.RolloutFailed(ctx, k8sClient, s.prodDep, "first failure")).To(Succeed())
 		expectPhase(ctx, broken, batonv1alpha1.PromotionFailed)
 
-		undo := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: broken.Name + "-rollback"}}
+		undo := builder.Promotion(s.ns, broken.Name+"-rollback").Build()
 		expectPhase(ctx, undo, batonv1alpha1.PromotionRollingOut)
 		Eventually(func() string { return imageOf(ctx, s.prodDep) }).Should(Equal(web0))
 		Expect(testenv.RolloutFailed(ctx, k8sClient, s.prodDep, "second failure")).To(Succeed())
 		expectPhase(ctx, undo, batonv1alpha1.PromotionFailed)
 
+		// RollbackFailed says the newest revision is the failed rollback's,
+		// closed: the engine wrote it in the same Environment write that
+		// would have handed the lease to a second rollback, which it creates
+		// first.
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
 			stalled := condition(s.production, batonv1alpha1.StalledCondition)
 			g.Expect(stalled).NotTo(BeNil())
 			g.Expect(stalled.Reason).To(Equal(batonv1alpha1.RollbackFailedReason))
 			g.Expect(stalled.Message).To(ContainSubstring("Baton does not roll back a rollback"))
+			g.Expect(stalled.ObservedGeneration).To(Equal(s.production.Generation))
 		}).Should(Succeed())
+		Expect(readyMessage(undo)).NotTo(ContainSubstring("Rolling back"))
 		Consistently(func() []batonv1alpha1.Promotion { return promotionsInto(ctx, s.ns, "production") }, "2s", "200ms").
 			Should(HaveLen(2), "a second rollback was created")
 		Expect(s.production.Status.ActivePromotion).To(BeNil())
 	})
 })
+
+// autoPromoteNow runs one autoPromote reconcile of env on what the API server
+// holds now, and returns when it has decided. autoPromote writes nothing when
+// it decides that no Promotion is needed, so a spec that expects none cannot
+// wait for the manager's decision: it makes that decision itself, then
+// watches the manager.
+func autoPromoteNow(ctx context.Context, env *batonv1alpha1.Environment) {
+	GinkgoHelper()
+	r := &AutoPromoteReconciler{Client: k8sClient, APIReader: k8sClient, Admission: admissionKey}
+	_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(env)})
+	Expect(err).NotTo(HaveOccurred())
+}
 
 var _ = Describe("autoPromote", func() {
 	var ctx context.Context
@@ -239,6 +258,14 @@ var _ = Describe("autoPromote", func() {
 		stop := startPromotionManager(nil)
 		DeferCleanup(func() { stop() })
 		s := newStage(ctx, web1, func(e *batonv1alpha1.Environment) { e.Spec.AutoPromote = true })
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.staging), s.staging)).To(Succeed())
+			g.Expect(verifiedImages(s.staging)).To(Equal([]string{web1}))
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+			g.Expect(s.production.Status.Current).NotTo(BeNil())
+			g.Expect(s.production.Status.Current.Image).To(Equal(web1))
+		}).Should(Succeed())
+		autoPromoteNow(ctx, s.production)
 		Consistently(func() []batonv1alpha1.Promotion { return autoPromotions(s) }, "1s", "200ms").
 			Should(BeEmpty(), "production already runs staging's only verified image")
 
@@ -255,6 +282,11 @@ var _ = Describe("autoPromote", func() {
 		pokeEnvironment(ctx, s.production)
 		s.completeRollout(ctx, s.prodDep, web2)
 		expectPhase(ctx, &auto, batonv1alpha1.PromotionSucceeded)
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+			g.Expect(s.production.Status.Current.Image).To(Equal(web2))
+		}).Should(Succeed())
+		autoPromoteNow(ctx, s.production)
 		Consistently(func() []batonv1alpha1.Promotion { return autoPromotions(s) }, "2s", "200ms").Should(HaveLen(1))
 	})
 
@@ -275,15 +307,13 @@ var _ = Describe("autoPromote", func() {
 			g.Expect(condition(s.production, batonv1alpha1.HeldCondition)).NotTo(BeNil())
 		}).Should(Succeed())
 		pokeEnvironment(ctx, s.staging)
+		autoPromoteNow(ctx, s.production)
 		Consistently(func() []batonv1alpha1.Promotion { return autoPromotions(s) }, "2s", "200ms").
 			Should(HaveLen(1), "autoPromote shipped the rejected image again")
 
 		By("a person re-ships it, with a reason")
-		reship := &batonv1alpha1.Promotion{
-			ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: fmt.Sprintf("reship-%d", promotionCount.Add(1))},
-			Spec: batonv1alpha1.PromotionSpec{Environment: "production", Image: web2, Reason: "the memory leak is fixed in the config",
-				RequestedBy: &batonv1alpha1.UserInfo{Username: "alice"}},
-		}
+		reship := builder.Promotion(s.ns, "").GenerateName("reship-").Environment("production").Image(web2).
+			Reason("the memory leak is fixed in the config").RequestedBy("alice").Build()
 		Expect(k8sClient.Create(ctx, admitted(reship))).To(Succeed())
 		s.completeRollout(ctx, s.prodDep, web2)
 		expectPhase(ctx, reship, batonv1alpha1.PromotionSucceeded)

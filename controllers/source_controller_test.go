@@ -95,7 +95,10 @@ var _ = Describe("Merge to main deploys (spec.source)", Ordered, func() {
 			g.Expect(images).To(ContainElement(webImage(c1)))
 		}).Should(Succeed())
 
-		// Polling every second never creates a second Promotion.
+		// Polling every second never creates a second Promotion. A poll that
+		// finds the same head writes nothing to wait for; a requested read
+		// runs the same code and records that it did.
+		s.handled(ctx, s.requestRead(ctx))
 		Consistently(func() []string { return sourcePromotions(ctx, s.ns) }, "3s", "200ms").Should(ConsistOf(c0, c1))
 	})
 
@@ -104,11 +107,12 @@ var _ = Describe("Merge to main deploys (spec.source)", Ordered, func() {
 		c2 := repo.merge("Second fix")
 		c3 := repo.merge("Third fix")
 		s.seen(ctx, c0)
-		s.requestRead(ctx)
+		read := s.requestRead(ctx)
 		p := s.deploysSource(ctx, c3)
 		Expect(p.Spec.Reason).To(ContainSubstring("skipped 2 earlier commit(s)"))
 		Expect(p.Spec.Reason).To(ContainSubstring(c2[:12] + ` "Second fix"`))
 		Expect(p.Spec.Reason).To(ContainSubstring(c1[:12] + ` "First fix"`))
+		s.handled(ctx, read)
 		Consistently(func() []string { return sourcePromotions(ctx, s.ns) }, "2s", "200ms").Should(ConsistOf(c0, c3))
 	})
 
@@ -124,22 +128,26 @@ var _ = Describe("Merge to main deploys (spec.source)", Ordered, func() {
 	It("refuses a bad signature with 401 and triggers nothing", func() {
 		hooks := receiver()
 		c1 := repo.merge("Unsigned change")
+		before := s.readTriggers(ctx)
 		code, answer := postHook(hooks.URL+"/hooks/"+s.ns+"/staging", pushPayload("refs/heads/main", c1), "not-the-secret")
 		Expect(code).To(Equal(http.StatusUnauthorized))
 		Expect(answer).To(Equal("the GitHub signature does not match the secret in spec.source.git.webhookSecretRef"))
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.staging), s.staging)).To(Succeed())
 		Expect(s.staging.Annotations).NotTo(HaveKey(batonv1alpha1.SourceRequestedAtAnnotation))
+		Expect(s.readTriggers(ctx)).To(Equal(before), "the receiver asked for a read")
 		Consistently(func() []string { return sourcePromotions(ctx, s.ns) }, "3s", "200ms").Should(ConsistOf(c0))
 	})
 
 	It("ignores a valid hook for another branch", func() {
 		hooks := receiver()
 		c1 := repo.merge("Pushed to main, announced as a feature branch")
+		before := s.readTriggers(ctx)
 		code, answer := postHook(hooks.URL+"/hooks/"+s.ns+"/staging", pushPayload("refs/heads/feature", c1), hookSecret)
 		Expect(code).To(Equal(http.StatusAccepted))
 		Expect(answer).To(Equal("ignored: push to refs/heads/feature: this Environment follows branch main"))
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.staging), s.staging)).To(Succeed())
 		Expect(s.staging.Annotations).NotTo(HaveKey(batonv1alpha1.SourceRequestedAtAnnotation))
+		Expect(s.readTriggers(ctx)).To(Equal(before), "the receiver asked for a read")
 		Consistently(func() []string { return sourcePromotions(ctx, s.ns) }, "3s", "200ms").Should(ConsistOf(c0))
 	})
 
@@ -155,6 +163,7 @@ var _ = Describe("Merge to main deploys (spec.source)", Ordered, func() {
 		Expect(codes[http.StatusAccepted]).To(BeNumerically(">=", 1))
 		Expect(codes[http.StatusAccepted]+codes[http.StatusTooManyRequests]).To(Equal(20), "answers: %v", codes)
 		s.srcPromotion(ctx, c1)
+		s.handled(ctx, s.lastRequest(ctx))
 		Consistently(func() []string { return sourcePromotions(ctx, s.ns) }, "3s", "200ms").Should(ConsistOf(c0, c1))
 	})
 
@@ -187,6 +196,10 @@ var _ = Describe("Merge to main deploys (spec.source)", Ordered, func() {
 			g.Expect(c.Message).To(ContainSubstring("moved back"))
 			g.Expect(c.Message).To(ContainSubstring("Last head: " + c2))
 			g.Expect(c.Message).To(ContainSubstring("new head: " + c1))
+		}).Should(Succeed())
+		// The condition was Tracking before: the change is announced too.
+		Eventually(func(g Gomega) {
+			expectEvent(g, s.staging, corev1.EventTypeWarning, batonv1alpha1.ForcePushedReason)
 		}).Should(Succeed())
 		Consistently(func() []string { return sourcePromotions(ctx, s.ns) }, "3s", "200ms").Should(ConsistOf(c0, c2))
 		Expect(imageOf(ctx, s.stagingDep)).To(Equal(webImage(c2)))
@@ -268,7 +281,7 @@ var _ = Describe("spec.source bad input", Ordered, func() {
 				StringData: map[string]string{"username": appGitUser, "password": "wrong-Pa55word-00aa11"},
 			})).To(Succeed())
 			src.Git.SecretRef.Name = "wrong"
-		}, batonv1alpha1.AuthenticationFailedReason, "refused the credentials in spec.source.git.secretRef"),
+		}, batonv1alpha1.AuthenticationFailedReason, "/wrong (spec.source.git.secretRef); check that they are current and may read the repository"),
 		Entry("no credentials", func(_ string, src *batonv1alpha1.Source) {
 			src.Git.SecretRef = nil
 		}, batonv1alpha1.AuthenticationFailedReason, "refused anonymous access; set spec.source.git.secretRef"),
