@@ -2,14 +2,11 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -21,9 +18,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
-	"github.com/baton-dev/baton/internal/delivery"
 	batongit "github.com/baton-dev/baton/internal/git"
+	"github.com/baton-dev/baton/internal/outcome"
 	"github.com/baton-dev/baton/internal/source"
+	"github.com/baton-dev/baton/internal/statuspatch"
 )
 
 const (
@@ -64,29 +62,30 @@ func (r *SourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
+// sourceEvent is an Event the reconcile emits once its status write
+// succeeded.
+type sourceEvent struct {
+	related           *batonv1alpha1.Promotion
+	typ, reason, note string
+}
+
 // Reconcile reads the branch head and, for a head that moved forward,
 // creates its Promotion; status.source and the Source condition are written
-// in one deferred, optimistically locked patch.
+// in one deferred, optimistically locked patch, and only then the Events.
 func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	env := &batonv1alpha1.Environment{}
 	if err := r.Get(ctx, req.NamespacedName, env); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	old := env.DeepCopy()
-	defer func() {
-		if equality.Semantic.DeepEqual(old.Status, env.Status) {
-			return
+	h := statuspatch.New(r.Client, env)
+	var emit []sourceEvent
+	// On a Conflict the retry finds the Promotion by name, and announces
+	// what it still finds changed.
+	defer h.Finish(ctx, env, &result, &retErr, func() {
+		for _, e := range emit {
+			r.event(ctx, env, e)
 		}
-		err := r.Status().Patch(ctx, env, client.MergeFromWithOptions(old, client.MergeFromWithOptimisticLock{}))
-		if apierrors.IsConflict(err) {
-			// The Promotion, if any, exists: the retry finds it by name.
-			result, retErr = ctrl.Result{RequeueAfter: conflictRequeue}, nil
-			return
-		}
-		if err != nil {
-			retErr = errors.Join(retErr, fmt.Errorf("patch status of Environment %s: %w", req.NamespacedName, err))
-		}
-	}()
+	})
 
 	if env.Spec.Source == nil || !env.DeletionTimestamp.IsZero() {
 		apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.SourceCondition)
@@ -104,9 +103,9 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	if v, ok := env.Annotations[batonv1alpha1.SourceRequestedAtAnnotation]; ok && len(v) <= 64 {
 		env.Status.Source.LastHandledRequest = v
 	}
-	err := r.follow(ctx, env)
-	if s, ok := delivery.AsError(err); ok {
-		r.setSource(ctx, env, metav1.ConditionFalse, s.Reason, s.Message)
+	err := r.follow(ctx, env, &emit)
+	if s, ok := outcome.AsStalled(err); ok {
+		emit = append(emit, setSource(env, metav1.ConditionFalse, s.Reason, s.Message)...)
 		if s.Reason == batonv1alpha1.InvalidImageTemplateReason {
 			// Only a spec change can fix it, and that triggers a reconcile.
 			return ctrl.Result{}, nil
@@ -120,9 +119,9 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	return ctrl.Result{RequeueAfter: interval(env)}, nil
 }
 
-// follow reads the head and acts on it. A *delivery.Error is a problem a
-// person must fix.
-func (r *SourceReconciler) follow(ctx context.Context, env *batonv1alpha1.Environment) error {
+// follow reads the head and acts on it, adding the Events to emit. An
+// *outcome.Stalled is a problem a person must fix.
+func (r *SourceReconciler) follow(ctx context.Context, env *batonv1alpha1.Environment, emit *[]sourceEvent) error {
 	src := env.Spec.Source
 	branch := branchOf(env)
 	tmpl, err := source.ParseImageTemplate(src.Image)
@@ -142,7 +141,7 @@ func (r *SourceReconciler) follow(ctx context.Context, env *batonv1alpha1.Enviro
 	st := env.Status.Source
 	if head == st.Commit {
 		if c := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.SourceCondition); c == nil || c.Reason != batonv1alpha1.ForcePushedReason {
-			r.setTracking(ctx, env)
+			setTracking(env)
 		}
 		return nil
 	}
@@ -156,7 +155,7 @@ func (r *SourceReconciler) follow(ctx context.Context, env *batonv1alpha1.Enviro
 	if !hist.Forward {
 		msg := source.RewrittenMessage(branch, st.Commit, head, hist.Rewound)
 		r.see(env, head)
-		r.setSource(ctx, env, metav1.ConditionFalse, batonv1alpha1.ForcePushedReason, msg)
+		*emit = append(*emit, setSource(env, metav1.ConditionFalse, batonv1alpha1.ForcePushedReason, msg)...)
 		return nil
 	}
 	image, err := tmpl.Render(source.NewCommit(head, branch))
@@ -167,13 +166,17 @@ func (r *SourceReconciler) follow(ctx context.Context, env *batonv1alpha1.Enviro
 	if err != nil {
 		return err
 	}
+	if st.Promotion != promo.Name {
+		*emit = append(*emit, sourceEvent{related: promo, typ: corev1.EventTypeNormal, reason: batonv1alpha1.CommitPromotedReason,
+			note: fmt.Sprintf("Created Promotion %s of %s for commit %s, the new head of %s", promo.Name, image, hist.Head.SHA, branch)})
+	}
 	r.see(env, head)
 	st.Promotion = promo.Name
-	r.setTracking(ctx, env)
+	setTracking(env)
 	return nil
 }
 
-// promote creates the Promotion of head, unless it exists already.
+// promote creates the signed Promotion of head, unless it exists already.
 func (r *SourceReconciler) promote(ctx context.Context, env *batonv1alpha1.Environment, branch, image string, hist source.History) (*batonv1alpha1.Promotion, error) {
 	promo := &batonv1alpha1.Promotion{
 		ObjectMeta: metav1.ObjectMeta{
@@ -192,23 +195,11 @@ func (r *SourceReconciler) promote(ctx context.Context, env *batonv1alpha1.Envir
 			RequestedBy: &batonv1alpha1.UserInfo{Username: ControllerUser},
 		},
 	}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(promo), &batonv1alpha1.Promotion{}); err == nil {
-		return promo, nil
-	} else if !apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("look for source Promotion %s: %w", promo.Name, err)
+	found, _, err := createSigned(ctx, r.Client, r.APIReader, r.Admission, promo)
+	if err != nil {
+		return nil, fmt.Errorf("source Promotion: %w", err)
 	}
-	if err := r.Admission.Sign(ctx, promo); err != nil {
-		return nil, fmt.Errorf("sign source Promotion %s: %w", promo.Name, err)
-	}
-	if err := r.Create(ctx, promo); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return promo, nil
-		}
-		return nil, fmt.Errorf("create source Promotion %s: %w", promo.Name, err)
-	}
-	r.event(ctx, env, promo, corev1.EventTypeNormal, batonv1alpha1.CommitPromotedReason,
-		fmt.Sprintf("Created Promotion %s of %s for commit %s, the new head of %s", promo.Name, image, hist.Head.SHA, branch))
-	return promo, nil
+	return found, nil
 }
 
 func (r *SourceReconciler) see(env *batonv1alpha1.Environment, head string) {
@@ -217,7 +208,7 @@ func (r *SourceReconciler) see(env *batonv1alpha1.Environment, head string) {
 	env.Status.Source.SeenAt = &now
 }
 
-func (r *SourceReconciler) setTracking(ctx context.Context, env *batonv1alpha1.Environment) {
+func setTracking(env *batonv1alpha1.Environment) {
 	st := env.Status.Source
 	msg := fmt.Sprintf("Following branch %s of %s", branchOf(env), batongit.RedactURLs(env.Spec.Source.Git.URL))
 	if st.Commit != "" {
@@ -226,29 +217,35 @@ func (r *SourceReconciler) setTracking(ctx context.Context, env *batonv1alpha1.E
 	if st.Promotion != "" {
 		msg += ", last promoted by Promotion " + st.Promotion
 	}
-	r.setSource(ctx, env, metav1.ConditionTrue, batonv1alpha1.TrackingReason, msg)
+	setSource(env, metav1.ConditionTrue, batonv1alpha1.TrackingReason, msg)
 }
 
-// setSource sets the Source condition; a new False reason is also an Event.
-func (r *SourceReconciler) setSource(ctx context.Context, env *batonv1alpha1.Environment, status metav1.ConditionStatus, reason, msg string) {
-	prev := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.SourceCondition)
-	setCondition(env, batonv1alpha1.SourceCondition, status, reason, msg)
-	if status == metav1.ConditionFalse && (prev == nil || prev.Reason != reason || prev.Message != msg) {
-		r.event(ctx, env, nil, corev1.EventTypeWarning, reason, msg)
+// setSource sets the Source condition. A False one that is new, or says
+// something new, is also a Warning Event, returned for after the write.
+func setSource(env *batonv1alpha1.Environment, status metav1.ConditionStatus, reason, msg string) []sourceEvent {
+	// A copy: setCondition updates the condition in place.
+	var prev metav1.Condition
+	if c := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.SourceCondition); c != nil {
+		prev = *c
 	}
+	setCondition(env, batonv1alpha1.SourceCondition, status, reason, msg)
+	if status != metav1.ConditionFalse || (prev.Status == status && prev.Reason == reason && prev.Message == msg) {
+		return nil
+	}
+	return []sourceEvent{{typ: corev1.EventTypeWarning, reason: reason, note: msg}}
 }
 
-// event emits an Event and logs it; messages never hold a secret.
-func (r *SourceReconciler) event(ctx context.Context, env *batonv1alpha1.Environment, related *batonv1alpha1.Promotion, typ, reason, msg string) {
-	ctrl.LoggerFrom(ctx).Info(msg, "environment", klog.KObj(env), "type", typ, "reason", reason)
+// event emits an Event and logs it; notes never hold a secret.
+func (r *SourceReconciler) event(ctx context.Context, env *batonv1alpha1.Environment, e sourceEvent) {
+	ctrl.LoggerFrom(ctx).Info(e.note, "environment", klog.KObj(env), "type", e.typ, "reason", e.reason)
 	if r.Recorder == nil {
 		return
 	}
-	if related != nil {
-		r.Recorder.Eventf(env, related, typ, reason, "Source", "%s", msg)
+	if e.related != nil {
+		r.Recorder.Eventf(env, e.related, e.typ, e.reason, "Source", "%s", e.note)
 		return
 	}
-	r.Recorder.Eventf(env, nil, typ, reason, "Source", "%s", msg)
+	r.Recorder.Eventf(env, nil, e.typ, e.reason, "Source", "%s", e.note)
 }
 
 func branchOf(env *batonv1alpha1.Environment) string {
