@@ -15,28 +15,18 @@ kubectl() { "$KUBECTL" --kubeconfig "$DEV_DIR/admin.kubeconfig" "$@"; }
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 rel() { echo "${1#"$PWD"/}"; }
 
-# Same layout as hack/dev/cluster: base+6 webhook, +7 metrics, +8 probes,
-# +9 the push-hook receiver, +10 the application repository's git server.
-WEBHOOK_PORT=$((DEV_PORT_BASE + 6))
-METRICS_PORT=$((DEV_PORT_BASE + 7))
-PROBE_PORT=$((DEV_PORT_BASE + 8))
-HOOKS_PORT=$((DEV_PORT_BASE + 9))
-GIT_PORT=$((DEV_PORT_BASE + 10))
+# The ports of the manager (WEBHOOK_PORT, METRICS_PORT, PROBE_PORT,
+# HOOKS_PORT), of the application repository's git server (GIT_PORT) and of
+# the Flux controllers (FLUX_*_PORT), from the one layout in hack/dev/procs.
+eval "$(cluster ports)"
 GIT_URL="http://127.0.0.1:$GIT_PORT/web.git"
 MANAGER_LOG="$DEV_DIR/manager/manager.log"
 
 # GITOPS=flux: Flux's source-controller and kustomize-controller apply the
 # config repository $CONFIG_URL, and both Environments deliver through Git.
-# Their ports follow the cluster's (hack/dev/cluster/cluster.go): base+11
-# source-controller's artifact server, +12/+13 its metrics and health,
-# +14/+15 kustomize-controller's.
+# Their ports (FLUX_*_PORT) follow the cluster's.
 GITOPS=${GITOPS:-}
 CONFIG_URL="http://127.0.0.1:$GIT_PORT/config.git"
-FLUX_STORAGE_PORT=$((DEV_PORT_BASE + 11))
-FLUX_SOURCE_METRICS_PORT=$((DEV_PORT_BASE + 12))
-FLUX_SOURCE_HEALTH_PORT=$((DEV_PORT_BASE + 13))
-FLUX_KUSTOMIZE_METRICS_PORT=$((DEV_PORT_BASE + 14))
-FLUX_KUSTOMIZE_HEALTH_PORT=$((DEV_PORT_BASE + 15))
 case $GITOPS in
 "" | flux) ;;
 *)

@@ -19,10 +19,13 @@ fi
 message=${1:-"Merge change $(date -u +%Y-%m-%dT%H:%M:%SZ)"}
 DEV_DIR=${DEV_DIR:-bin/dev}
 DEV_PORT_BASE=${DEV_PORT_BASE:-17400}
-# Same layout as hack/dev/cluster: base+9 the push-hook receiver, base+10 git.
-args=(-repo "http://127.0.0.1:$((DEV_PORT_BASE + 10))/web.git" -message "$message")
+# GIT_PORT and HOOKS_PORT, from the one layout in hack/dev/procs; `make dev`
+# built the cluster command.
+cluster=${DEV_CLUSTER:-bin/dev-cluster}
+eval "$("$cluster" --port-base "$DEV_PORT_BASE" ports)"
+args=(-repo "http://127.0.0.1:$GIT_PORT/web.git" -message "$message")
 if [[ -n $hook ]]; then
-	args+=(-hook "http://127.0.0.1:$((DEV_PORT_BASE + 9))/hooks/web/staging" -hook-secret-file "$DEV_DIR/git/hook-token")
+	args+=(-hook "http://127.0.0.1:$HOOKS_PORT/hooks/web/staging" -hook-secret-file "$DEV_DIR/git/hook-token")
 fi
 rc=0
 sha=$(go run ./hack/merge "${args[@]}") || rc=$?

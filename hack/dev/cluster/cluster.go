@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/baton-dev/baton/hack/dev/procs"
 )
 
 const (
@@ -30,40 +32,7 @@ const (
 	nodeName    = "kwok-node-0"
 )
 
-// Ports, as offsets from --port-base. All bind 127.0.0.1 only.
-const (
-	offEtcdClient = iota
-	offEtcdPeer
-	offAPIServer
-	offControllerManager
-	offScheduler
-	offKwok
-	// The manager's ports (offWebhook...) are chosen by hack/dev/dev.sh from
-	// the same base; listed here so that `down` checks them too.
-	offWebhook
-	offMetrics
-	offProbe
-	offHooks
-	// The application repository's smart-HTTP server (git.go), which
-	// dev.sh starts as the process "gitserver".
-	offGitServer
-	portCount
-)
-
-// The Flux controllers of `make dev GITOPS=flux` (dev.sh starts them as
-// "source-controller" and "kustomize-controller"): source-controller's
-// artifact server, metrics and health probes, then kustomize-controller's
-// metrics and health probes. They follow portCount but `down` checks them
-// only when it stopped a Flux controller, so that a cluster without Flux
-// never claims them.
-const (
-	offFluxStorage = portCount + iota
-	offFluxSourceMetrics
-	offFluxSourceHealth
-	offFluxKustomizeMetrics
-	offFluxKustomizeHealth
-	fluxPortEnd
-)
+// The ports are laid out from --port-base as hack/dev/procs says.
 
 var fluxProcs = []string{"kustomize-controller", "source-controller"}
 
@@ -91,22 +60,26 @@ type cluster struct {
 	portBase   int
 }
 
-func (c *cluster) port(off int) int      { return c.portBase + off }
-func (c *cluster) proc(name string) proc { return proc{name: name, dir: c.dir} }
+func (c *cluster) port(off int) int { return procs.Ports(c.portBase).Port(off) }
+func (c *cluster) proc(name string) procs.Background {
+	return procs.Background{Name: name, Dir: c.dir}
+}
 func (c *cluster) pki() pki {
 	return pki{dir: filepath.Join(c.dir, "pki"), webhookDir: filepath.Join(c.dir, "webhook-certs")}
 }
 func (c *cluster) kubeconfig(u string) string { return filepath.Join(c.dir, u+".kubeconfig") }
-func (c *cluster) server() string             { return fmt.Sprintf("https://127.0.0.1:%d", c.port(offAPIServer)) }
+func (c *cluster) server() string {
+	return fmt.Sprintf("https://127.0.0.1:%d", c.port(procs.APIServer))
+}
 
 func (c *cluster) args(name string) (string, []string) {
 	p := c.pki()
 	admin := c.kubeconfig("admin")
-	state := c.proc(name).stateDir()
+	state := c.proc(name).StateDir()
 	switch name {
 	case "etcd":
-		peer := fmt.Sprintf("http://127.0.0.1:%d", c.port(offEtcdPeer))
-		client := fmt.Sprintf("http://127.0.0.1:%d", c.port(offEtcdClient))
+		peer := fmt.Sprintf("http://127.0.0.1:%d", c.port(procs.EtcdPeer))
+		client := fmt.Sprintf("http://127.0.0.1:%d", c.port(procs.EtcdClient))
 		return filepath.Join(c.assetsDir, "etcd"), []string{
 			"--name=dev", "--data-dir=" + filepath.Join(state, "data"),
 			"--listen-client-urls=" + client, "--advertise-client-urls=" + client,
@@ -117,12 +90,12 @@ func (c *cluster) args(name string) (string, []string) {
 		}
 	case "kube-apiserver":
 		return filepath.Join(c.assetsDir, "kube-apiserver"), []string{
-			fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", c.port(offEtcdClient)),
+			fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", c.port(procs.EtcdClient)),
 			"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 			// The endpoint reconciler refuses a loopback address; nothing
 			// in a kwok cluster reaches the kubernetes Service anyway.
 			"--endpoint-reconciler-type=none",
-			fmt.Sprintf("--secure-port=%d", c.port(offAPIServer)),
+			fmt.Sprintf("--secure-port=%d", c.port(procs.APIServer)),
 			"--cert-dir=" + filepath.Join(state, "certs"),
 			"--tls-cert-file=" + p.path("apiserver.crt"), "--tls-private-key-file=" + p.path("apiserver.key"),
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -141,14 +114,14 @@ func (c *cluster) args(name string) (string, []string) {
 			// nodeipam needs a cluster CIDR; nodelifecycle must stay, or the
 			// node's not-ready taint is never lifted.
 			"--controllers=*,-nodeipam",
-			"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.port(offControllerManager)),
+			"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.port(procs.ControllerManager)),
 			"--cert-dir=" + filepath.Join(state, "certs"),
 		}
 	case "kube-scheduler":
 		return filepath.Join(c.clusterBin, "kube-scheduler"), []string{
 			"--kubeconfig=" + admin, "--authentication-kubeconfig=" + admin, "--authorization-kubeconfig=" + admin,
 			"--leader-elect=false",
-			"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.port(offScheduler)),
+			"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.port(procs.Scheduler)),
 			"--cert-dir=" + filepath.Join(state, "certs"),
 		}
 	case "kwok":
@@ -157,7 +130,7 @@ func (c *cluster) args(name string) (string, []string) {
 			"--config=" + filepath.Join(state, "stages.yaml"),
 			"--manage-all-nodes=false",
 			"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-			fmt.Sprintf("--server-address=127.0.0.1:%d", c.port(offKwok)),
+			fmt.Sprintf("--server-address=127.0.0.1:%d", c.port(procs.Kwok)),
 			"--node-ip=127.0.0.1",
 		}
 	}
@@ -191,44 +164,7 @@ func (c *cluster) up(ctx context.Context) error {
 	if err := c.writeStages(); err != nil {
 		return err
 	}
-	step := func(name string, ready func(context.Context) error) error {
-		p := c.proc(name)
-		if pid, ok := p.pid(); ok {
-			fmt.Printf("  %-24s already running (pid %d)\n", name, pid)
-		} else {
-			bin, args := c.args(name)
-			pid, err := p.start(bin, args...)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("  %-24s started (pid %d, log %s)\n", name, pid, rel(p.logFile()))
-		}
-		if ready == nil {
-			return nil
-		}
-		wctx, cancel := context.WithTimeoutCause(ctx, 60*time.Second, errors.New("timed out"))
-		defer cancel()
-		// Give up as soon as the process exits, instead of at the timeout.
-		wctx, exited := context.WithCancelCause(wctx)
-		go func() {
-			// Three misses in a row: a single failed read of /proc (seen
-			// under load, with the process running fine) is not an exit.
-			for misses := 0; wctx.Err() == nil; time.Sleep(200 * time.Millisecond) {
-				if _, ok := p.pid(); ok {
-					misses = 0
-				} else if misses++; misses == 3 {
-					exited(errors.New("it exited"))
-					return
-				}
-			}
-		}()
-		if err := ready(wctx); err != nil {
-			return fmt.Errorf("%s did not become ready (%v): %w; see %s", name, context.Cause(wctx), err, rel(p.logFile()))
-		}
-		exited(nil)
-		fmt.Printf("  %-24s ready after %.1fs\n", name, time.Since(start).Seconds())
-		return nil
-	}
+	step := func(name string, ready func(context.Context) error) error { return c.step(ctx, start, name, ready) }
 	caPool := x509.NewCertPool()
 	caPEM, err := os.ReadFile(c.pki().path("ca.crt"))
 	if err != nil {
@@ -236,7 +172,7 @@ func (c *cluster) up(ctx context.Context) error {
 	}
 	caPool.AppendCertsFromPEM(caPEM)
 	if err := step("etcd", func(ctx context.Context) error {
-		return poll(ctx, fmt.Sprintf("http://127.0.0.1:%d/health", c.port(offEtcdClient)), nil, "")
+		return poll(ctx, fmt.Sprintf("http://127.0.0.1:%d/health", c.port(procs.EtcdClient)), nil, "")
 	}); err != nil {
 		return err
 	}
@@ -271,6 +207,47 @@ func (c *cluster) up(ctx context.Context) error {
 	return nil
 }
 
+// step starts one component unless it runs already, and waits until ready
+// says it serves, giving up as soon as the process exits.
+func (c *cluster) step(ctx context.Context, start time.Time, name string, ready func(context.Context) error) error {
+	p := c.proc(name)
+	if pid, ok := p.PID(); ok {
+		fmt.Printf("  %-24s already running (pid %d)\n", name, pid)
+	} else {
+		bin, args := c.args(name)
+		pid, err := p.Start(bin, args...)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  %-24s started (pid %d, log %s)\n", name, pid, rel(p.LogFile()))
+	}
+	if ready == nil {
+		return nil
+	}
+	wctx, cancel := context.WithTimeoutCause(ctx, 60*time.Second, errors.New("timed out"))
+	defer cancel()
+	// Give up as soon as the process exits, instead of at the timeout.
+	wctx, exited := context.WithCancelCause(wctx)
+	go func() {
+		// Three misses in a row: a single failed read of /proc (seen
+		// under load, with the process running fine) is not an exit.
+		for misses := 0; wctx.Err() == nil; time.Sleep(200 * time.Millisecond) {
+			if _, ok := p.PID(); ok {
+				misses = 0
+			} else if misses++; misses == 3 {
+				exited(errors.New("it exited"))
+				return
+			}
+		}
+	}()
+	if err := ready(wctx); err != nil {
+		return fmt.Errorf("%s did not become ready (%v): %w; see %s", name, context.Cause(wctx), err, rel(p.LogFile()))
+	}
+	exited(nil)
+	fmt.Printf("  %-24s ready after %.1fs\n", name, time.Since(start).Seconds())
+	return nil
+}
+
 // down stops every process with a pid file under dir, the manager and the
 // git server first, and fails if any of the cluster's ports still accepts
 // connections.
@@ -281,24 +258,24 @@ func (c *cluster) down() error {
 		names = append(names, components[i])
 	}
 	var errs []error
-	ports := portCount
+	ports := procs.Count
 	for _, name := range names {
-		stopped, err := c.proc(name).stop(20 * time.Second)
+		stopped, err := c.proc(name).Stop(20 * time.Second)
 		if err != nil {
 			errs = append(errs, err)
 		} else if stopped {
 			fmt.Printf("  %-24s stopped\n", name)
 			if slices.Contains(fluxProcs, name) {
-				ports = fluxPortEnd
+				ports = procs.FluxEnd
 			}
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for off := 0; off < ports; off++ {
-		for listening(c.port(off)) && time.Now().Before(deadline) {
+		for procs.Listening(c.port(off)) && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
 		}
-		if listening(c.port(off)) {
+		if procs.Listening(c.port(off)) {
 			errs = append(errs, fmt.Errorf("port %d still accepts connections after stopping everything under %s", c.port(off), c.dir))
 		}
 	}
@@ -308,11 +285,11 @@ func (c *cluster) down() error {
 func (c *cluster) status() (running int) {
 	total := 0
 	for _, name := range append(append(append([]string{}, components...), "manager", "gitserver"), fluxProcs...) {
-		if pid, ok := c.proc(name).pid(); ok {
-			kib := rssKiB(pid)
+		if pid, ok := c.proc(name).PID(); ok {
+			kib := procs.RSSKiB(pid)
 			total += kib
 			running++
-			fmt.Printf("  %-24s running  pid %-7d RSS %4d MiB  log %s\n", name, pid, kib/1024, rel(c.proc(name).logFile()))
+			fmt.Printf("  %-24s running  pid %-7d RSS %4d MiB  log %s\n", name, pid, kib/1024, rel(c.proc(name).LogFile()))
 		} else if !slices.Contains(fluxProcs, name) {
 			fmt.Printf("  %-24s stopped\n", name)
 		}
@@ -402,10 +379,10 @@ func (c *cluster) writeStages() error {
 		return fmt.Errorf("no kwok stages under %s/kustomize/stage", kwokDir)
 	}
 	docs = append(docs, "# Baton's stage: images tagged broken never become Ready\n"+brokenStage)
-	if err := os.MkdirAll(c.proc("kwok").stateDir(), 0o700); err != nil {
+	if err := os.MkdirAll(c.proc("kwok").StateDir(), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(c.proc("kwok").stateDir(), "stages.yaml"), []byte(strings.Join(docs, "\n---\n")), 0o644)
+	return os.WriteFile(filepath.Join(c.proc("kwok").StateDir(), "stages.yaml"), []byte(strings.Join(docs, "\n---\n")), 0o644)
 }
 
 func ensureNode(ctx context.Context, cs kubernetes.Interface) error {

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/baton-dev/baton/hack/dev/procs"
 )
 
 // The application repository of `make dev`: a bare repository under
@@ -30,7 +32,7 @@ const (
 func (c *cluster) gitRoot() string   { return filepath.Join(c.dir, "git") }
 func (c *cluster) hookToken() string { return filepath.Join(c.gitRoot(), "hook-token") }
 func (c *cluster) gitURL() string {
-	return fmt.Sprintf("http://127.0.0.1:%d/%s", c.port(offGitServer), appRepo)
+	return fmt.Sprintf("http://127.0.0.1:%d/%s", c.port(procs.GitServer), appRepo)
 }
 
 // gitInit creates the bare repository with one initial commit on main, and
@@ -113,7 +115,7 @@ func (c *cluster) gitServe(ctx context.Context) error {
 	if !exists(h.Path) {
 		return fmt.Errorf("%s is missing: install git", h.Path)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", c.port(offGitServer))
+	addr := fmt.Sprintf("127.0.0.1:%d", c.port(procs.GitServer))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@
 //	cluster webhook-config            print the webhook configurations for a manager on the host
 //	cluster git-init                  create the application repository <dir>/git/web.git (once)
 //	cluster git-serve                 serve <dir>/git over smart HTTP on base+10 (dev.sh runs it as "gitserver")
+//	cluster ports                     print the manager's, the Git server's and Flux's ports as shell assignments
 //
 // See docs/dev-cluster.md; `make dev-cluster` and `make dev` call it.
 package main
@@ -25,6 +26,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/baton-dev/baton/hack/dev/procs"
 )
 
 //go:embed stages/pod-broken.yaml
@@ -43,10 +46,10 @@ func run() error {
 	assets := fs.String("assets-dir", "", "The directory holding kube-apiserver and etcd (the Makefile's K8S_ASSETS).")
 	clusterBin := fs.String("cluster-bin-dir", "", "The directory holding kube-controller-manager, kube-scheduler and kwok (the Makefile's K8S_CLUSTER).")
 	tools := fs.String("tools-dir", "hack/tools", "The hack/tools module, whose pinned kwok supplies the stage files.")
-	portBase := fs.Int("port-base", 17400, "The first of the cluster's ports on 127.0.0.1 (see docs/dev-cluster.md for the layout).")
+	portBase := fs.Int("port-base", procs.DefaultDevBase, "The first of the cluster's ports on 127.0.0.1 (see docs/dev-cluster.md for the layout).")
 	manifests := fs.String("webhook-manifests", "config/webhook/manifests.yaml", "webhook-config: the generated webhook configurations.")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: cluster [flags] up|down|status|webhook-config|git-init|git-serve|run NAME -- CMD ARGS...")
+		fmt.Fprintln(os.Stderr, "usage: cluster [flags] up|down|status|ports|webhook-config|git-init|git-serve|run NAME -- CMD ARGS...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -72,7 +75,7 @@ func run() error {
 		if *assets == "" || *clusterBin == "" {
 			return fmt.Errorf("up needs --assets-dir and --cluster-bin-dir")
 		}
-		fmt.Printf("Starting the dev cluster in %s (ports %d-%d on 127.0.0.1)\n", rel(c.dir), c.port(0), c.port(portCount-1))
+		fmt.Printf("Starting the dev cluster in %s (ports %d-%d on 127.0.0.1)\n", rel(c.dir), c.port(0), c.port(procs.Count-1))
 		return c.up(ctx)
 	case "down":
 		fmt.Printf("Stopping everything under %s\n", rel(c.dir))
@@ -83,7 +86,7 @@ func run() error {
 		}
 		return nil
 	case "webhook-config":
-		out, err := webhookConfig(*manifests, c.pki().path("ca.crt"), c.port(offWebhook))
+		out, err := webhookConfig(*manifests, c.pki().path("ca.crt"), c.port(procs.Webhook))
 		if err != nil {
 			return err
 		}
@@ -93,22 +96,32 @@ func run() error {
 		return c.gitInit(ctx)
 	case "git-serve":
 		return c.gitServe(ctx)
-	case "run":
-		args := fs.Args()[1:]
-		if len(args) < 3 || args[1] != "--" {
-			return fmt.Errorf("usage: cluster run NAME -- CMD ARGS...")
+	case "ports":
+		// For hack/dev/dev.sh and merge.sh: eval "$(cluster ports)".
+		for _, n := range procs.Names {
+			fmt.Printf("%s=%d\n", n.Name, c.port(n.Offset))
 		}
-		p := c.proc(args[0])
-		if _, err := p.stop(20 * time.Second); err != nil {
-			return err
-		}
-		pid, err := p.start(args[2], args[3:]...)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("  %-24s started (pid %d, log %s)\n", p.name, pid, rel(p.logFile()))
 		return nil
+	case "run":
+		return c.runProc(fs.Args()[1:])
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}
+}
+
+// runProc (re)starts a background process: args are NAME -- CMD ARGS...
+func (c *cluster) runProc(args []string) error {
+	if len(args) < 3 || args[1] != "--" {
+		return fmt.Errorf("usage: cluster run NAME -- CMD ARGS...")
+	}
+	p := c.proc(args[0])
+	if _, err := p.Stop(20 * time.Second); err != nil {
+		return err
+	}
+	pid, err := p.Start(args[2], args[3:]...)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  %-24s started (pid %d, log %s)\n", p.Name, pid, rel(p.LogFile()))
+	return nil
 }

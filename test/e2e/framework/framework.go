@@ -3,8 +3,6 @@ package framework
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/baton-dev/baton/hack/dev/procs"
 )
 
 // Users are the dev cluster's users; each has DIR/<user>.kubeconfig.
@@ -55,7 +55,7 @@ func BinDirs(t T) (assets, cluster string) {
 // PortBase is E2E_PORT_BASE plus offset, so that each test has its own ports.
 func PortBase(t T, offset int) int {
 	t.Helper()
-	base := 17500
+	base := procs.DefaultE2EBase
 	if s := os.Getenv("E2E_PORT_BASE"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -94,86 +94,16 @@ func RestConfig(t T, dir, user string) *rest.Config {
 
 // ProcessesUnder lists the pids of every running process whose command line
 // mentions dir: what the cluster started and nothing else.
-func ProcessesUnder(dir string) map[int]string {
-	found := map[int]string{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
-			continue
-		}
-		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && zombie(stat) {
-			continue // exited, waiting to be reaped
-		}
-		found[pid] = strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " ")
-	}
-	return found
-}
+func ProcessesUnder(dir string) map[int]string { return procs.Under(dir) }
 
-// Listeners returns the TCP addresses the given processes listen on, read
-// from /proc/net/tcp{,6} and the processes' socket file descriptors.
+// Listeners returns the TCP addresses the given processes listen on.
 func Listeners(t T, pids map[int]string) []string {
 	t.Helper()
-	inodes := map[string]int{}
-	for pid := range pids {
-		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-		for _, fd := range fds {
-			link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-			if err == nil && strings.HasPrefix(link, "socket:[") {
-				inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = pid
-			}
-		}
-	}
-	var addrs []string
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(table)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			f := strings.Fields(line)
-			// sl local_address rem_address st ... inode (field 9)
-			if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
-				continue
-			}
-			if _, ours := inodes[f[9]]; !ours {
-				continue
-			}
-			addrs = append(addrs, decodeAddr(t, f[1]))
-		}
+	addrs, err := procs.Listeners(pids)
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
 	return addrs
-}
-
-// decodeAddr turns /proc/net/tcp's "0100007F:1F90" into "127.0.0.1:8080".
-func decodeAddr(t T, s string) string {
-	t.Helper()
-	hexIP, hexPort, _ := strings.Cut(s, ":")
-	port, err := strconv.ParseUint(hexPort, 16, 16)
-	if err != nil {
-		t.Fatalf("parse %q: %v", s, err)
-	}
-	raw := make([]byte, len(hexIP)/2)
-	for i := range raw {
-		v, err := strconv.ParseUint(hexIP[2*i:2*i+2], 16, 8)
-		if err != nil {
-			t.Fatalf("parse %q: %v", s, err)
-		}
-		raw[i] = byte(v)
-	}
-	// The kernel prints each 32-bit word in host (little-endian) order.
-	for w := 0; w+4 <= len(raw); w += 4 {
-		raw[w], raw[w+1], raw[w+2], raw[w+3] = raw[w+3], raw[w+2], raw[w+1], raw[w]
-	}
-	ip := net.IP(raw)
-	if v4 := ip.To4(); v4 != nil {
-		ip = v4
-	}
-	return net.JoinHostPort(ip.String(), strconv.FormatUint(port, 10))
 }
 
 // AssertAllGone fails unless no process mentions dir and no address in addrs
@@ -184,8 +114,7 @@ func AssertAllGone(t T, dir string, addrs []string) {
 		t.Errorf("processes left behind after shutdown: %v", left)
 	}
 	for _, a := range addrs {
-		if c, err := net.DialTimeout("tcp", a, 500*time.Millisecond); err == nil {
-			_ = c.Close()
+		if procs.Accepts(a, 500*time.Millisecond) {
 			t.Errorf("%s still accepts connections after shutdown", a)
 		}
 	}
@@ -207,31 +136,11 @@ func KillLeftovers(t T, dir string) {
 func RSSMiB(pids map[int]string) int {
 	total := 0
 	for pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-				n, _ := strconv.Atoi(f[1])
-				total += n
-			}
-		}
+		total += procs.RSSKiB(pid)
 	}
 	return total / 1024
 }
 
 // IsZombie reports whether pid has exited (or is gone) and only waits to be
 // reaped.
-func IsZombie(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	return err != nil || zombie(stat)
-}
-
-// zombie reads the state field of /proc/<pid>/stat, which follows the
-// command name in parentheses.
-func zombie(stat []byte) bool {
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
-}
+func IsZombie(pid int) bool { return procs.Exited(pid) }
