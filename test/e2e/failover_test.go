@@ -203,6 +203,11 @@ var _ = Describe("Leader election with two managers", func() {
 		// takes the Lease nor reconciles for longer than a leaseDuration.
 		leader.start()
 		leader.waitReady()
+		// It takes part in the election: its log since the restart says it
+		// is trying for the Lease, which it must then keep failing to take.
+		Eventually(func(g Gomega) {
+			g.Expect(attemptsLease(leader.log(), leaseNS)).To(BeTrue(), "its log since the restart says it tries for the Lease")
+		}).WithTimeout(10 * time.Second).Should(Succeed())
 		Consistently(func(g Gomega) {
 			g.Expect(leaseHolder(g, leaseNS)).To(Equal(newHolder))
 			g.Expect(follower.metrics(g).isLeader()).To(BeTrue())
@@ -221,8 +226,21 @@ var _ = Describe("Leader election with two managers", func() {
 // client-go's leader election logs (through controller-runtime's logger)
 // `Successfully acquired lease {"lock": "<namespace>/<name>"}`.
 func acquiredLease(log, leaseNS string) bool {
+	return logsLease(log, leaseNS, "successfully acquired lease")
+}
+
+// attemptsLease reports whether a manager's log says it is trying for the
+// Lease: client-go logs `Attempting to acquire leader lease...` with the
+// lock once its election loop starts.
+func attemptsLease(log, leaseNS string) bool {
+	return logsLease(log, leaseNS, "attempting to acquire leader lease")
+}
+
+// logsLease reports whether a line of log says phrase (in any case) about
+// the Lease in leaseNS.
+func logsLease(log, leaseNS, phrase string) bool {
 	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(strings.ToLower(line), "successfully acquired lease") && strings.Contains(line, leaseNS+"/"+leaseName) {
+		if strings.Contains(strings.ToLower(line), phrase) && strings.Contains(line, leaseNS+"/"+leaseName) {
 			return true
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/testing/builder"
 	"github.com/baton-dev/baton/test/e2e/framework"
 )
 
@@ -171,8 +172,7 @@ var _ = Describe("GitOps with Flux", Label("gitops"), Ordered, func() {
 		before := deployment("production").Spec.Template.Spec.Containers[0].Image
 		Expect(before).NotTo(Equal(image))
 
-		Expect(galice.Create(ctx, &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "g1-production", Namespace: ns},
-			Spec: batonv1alpha1.PromotionSpec{Environment: "production", Reason: "Ship the checkout page"}})).To(Succeed())
+		Expect(galice.Create(ctx, builder.Promotion(ns, "g1-production").Environment("production").Reason("Ship the checkout page").Build())).To(Succeed())
 		Eventually(func(g Gomega) { g.Expect(promo("g1-production").Status.Image).To(Equal(image)) }).WithTimeout(time.Minute).Should(Succeed())
 		Expect(approve(gbob, "g1-production")).To(Succeed())
 

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/testing/builder"
 )
 
 const (
@@ -37,28 +38,10 @@ func newEnvironment(name string, mutate func(*batonv1alpha1.EnvironmentSpec, *ap
 	GinkgoHelper()
 	wns := workloadNS(name)
 	Expect(admin.Create(suiteCtx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: wns}})).To(Succeed())
-	deploy := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: wns,
-			Annotations: map[string]string{"promotion.baton.dev/authorized-environment": ns + "/" + name}},
-		Spec: appsv1.DeploymentSpec{
-			Replicas:                ptr.To[int32](3),
-			ProgressDeadlineSeconds: ptr.To[int32](15),
-			Selector:                &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: image100}}},
-			},
-		},
-	}
-	env := &batonv1alpha1.Environment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: batonv1alpha1.EnvironmentSpec{
-			Workload:     batonv1alpha1.WorkloadReference{Kind: "Deployment", Namespace: wns, Name: "web", Container: "web"},
-			Delivery:     batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
-			Verification: batonv1alpha1.Verification{SoakTime: &metav1.Duration{Duration: 2 * time.Second}},
-			Rollout:      batonv1alpha1.RolloutPolicy{Timeout: &metav1.Duration{Duration: 2 * time.Minute}},
-		},
-	}
+	deploy := builder.Deployment(wns, "web").Replicas(3).Container("web", image100).AuthorizedFor(ns, name).Build()
+	deploy.Spec.ProgressDeadlineSeconds = ptr.To[int32](15)
+	env := builder.Environment(ns, name).Deployment("web", "web").WorkloadNamespace(wns).Direct().
+		SoakTime(2 * time.Second).RolloutTimeout(2 * time.Minute).Build()
 	if mutate != nil {
 		mutate(&env.Spec, deploy)
 	}
@@ -114,10 +97,7 @@ func waitPhase(name string, phase batonv1alpha1.PromotionPhase, timeout time.Dur
 
 // promotion is a Promotion into env; user creates it with create.
 func promotion(name, env, image, reason string) *batonv1alpha1.Promotion {
-	return &batonv1alpha1.Promotion{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec:       batonv1alpha1.PromotionSpec{Environment: env, Image: image, Reason: reason},
-	}
+	return builder.Promotion(ns, name).Environment(env).Image(image).Reason(reason).Build()
 }
 
 // approve is what `kubectl promote approve` sends: the webhook fills the

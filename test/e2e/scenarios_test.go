@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/testing/builder"
 	"github.com/baton-dev/baton/test/e2e/framework"
 )
 
@@ -65,6 +66,16 @@ var _ = Describe("Promotions on the local cluster", func() {
 		waiting := waitPhase(name, batonv1alpha1.PromotionWaitingForApproval, time.Minute)
 		Expect(waiting.Status.Image).To(Equal(image110))
 		Expect(waiting.Spec.RequestedBy.Username).To(Equal("alice"))
+		// The gate has judged this generation and counted no approval.
+		Eventually(func(g Gomega) {
+			p := getPromotion(g, name)
+			g.Expect(p.Status.ObservedGeneration).To(Equal(p.Generation))
+			c := apimeta.FindStatusCondition(p.Status.Conditions, batonv1alpha1.ReadyCondition)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(batonv1alpha1.WaitingForApprovalReason))
+			g.Expect(c.ObservedGeneration).To(Equal(p.Generation))
+			g.Expect(c.Message).To(ContainSubstring("0 of 1 approval(s) for " + image110))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		Consistently(func(g Gomega) {
 			g.Expect(getPromotion(g, name).Status.Phase).To(Equal(batonv1alpha1.PromotionWaitingForApproval))
 			expectDeployment(g, "s2-production", image100)
@@ -152,6 +163,12 @@ var _ = Describe("Promotions on the local cluster", func() {
 		e := getEnv(Default, "s3-production")
 		e.Spec.AutoPromote = true
 		Expect(admin.Update(suiteCtx, e)).To(Succeed())
+		// The manager has the change: its Environment reconciler observed
+		// it. autoPromote itself records no decision not to promote.
+		Eventually(func(g Gomega) {
+			got := getEnv(g, "s3-production")
+			g.Expect(got.Status.ObservedGeneration).To(Equal(e.Generation))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		Consistently(func(g Gomega) {
 			list := &batonv1alpha1.PromotionList{}
 			g.Expect(carol.List(suiteCtx, list, client.InNamespace(ns))).To(Succeed())
@@ -184,11 +201,7 @@ var _ = Describe("Promotions on the local cluster", func() {
 		Expect(alice.Create(suiteCtx, promotion("s4-120", "s4-production", image120, "next release"))).To(Succeed())
 		queued := waitPhase("s4-120", batonv1alpha1.PromotionQueued, 30*time.Second)
 
-		undo := &batonv1alpha1.Promotion{
-			ObjectMeta: metav1.ObjectMeta{Name: "s4-undo", Namespace: ns},
-			Spec: batonv1alpha1.PromotionSpec{Environment: "s4-production", Reason: "broken release",
-				Rollback: &batonv1alpha1.RollbackSpec{ToRevision: 1}},
-		}
+		undo := builder.Promotion(ns, "s4-undo").Environment("s4-production").Reason("broken release").Rollback(1).Build()
 		Expect(oncall.Create(suiteCtx, undo)).To(Succeed())
 		back := waitPhase("s4-undo", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
 		Expect(back.Spec.RequestedBy.Username).To(Equal("oncall"))
@@ -350,7 +363,17 @@ var _ = Describe("Promotions on the local cluster", func() {
 		Expect(content).To(ContainSubstring("newTag: 1.1.0"))
 
 		// Nothing applies the commit (no Flux here), so it stays RollingOut
-		// and the Deployment keeps its image.
+		// and the Deployment keeps its image. The engine has recorded the
+		// delivery for this generation, and holds the lease with the
+		// revision open.
+		Eventually(func(g Gomega) {
+			got := getPromotion(g, "s7-110")
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+			e := getEnv(g, "s7-production")
+			g.Expect(e.Status.ActivePromotion).NotTo(BeNil())
+			g.Expect(e.Status.ActivePromotion.Name).To(Equal("s7-110"))
+			g.Expect(revision(g, e, got.Status.Revision).Result).To(BeEmpty())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		Consistently(func(g Gomega) {
 			g.Expect(getPromotion(g, "s7-110").Status.Phase).To(Equal(batonv1alpha1.PromotionRollingOut))
 			expectDeployment(g, "s7-production", image100)
