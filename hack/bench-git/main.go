@@ -81,36 +81,9 @@ func run(n, files, commits int) error {
 		return fmt.Errorf("baton: %w", err)
 	}
 
-	fresh, err := measure(n, func() error {
-		work, err := os.MkdirTemp(dir, "fresh-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(work)
-		if err := git("", "clone", "--quiet", "--depth", "1", "--single-branch", "--branch", "main", url, work); err != nil {
-			return err
-		}
-		return editCommitPush(work, next())
-	})
+	fresh, warm, err := measureGit(n, dir, url, next)
 	if err != nil {
-		return fmt.Errorf("git fresh clone: %w", err)
-	}
-
-	cached := filepath.Join(dir, "cached")
-	if err := git("", "clone", "--quiet", "--depth", "1", "--single-branch", "--branch", "main", url, cached); err != nil {
 		return err
-	}
-	warm, err := measure(n, func() error {
-		if err := git(cached, "fetch", "--quiet", "origin", "main"); err != nil {
-			return err
-		}
-		if err := git(cached, "reset", "--quiet", "--hard", "origin/main"); err != nil {
-			return err
-		}
-		return editCommitPush(cached, next())
-	})
-	if err != nil {
-		return fmt.Errorf("git cached clone: %w", err)
 	}
 
 	fmt.Printf("\n%d files, %d commits, loopback smart HTTP (git http-backend), %d runs each, median\n\n", files, commits, n)
@@ -123,6 +96,44 @@ func run(n, files, commits int) error {
 	row("git CLI, fresh clone --depth 1 + edit + commit + push", fresh)
 	row("git CLI, cached clone fetch + reset --hard + ... push", warm)
 	return nil
+}
+
+// measureGit times the git CLI doing what Baton does: from a fresh shallow
+// clone each time, and from one cached clone.
+func measureGit(n int, dir, url string, next func() string) (fresh, warm time.Duration, err error) {
+	fresh, err = measure(n, func() error {
+		work, err := os.MkdirTemp(dir, "fresh-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+		if err := git("", "clone", "--quiet", "--depth", "1", "--single-branch", "--branch", "main", url, work); err != nil {
+			return err
+		}
+		return editCommitPush(work, next())
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("git fresh clone: %w", err)
+	}
+
+	cached := filepath.Join(dir, "cached")
+	if err := git("", "clone", "--quiet", "--depth", "1", "--single-branch", "--branch", "main", url, cached); err != nil {
+		return 0, 0, err
+	}
+	warm, err = measure(n, func() error {
+		if err := git(cached, "fetch", "--quiet", "origin", "main"); err != nil {
+			return err
+		}
+		if err := git(cached, "reset", "--quiet", "--hard", "origin/main"); err != nil {
+			return err
+		}
+		return editCommitPush(cached, next())
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("git cached clone: %w", err)
+	}
+
+	return fresh, warm, nil
 }
 
 func measure(n int, f func() error) (time.Duration, error) {
