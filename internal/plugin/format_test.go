@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/testing/builder"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -46,44 +47,35 @@ const (
 )
 
 func fixtureEnvironment() *batonv1alpha1.Environment {
-	return &batonv1alpha1.Environment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "production"},
-		Spec: batonv1alpha1.EnvironmentSpec{
-			Upstream: "staging",
-			Workload: batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
-			Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
-			Approval: batonv1alpha1.ApprovalPolicy{Required: 1},
+	env := builder.Environment("shop", "production").Upstream("staging").Deployment("web", "web").Direct().RequiredApprovals(1).Build()
+	env.Status = batonv1alpha1.EnvironmentStatus{
+		Current: &batonv1alpha1.CurrentImage{Image: img11, Revision: 4, Since: ago(50 * time.Hour)},
+		Conditions: []metav1.Condition{
+			{Type: batonv1alpha1.ReadyCondition, Status: metav1.ConditionFalse, Reason: batonv1alpha1.RolloutInProgressReason,
+				Message: `Waiting for deployment "web" rollout to finish: 2 of 3 updated replicas are available...`, LastTransitionTime: *ago(4 * time.Minute)},
+			{Type: batonv1alpha1.VerifiedCondition, Status: metav1.ConditionFalse, Reason: batonv1alpha1.RolloutInProgressReason, Message: "not healthy now", LastTransitionTime: *ago(4 * time.Minute)},
 		},
-		Status: batonv1alpha1.EnvironmentStatus{
-			Current: &batonv1alpha1.CurrentImage{Image: img11, Revision: 4, Since: ago(50 * time.Hour)},
-			Conditions: []metav1.Condition{
-				{Type: batonv1alpha1.ReadyCondition, Status: metav1.ConditionFalse, Reason: batonv1alpha1.RolloutInProgressReason,
-					Message: `Waiting for deployment "web" rollout to finish: 2 of 3 updated replicas are available...`, LastTransitionTime: *ago(4 * time.Minute)},
-				{Type: batonv1alpha1.VerifiedCondition, Status: metav1.ConditionFalse, Reason: batonv1alpha1.RolloutInProgressReason, Message: "not healthy now", LastTransitionTime: *ago(4 * time.Minute)},
-			},
-			ActivePromotion: &batonv1alpha1.ObjectRef{Name: "production-20261126-115500-k3x9", UID: "uid-active"},
-			History: []batonv1alpha1.Revision{
-				{Revision: 1, Image: "registry.example.com/web:1.0", Result: batonv1alpha1.RevisionAdopted, FinishedAt: ago(30 * 24 * time.Hour)},
-				{Revision: 2, Image: img11, Result: batonv1alpha1.RevisionSucceeded, RequestedBy: "alice", ApprovedBy: []string{"bob", "dave"},
-					Commit: "4f2a9c1e0b7d3a5f", Promotion: &batonv1alpha1.ObjectRef{Name: "production-20261103-090000-ab12"},
-					StartedAt: ago(23 * 24 * time.Hour), FinishedAt: ago(23*24*time.Hour - 3*time.Minute), Message: "Environment \"production\" runs " + img11},
-				{Revision: 3, Image: img12, Result: batonv1alpha1.RevisionRolledBack, RequestedBy: "alice", ApprovedBy: []string{"bob"},
-					Commit: "9d8c7b6a5f4e3d2c", StartedAt: ago(3 * 24 * time.Hour)},
-				{Revision: 4, Image: img11, Digest: "sha256:0123456789abcdef", Result: batonv1alpha1.RevisionSucceeded, RequestedBy: "oncall", Rollback: true,
-					Promotion: &batonv1alpha1.ObjectRef{Name: "production-rollback-20261123-120000-zz99"},
-					Commit:    "1a2b3c4d5e6f7a8b", StartedAt: ago(50*time.Hour + time.Minute), FinishedAt: ago(50 * time.Hour), Message: "rolled back to revision 2"},
-				{Revision: 5, Image: img13, RequestedBy: "alice", ApprovedBy: []string{"bob"}, StartedAt: ago(4 * time.Minute)},
-			},
+		ActivePromotion: &batonv1alpha1.ObjectRef{Name: "production-20261126-115500-k3x9", UID: "uid-active"},
+		History: []batonv1alpha1.Revision{
+			{Revision: 1, Image: "registry.example.com/web:1.0", Result: batonv1alpha1.RevisionAdopted, FinishedAt: ago(30 * 24 * time.Hour)},
+			{Revision: 2, Image: img11, Result: batonv1alpha1.RevisionSucceeded, RequestedBy: "alice", ApprovedBy: []string{"bob", "dave"},
+				Commit: "4f2a9c1e0b7d3a5f", Promotion: &batonv1alpha1.ObjectRef{Name: "production-20261103-090000-ab12"},
+				StartedAt: ago(23 * 24 * time.Hour), FinishedAt: ago(23*24*time.Hour - 3*time.Minute), Message: "Environment \"production\" runs " + img11},
+			{Revision: 3, Image: img12, Result: batonv1alpha1.RevisionRolledBack, RequestedBy: "alice", ApprovedBy: []string{"bob"},
+				Commit: "9d8c7b6a5f4e3d2c", StartedAt: ago(3 * 24 * time.Hour)},
+			{Revision: 4, Image: img11, Digest: "sha256:0123456789abcdef", Result: batonv1alpha1.RevisionSucceeded, RequestedBy: "oncall", Rollback: true,
+				Promotion: &batonv1alpha1.ObjectRef{Name: "production-rollback-20261123-120000-zz99"},
+				Commit:    "1a2b3c4d5e6f7a8b", StartedAt: ago(50*time.Hour + time.Minute), FinishedAt: ago(50 * time.Hour), Message: "rolled back to revision 2"},
+			{Revision: 5, Image: img13, RequestedBy: "alice", ApprovedBy: []string{"bob"}, StartedAt: ago(4 * time.Minute)},
 		},
 	}
+	return env
 }
 
 func fixturePromotion(name string, created time.Duration, phase batonv1alpha1.PromotionPhase, reason, message string) batonv1alpha1.Promotion {
-	p := batonv1alpha1.Promotion{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, CreationTimestamp: *ago(created)},
-		Spec:       batonv1alpha1.PromotionSpec{Environment: "production", RequestedBy: &batonv1alpha1.UserInfo{Username: "alice"}},
-		Status:     batonv1alpha1.PromotionStatus{Phase: phase, PhaseSince: ago(created / 2)},
-	}
+	p := *builder.Promotion("shop", name).Environment("production").RequestedBy("alice").Build()
+	p.CreationTimestamp = *ago(created)
+	p.Status = batonv1alpha1.PromotionStatus{Phase: phase, PhaseSince: ago(created / 2)}
 	if reason != "" {
 		p.Status.Conditions = []metav1.Condition{{Type: batonv1alpha1.ReadyCondition, Status: metav1.ConditionFalse, Reason: reason, Message: message}}
 	}

@@ -12,15 +12,14 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/testenv"
+	"github.com/baton-dev/baton/internal/testing/builder"
 )
 
 const image = "registry.example.com/web:1.3"
@@ -32,31 +31,12 @@ var nameFormat = regexp.MustCompile(`^production-\d{8}-\d{6}-[a-z0-9]{4}$`)
 func newEnvironments(ctx context.Context, ns string) {
 	GinkgoHelper()
 	for _, env := range []*batonv1alpha1.Environment{
-		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "staging"}, Spec: batonv1alpha1.EnvironmentSpec{
-			Workload: batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web-staging", Container: "web"},
-			Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
-		}},
-		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "production"}, Spec: batonv1alpha1.EnvironmentSpec{
-			Upstream: "staging",
-			Workload: batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
-			Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
-			Approval: batonv1alpha1.ApprovalPolicy{Required: 1},
-		}},
+		builder.Environment(ns, "staging").Deployment("web-staging", "web").Direct().Build(),
+		builder.Environment(ns, "production").Upstream("staging").Deployment("web", "web").Direct().RequiredApprovals(1).Build(),
 	} {
 		Expect(admin.Create(ctx, env)).To(Succeed())
 	}
-	labels := map[string]string{"app": "web"}
-	Expect(admin.Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](3),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.example.com/web:1.1"}}},
-			},
-		},
-	})).To(Succeed())
+	Expect(admin.Create(ctx, builder.Deployment(ns, "web").Replicas(3).Container("web", "registry.example.com/web:1.1").Build())).To(Succeed())
 }
 
 func getPromotion(ctx context.Context, ns, name string) *batonv1alpha1.Promotion {
