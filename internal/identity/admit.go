@@ -2,12 +2,14 @@ package identity
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 )
@@ -135,6 +137,9 @@ func admitCreate(r Request, user batonv1alpha1.UserInfo) (*Decision, *Denial) {
 	if r.New.Name == "" {
 		return nil, deny("metadata.name", "is required: generateName is not supported, because the name is bound into the admission marker before the API server would generate one")
 	}
+	if denial := checkEnvironment(r.New.Spec.Environment); denial != nil {
+		return nil, denial
+	}
 	promo := r.New.DeepCopy()
 	promo.Spec.RequestedBy = &user
 	promo.Spec.Approvals = nil
@@ -147,6 +152,21 @@ func admitCreate(r Request, user batonv1alpha1.UserInfo) (*Decision, *Denial) {
 		verb, action = VerbRollback, "create a rollback Promotion into"
 	}
 	return &Decision{Promotion: promo, Checks: []Check{{Verb: verb, Environment: promo.Spec.Environment, Action: action}}}, nil
+}
+
+// checkEnvironment denies a spec.environment that no Environment can have.
+// The schema has the same rule, but mutating admission runs before the
+// schema, and the webhook reads and authorizes the Environment by this name:
+// a name with a '/' or '%' cannot even be put in the URL to read it.
+func checkEnvironment(name string) *Denial {
+	const field = "spec.environment"
+	if name == "" {
+		return deny(field, "is required: the Environment name, in this namespace, to promote into")
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return deny(field, "%q is not a valid Environment name: %s", name, strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 func admitUpdate(r Request, user batonv1alpha1.UserInfo) (*Decision, *Denial) {

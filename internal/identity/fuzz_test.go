@@ -9,6 +9,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/identity"
@@ -61,6 +62,9 @@ func FuzzAdmit(f *testing.F) {
 			t.Fatal("create admitted without a requester")
 		}
 		if create {
+			if errs := validation.IsDNS1123Subdomain(got.Environment); len(errs) > 0 {
+				t.Fatalf("create admitted spec.environment %q, which no Environment can have: %v", got.Environment, errs)
+			}
 			if got.RequestedBy.Username != username || len(got.Approvals) != 0 {
 				t.Fatalf("create recorded %+v with approvals %+v for user %q", got.RequestedBy, got.Approvals, username)
 			}

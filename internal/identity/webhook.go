@@ -150,7 +150,9 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 }
 
 func (m *Mutator) approvalPolicy(ctx context.Context, namespace, name string) (*batonv1alpha1.ApprovalPolicy, error) {
-	if name == "" {
+	if checkEnvironment(name) != nil {
+		// No Environment has this name, and the client could not even build
+		// the URL to read it; Admit denies it with the reason.
 		return nil, nil
 	}
 	env := &batonv1alpha1.Environment{}

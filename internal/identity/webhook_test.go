@@ -274,6 +274,32 @@ var _ = Describe("The Promotion admission webhook", Serial, Ordered, func() {
 			Expect(usernames(get(ctx, f.ns, "p"))).To(Equal([]string{"bob"}))
 		}),
 
+		Entry("a spec.environment that cannot name an Environment is denied naming the field, not answered with a server error", int32(1), func(ctx context.Context, f fixture) {
+			// Mutating admission runs before the schema's pattern, so the
+			// webhook sees these names first: the first three cannot even
+			// be put in a URL to read the Environment.
+			for _, name := range []string{"team/production", "..", "prod%2F", "Production", ""} {
+				before := len(logs.String())
+				p := aliceManifest(f.ns, "bad")
+				p.Spec.Environment = name
+				err := users["alice"].Create(ctx, p)
+				expectDenied(err, "spec.environment", "Environment name")
+				Expect(logs.String()[before:]).NotTo(ContainSubstring("ERROR"), "spec.environment %q was logged as a webhook failure", name)
+			}
+			// A field of the wrong type also reaches the webhook before the
+			// schema: it cannot be decoded, which is the client's error.
+			u := &unstructured.Unstructured{}
+			Expect(runtimeDefaultConverter(aliceManifest(f.ns, "bad"), u)).To(Succeed())
+			Expect(unstructured.SetNestedField(u.Object, "previous", "spec", "rollback", "toRevision")).To(Succeed())
+			unstructured.RemoveNestedField(u.Object, "spec", "image")
+			before := len(logs.String())
+			err := users["alice"].Create(ctx, u)
+			Expect(apierrors.IsBadRequest(err)).To(BeTrue(), "want BadRequest, got %v", err)
+			Expect(err.Error()).To(ContainSubstring("spec.rollback.toRevision"))
+			Expect(logs.String()[before:]).NotTo(ContainSubstring("ERROR"))
+			Expect(apierrors.IsNotFound(admin.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: "bad"}, &batonv1alpha1.Promotion{}))).To(BeTrue())
+		}),
+
 		Entry("generateName is refused, because the name is sealed into the marker", int32(1), func(ctx context.Context, f fixture) {
 			p := aliceManifest(f.ns, "")
 			p.GenerateName = "p-"
