@@ -1,167 +1,70 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
-	"slices"
-	"strings"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
-	"sigs.k8s.io/controller-runtime/pkg/log"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/metrics"
+	"github.com/baton-dev/baton/internal/promote"
+	"github.com/baton-dev/baton/internal/statuspatch"
 )
 
-func (r *PromotionReconciler) refuseCancel(promo *batonv1alpha1.Promotion) {
-	if !promo.Spec.Cancel {
-		return
-	}
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.ReconcilingCondition,
-		Status: metav1.ConditionTrue, Reason: batonv1alpha1.CanceledReason, ObservedGeneration: promo.Generation,
-		Message: "spec.cancel was refused: the target has already been changed. To undo it, create a rollback Promotion (spec.rollback: {})"})
-}
-
-// setPhase moves the Promotion to a non-terminal phase and says why.
-func (r *PromotionReconciler) setPhase(promo *batonv1alpha1.Promotion, phase batonv1alpha1.PromotionPhase, reason, message string) {
-	r.transition(promo, phase, reason, message)
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.ReconcilingCondition,
-		Status: metav1.ConditionTrue, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.ReadyCondition,
-		Status: metav1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	apimeta.RemoveStatusCondition(&promo.Status.Conditions, batonv1alpha1.StalledCondition)
-}
-
-// stall keeps the Promotion where it is until a person fixes something.
-func (r *PromotionReconciler) stall(promo *batonv1alpha1.Promotion, reason, message string) {
-	r.transition(promo, firstPhase(promo.Status.Phase), reason, message)
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.StalledCondition,
-		Status: metav1.ConditionTrue, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.ReadyCondition,
-		Status: metav1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	apimeta.RemoveStatusCondition(&promo.Status.Conditions, batonv1alpha1.ReconcilingCondition)
-}
-
-// finish moves the Promotion to a terminal phase.
-func (r *PromotionReconciler) finish(promo *batonv1alpha1.Promotion, phase batonv1alpha1.PromotionPhase, reason, message string) {
-	r.transition(promo, phase, reason, message)
-	promo.Status.CompletedAt = r.now()
-	ready := metav1.ConditionFalse
-	if phase == batonv1alpha1.PromotionSucceeded {
-		ready = metav1.ConditionTrue
-	}
-	apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.ReadyCondition,
-		Status: ready, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	apimeta.RemoveStatusCondition(&promo.Status.Conditions, batonv1alpha1.ReconcilingCondition)
-	if phase == batonv1alpha1.PromotionFailed {
-		apimeta.SetStatusCondition(&promo.Status.Conditions, metav1.Condition{Type: batonv1alpha1.StalledCondition,
-			Status: metav1.ConditionTrue, Reason: reason, Message: message, ObservedGeneration: promo.Generation})
-	}
-	metrics.PromotionsTotal.WithLabelValues(promo.Namespace, promo.Spec.Environment, string(phase)).Inc()
-	eventType := corev1.EventTypeNormal
-	if phase != batonv1alpha1.PromotionSucceeded {
-		eventType = corev1.EventTypeWarning
-	}
-	r.event(promo, eventType, reason, string(phase), "%s: %s (image %s, revision %d, requested by %s, approved by %s)",
-		phase, message, orNobody([]string{promo.Status.Image}), promo.Status.Revision, requestedBy(promo), orNobody(approvedBy(promo)))
-}
-
-// transition records the phase change and how long the old phase lasted.
-func (r *PromotionReconciler) transition(promo *batonv1alpha1.Promotion, phase batonv1alpha1.PromotionPhase, reason, message string) {
-	if promo.Status.Phase == phase {
-		return
-	}
-	now := r.now()
-	since := promo.CreationTimestamp
-	if promo.Status.PhaseSince != nil {
-		since = *promo.Status.PhaseSince
-	}
-	old := promo.Status.Phase
-	if old == "" {
-		old = batonv1alpha1.PromotionPending
-	}
-	metrics.PhaseDuration.WithLabelValues(promo.Namespace, promo.Spec.Environment, string(old)).Observe(now.Sub(since.Time).Seconds())
-	promo.Status.Phase = phase
-	promo.Status.PhaseSince = now
-	if !phase.IsTerminal() {
-		r.event(promo, corev1.EventTypeNormal, reason, string(phase), "%s: %s", phase, message)
-	}
-}
-
-// event emits an Event and logs it, with the same reason.
-func (r *PromotionReconciler) event(promo *batonv1alpha1.Promotion, eventType, reason, action, format string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(promo, nil, eventType, reason, action, format, args...)
-	}
-	log.Log.WithName("promotion").Info(fmt.Sprintf(format, args...), "promotion", klog.KObj(promo), "reason", reason, "type", eventType)
-}
-
-func (r *PromotionReconciler) now() *metav1.Time {
-	t := metav1.NewTime(r.Clock.Now())
-	return &t
-}
-
-func rolloutTimeout(env *batonv1alpha1.Environment) time.Duration {
-	if t := env.Spec.Rollout.Timeout; t != nil && t.Duration > 0 {
-		return t.Duration
-	}
-	return 10 * time.Minute
-}
-
-func firstPhase(p batonv1alpha1.PromotionPhase) batonv1alpha1.PromotionPhase {
-	if p == "" {
-		return batonv1alpha1.PromotionPending
-	}
-	return p
-}
-
-func requestedBy(promo *batonv1alpha1.Promotion) string {
-	if promo.Spec.RequestedBy == nil {
-		return "unknown"
-	}
-	return promo.Spec.RequestedBy.Username
-}
-
-func canceledBy(promo *batonv1alpha1.Promotion) string {
-	if promo.Spec.CanceledBy == nil {
-		return "unknown"
-	}
-	return promo.Spec.CanceledBy.Username
-}
-
-// approvedBy lists the distinct users who approved the resolved image.
-func approvedBy(promo *batonv1alpha1.Promotion) []string {
-	var users []string
-	for _, a := range promo.Spec.Approvals {
-		if a.Image == promo.Status.Image && !slices.Contains(users, a.Username) {
-			users = append(users, a.Username)
+// write carries out a Decision: the Environment's status first, with
+// optimistic concurrency (a Conflict discards the Decision: decide again on
+// fresh data), then the Promotion's status and finalizer, then, only for
+// what was written, Events and metrics.
+func (r *PromotionReconciler) write(ctx context.Context, in promote.Input, d promote.Decision) (ctrl.Result, error) {
+	conflict := ctrl.Result{RequeueAfter: statuspatch.ConflictRetry}
+	if d.Environment != nil {
+		env := in.Environment.DeepCopy()
+		env.Status = *d.Environment
+		if _, err := statuspatch.New(r.Client, in.Environment).Patch(ctx, env); err != nil {
+			if apierrors.IsConflict(err) {
+				return conflict, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("write the lease and history of Environment %s: %w", env.Name, err)
 		}
 	}
-	return users
-}
-
-func orNobody(s []string) string {
-	if len(s) == 0 || (len(s) == 1 && s[0] == "") {
-		return "nobody"
+	promo := in.Promotion.DeepCopy()
+	promo.Status = d.Status
+	if _, err := statuspatch.New(r.Client, in.Promotion).Patch(ctx, promo); err != nil {
+		if apierrors.IsConflict(err) {
+			return conflict, nil
+		}
+		return ctrl.Result{}, err
 	}
-	return strings.Join(s, ", ")
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
+	if d.RemoveFinalizer && controllerutil.ContainsFinalizer(promo, PromotionFinalizer) {
+		base := promo.DeepCopy()
+		controllerutil.RemoveFinalizer(promo, PromotionFinalizer)
+		if err := r.Patch(ctx, promo, client.MergeFrom(base)); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(fmt.Errorf("remove the finalizer: %w", err))
 		}
 	}
-	return ""
+	r.emit(ctx, promo, d)
+	return ctrl.Result{RequeueAfter: d.RequeueAfter}, d.Err
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// emit announces a written Decision: each Event is also logged, with the
+// same reason; the terminal phase is counted once.
+func (r *PromotionReconciler) emit(ctx context.Context, promo *batonv1alpha1.Promotion, d promote.Decision) {
+	logger := ctrl.LoggerFrom(ctx).WithName("promotion")
+	for _, ev := range d.Events {
+		if r.Recorder != nil {
+			r.Recorder.Eventf(promo, nil, ev.Type, ev.Reason, ev.Action, "%s", ev.Message)
+		}
+		logger.Info(ev.Message, "promotion", klog.KObj(promo), "reason", ev.Reason, "type", ev.Type)
 	}
-	return s[:n-3] + "..."
+	for _, pd := range d.Durations {
+		metrics.PhaseDuration.WithLabelValues(promo.Namespace, promo.Spec.Environment, string(pd.Phase)).Observe(pd.Seconds)
+	}
+	if d.Finished != "" {
+		metrics.PromotionsTotal.WithLabelValues(promo.Namespace, promo.Spec.Environment, string(d.Finished)).Inc()
+	}
 }

@@ -116,17 +116,27 @@ func resolveRollback(n int64, env *batonv1alpha1.Environment) Resolution {
 		if !usable(r) {
 			continue
 		}
-		if (n == 0 && r.Revision != current) || (n != 0 && r.Revision == n) {
+		if (n == 0 && r.Revision != current && !runsNow(env, r)) || (n != 0 && r.Revision == n) {
 			return Resolution{Verdict: Resolved, Image: r.Image, Digest: r.Digest, Revision: r.Revision}
 		}
 	}
-	what := "the previous successful revision"
+	what := "the previous successful revision with another image"
 	if n != 0 {
 		what = fmt.Sprintf("revision %d", n)
 	}
 	return Resolution{Verdict: Invalid, Reason: batonv1alpha1.RevisionNotFoundReason,
 		Message: fmt.Sprintf("spec.rollback.toRevision: %s is not in the history of Environment %q as Succeeded or Adopted; revisions available: %s",
 			what, env.Name, availableRevisions(env, usable, current))}
+}
+
+// runsNow: the Environment runs r's image now. Like `kubectl rollout undo`,
+// which goes to the previous different template, the previous revision is
+// the newest one with another image: after a no-op Promotion
+// (AlreadyAtImage), the Succeeded entry before it carries the image that
+// runs now, and returning to it would change nothing.
+func runsNow(env *batonv1alpha1.Environment, r batonv1alpha1.Revision) bool {
+	cur := env.Status.Current
+	return cur != nil && cur.Image != "" && image.Same(cur.Image, cur.Digest, r.Image, r.Digest)
 }
 
 func availableRevisions(env *batonv1alpha1.Environment, usable func(batonv1alpha1.Revision) bool, current int64) string {

@@ -125,3 +125,25 @@ func TestHeadOrdersRollbacksThenAgeThenName(t *testing.T) {
 		})
 	}
 }
+
+// After a no-op Promotion, the previous revision is the newest one with
+// another image, as `kubectl rollout undo` goes to the previous different
+// template.
+func TestResolveRollbackSkipsTheImageThatRunsNow(t *testing.T) {
+	env := &batonv1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Name: "production"}}
+	env.Status.Current = &batonv1alpha1.CurrentImage{Image: "reg.example.com/web:1", Revision: 3}
+	env.Status.History = []batonv1alpha1.Revision{
+		{Revision: 1, Image: "reg.example.com/web:0", Result: batonv1alpha1.RevisionAdopted},
+		{Revision: 2, Image: "reg.example.com/web:1", Result: batonv1alpha1.RevisionSucceeded},
+		{Revision: 3, Image: "reg.example.com/web:1", Result: batonv1alpha1.RevisionAlreadyAtImage},
+	}
+	undo := &batonv1alpha1.Promotion{Spec: batonv1alpha1.PromotionSpec{Rollback: &batonv1alpha1.RollbackSpec{}}}
+	got := Resolve(undo, env, nil)
+	if got.Verdict != Resolved || got.Image != "reg.example.com/web:0" || got.Revision != 1 {
+		t.Fatalf("Resolve = %+v, want revision 1 (reg.example.com/web:0)", got)
+	}
+	named := &batonv1alpha1.Promotion{Spec: batonv1alpha1.PromotionSpec{Rollback: &batonv1alpha1.RollbackSpec{ToRevision: 2}}}
+	if got := Resolve(named, env, nil); got.Verdict != Resolved || got.Revision != 2 {
+		t.Fatalf("a named revision is taken as named: Resolve = %+v", got)
+	}
+}

@@ -1,0 +1,80 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/delivery"
+	"github.com/baton-dev/baton/internal/gitdelivery"
+	"github.com/baton-dev/baton/internal/outcome"
+	"github.com/baton-dev/baton/internal/promote"
+)
+
+// act performs the one side effect a Decision asks for and returns the
+// Input to decide again with.
+func (r *PromotionReconciler) act(ctx context.Context, in promote.Input, d promote.Decision) (promote.Input, error) {
+	switch d.Action {
+	case promote.Deliver:
+		out := r.deliver(ctx, in, d.Image)
+		in.Delivery = &out
+	case promote.CreateRollback:
+		rb, _, err := createSigned(ctx, r.Client, r.APIReader, r.Admission, d.Rollback)
+		if err != nil {
+			return in, fmt.Errorf("create the automatic rollback: %w", err)
+		}
+		in.Rollback = rb
+	}
+	return in, nil
+}
+
+// deliver changes the target once: it first asks whether an earlier,
+// interrupted reconcile already did.
+func (r *PromotionReconciler) deliver(ctx context.Context, in promote.Input, image string) promote.DeliveryOutcome {
+	env, promo := in.Environment, in.Promotion
+	d, err := r.Deliverer(env)
+	if err != nil {
+		return promote.DeliveryOutcome{Err: err}
+	}
+	req := delivery.Request{
+		Environment: env, Promotion: promo, Image: image,
+		RequestedBy: promote.RequestedBy(promo), ApprovedBy: promote.ApprovedBy(promo),
+	}
+	var out promote.DeliveryOutcome
+	out.Record, out.Found, out.Err = d.Delivered(ctx, req)
+	if out.Err == nil && !out.Found {
+		out.Record, out.Err = d.Deliver(ctx, req)
+	}
+	if out.Err != nil {
+		return out
+	}
+	if g := env.Spec.Delivery.Git; g != nil {
+		out.CommitURL = gitdelivery.CommitURL(g.URL, out.Record.Commit)
+		// Flux applies the commit on its interval anyway: a failed request
+		// is only a warning.
+		if len(g.RequestReconcile) > 0 {
+			if err := gitdelivery.RequestReconcile(ctx, r.Client, g.RequestReconcile, r.Clock.Now()); err != nil {
+				out.Warnings = append(out.Warnings, promote.Event{Type: corev1.EventTypeWarning, Reason: gitdelivery.ReconcileRequestFailedReason,
+					Action: "RequestReconcile", Message: fmt.Sprintf("Pushed %.12s, but could not ask Flux to apply it at once (it will on its next interval): %v", out.Record.Commit, err)})
+			}
+		}
+	}
+	return out
+}
+
+// Deliverers picks the delivery an Environment asks for.
+// A nil git refuses delivery.git.
+func Deliverers(direct *delivery.Direct, git *gitdelivery.Deliverer) func(env *batonv1alpha1.Environment) (delivery.Deliverer, error) {
+	return func(env *batonv1alpha1.Environment) (delivery.Deliverer, error) {
+		if env.Spec.Delivery.Direct != nil {
+			return direct, nil
+		}
+		if env.Spec.Delivery.Git != nil && git != nil {
+			return git, nil
+		}
+		return nil, outcome.Stall(batonv1alpha1.DeliveryFailedReason,
+			"Environment %q asks for delivery.git, which this manager was started without; use delivery.direct", env.Name)
+	}
+}

@@ -1,0 +1,225 @@
+package promote
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/image"
+	"github.com/baton-dev/baton/internal/outcome"
+)
+
+// DefaultRolloutTimeout is spec.rollout.timeout when it is not set.
+const DefaultRolloutTimeout = 10 * time.Minute
+
+// RolloutTimeout is how long a delivered Promotion waits for its rollout.
+func RolloutTimeout(env *batonv1alpha1.Environment) time.Duration {
+	if t := env.Spec.Rollout.Timeout; t != nil && t.Duration > 0 {
+		return t.Duration
+	}
+	return DefaultRolloutTimeout
+}
+
+// deliveredRef is the reference written to the target: pinned to the
+// digest when the Environment asks for it.
+func deliveredRef(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) string {
+	if !env.Spec.Delivery.PinDigest {
+		return p.Status.Image
+	}
+	return image.Pin(p.Status.Image, p.Status.Digest)
+}
+
+// promoting asks for the delivery, then records its outcome.
+func (x *decider) promoting() {
+	p, env := x.p, x.env
+	if !x.holdsLease() {
+		x.d.Err = fmt.Errorf("promotion is Promoting but Environment %s is leased to %v", env.Name, env.Status.ActivePromotion)
+		return
+	}
+	out := x.in.Delivery
+	if out == nil {
+		x.d.Action = Deliver
+		x.d.Image = deliveredRef(p, env)
+		return
+	}
+	x.d.Events = append(x.d.Events, out.Warnings...)
+	if out.Err == nil && out.Found && image.Same(p.Status.PreviousImage, "", p.Status.Image, p.Status.Digest) {
+		x.closeOut(batonv1alpha1.PromotionSucceeded, batonv1alpha1.AlreadyAtImageReason,
+			fmt.Sprintf("Environment %q already runs %s; nothing was changed", env.Name, p.Status.Image))
+		return
+	}
+	if w, ok := outcome.AsWaiting(out.Err); ok {
+		// Delivered but not complete, such as a commit awaiting a merge:
+		// stay Promoting, holding the lease, and look again later.
+		p.Status.Commit = out.Record.Commit
+		x.setPhase(batonv1alpha1.PromotionPromoting, w.Reason, w.Message)
+		x.d.RequeueAfter = w.RequeueAfter
+		return
+	}
+	if s, ok := outcome.AsStalled(out.Err); ok {
+		x.closeOut(batonv1alpha1.PromotionFailed, s.Reason, s.Message)
+		return
+	}
+	if out.Err != nil {
+		x.d.Err = fmt.Errorf("deliver %s to Environment %s: %w", p.Status.Image, env.Name, out.Err)
+		return
+	}
+	x.delivered(out)
+}
+
+func (x *decider) delivered(out *DeliveryOutcome) {
+	p, env := x.p, x.env
+	p.Status.Commit, p.Status.CommitURL, p.Status.Patch = out.Record.Commit, out.CommitURL, out.Record.Patch
+	p.Status.DeliveredAt = x.now()
+	ref := deliveredRef(p, env)
+	x.setPhase(batonv1alpha1.PromotionRollingOut, batonv1alpha1.RolloutInProgressReason,
+		fmt.Sprintf("Delivered %s to Environment %q; watching the rollout", ref, env.Name))
+	what := out.Record.Commit
+	if what == "" {
+		what = out.Record.Patch
+	}
+	x.event(corev1.EventTypeNormal, batonv1alpha1.RolloutInProgressReason, "Deliver",
+		"Delivered %s to %s as revision %d (%s)", ref, env.Name, p.Status.Revision, what)
+	x.d.RequeueAfter = RolloutTimeout(env)
+}
+
+// Rollout is the verdict on a delivered Promotion's rollout.
+type Rollout struct {
+	// Phase is Succeeded or Failed once decided, "" while it goes on.
+	Phase   batonv1alpha1.PromotionPhase
+	Reason  string
+	Message string
+	// RequeueAfter is the time left before the timeout, while it goes on.
+	RequeueAfter time.Duration
+}
+
+// JudgeRollout reads the Environment's status, which the Environment
+// reconciler keeps from the workload: the Promotion succeeded when the
+// Environment runs its image and is Ready for the current generation, and
+// failed when the rollout of that image failed or did not finish in time.
+func JudgeRollout(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, redactedURL string, now time.Time) Rollout {
+	atImage := env.Status.Current != nil && image.Same(env.Status.Current.Image, env.Status.Current.Digest, p.Status.Image, p.Status.Digest)
+	ready := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.ReadyCondition)
+	switch {
+	case atImage && ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == env.Generation:
+		return Rollout{Phase: batonv1alpha1.PromotionSucceeded, Reason: batonv1alpha1.SucceededReason,
+			Message: fmt.Sprintf("Environment %q runs %s, complete and available, as revision %d", env.Name, p.Status.Image, p.Status.Revision)}
+	case atImage && ready != nil && ready.Status == metav1.ConditionFalse && ready.Reason == batonv1alpha1.RolloutFailedReason:
+		return Rollout{Phase: batonv1alpha1.PromotionFailed, Reason: batonv1alpha1.RolloutFailedReason,
+			Message: fmt.Sprintf("The rollout of %s in Environment %q failed: %s", p.Status.Image, env.Name, ready.Message)}
+	}
+	deadline := p.Status.DeliveredAt.Add(RolloutTimeout(env))
+	if now.Before(deadline) {
+		return Rollout{RequeueAfter: deadline.Sub(now)}
+	}
+	detail := "the workload reported nothing"
+	if ready != nil {
+		detail = ready.Message
+	}
+	if g := env.Spec.Delivery.Git; g != nil && p.Status.Commit != "" && !atImage {
+		// Baton's part is done; the GitOps engine never applied it.
+		detail = fmt.Sprintf("commit %.12s was pushed to branch %s of %s but never applied: the workload does not run %s (is Argo CD or Flux running and following that branch?)",
+			p.Status.Commit, g.Branch, redactedURL, p.Status.Image)
+	}
+	return Rollout{Phase: batonv1alpha1.PromotionFailed, Reason: batonv1alpha1.RolloutTimeoutReason,
+		Message: fmt.Sprintf("The rollout of %s in Environment %q did not complete within spec.rollout.timeout (%s): %s",
+			p.Status.Image, env.Name, RolloutTimeout(env), detail)}
+}
+
+func (x *decider) rollingOut() {
+	url := ""
+	if g := x.env.Spec.Delivery.Git; g != nil {
+		url = RedactURL(g.URL)
+	}
+	v := JudgeRollout(x.p, x.env, url, x.in.Now)
+	if v.Phase == "" {
+		x.d.RequeueAfter = v.RequeueAfter
+		return
+	}
+	x.closeOut(v.Phase, v.Reason, v.Message)
+}
+
+// closeOut ends a Promotion that holds the lease: it closes its history
+// entry and releases the lease in one Environment write, then ends the
+// Promotion. A forward Promotion whose rollout failed, in an Environment with
+// autoRollback, hands the lease to its rollback in that same write: the
+// first Decide asks for the rollback to be created, the next one, with
+// Input.Rollback, hands it over.
+func (x *decider) closeOut(phase batonv1alpha1.PromotionPhase, reason, message string) {
+	p, env := x.p, x.env
+	var rollback *batonv1alpha1.Promotion
+	if wantsAutoRollback(p, env, phase) {
+		rb, res, ok := autoRollbackFor(p, env, reason, message)
+		switch {
+		case !ok:
+			message += ". autoRollback found no earlier Succeeded or Adopted revision to return to"
+		case x.in.Rollback == nil:
+			x.d.Action, x.d.Rollback = CreateRollback, rb
+			return
+		default:
+			rollback = x.in.Rollback.DeepCopy()
+			rollback.Status.Image, rollback.Status.Digest = res.Image, res.Digest
+			message += fmt.Sprintf(". Rolling back to revision %d with Promotion %s", res.Revision, rollback.Name)
+		}
+	}
+	x.closeRevision(p, revisionResult(phase, reason), message)
+	if phase == batonv1alpha1.PromotionSucceeded && IsRollback(p) && reason != batonv1alpha1.AlreadyAtImageReason {
+		markRolledBack(env, p)
+	}
+	if rollback != nil {
+		x.grantLease(rollback)
+	}
+	x.finish(phase, reason, message)
+}
+
+// wantsAutoRollback: a forward Promotion whose rollout failed, in an
+// Environment that asks for it. A failed rollback never rolls back again.
+func wantsAutoRollback(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, phase batonv1alpha1.PromotionPhase) bool {
+	return env.Spec.Rollout.AutoRollback && phase == batonv1alpha1.PromotionFailed &&
+		p.Status.Phase == batonv1alpha1.PromotionRollingOut && !IsRollback(p)
+}
+
+// autoRollbackFor is the rollback Promotion for a failed one, resolved to
+// the previous successful revision; ok is false when there is none.
+func autoRollbackFor(failed *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, reason, message string) (*batonv1alpha1.Promotion, Resolution, bool) {
+	rb := &batonv1alpha1.Promotion{
+		ObjectMeta: metav1.ObjectMeta{Namespace: failed.Namespace, Name: Truncate(failed.Name+"-rollback", 253)},
+		Spec: batonv1alpha1.PromotionSpec{
+			Environment: env.Name,
+			Rollback:    &batonv1alpha1.RollbackSpec{},
+			Reason:      Truncate(fmt.Sprintf("Automatic rollback: Promotion %s failed (%s): %s", failed.Name, reason, message), 1024),
+			RequestedBy: &batonv1alpha1.UserInfo{Username: ControllerUser},
+		},
+	}
+	res := Resolve(rb, env, nil)
+	if res.Verdict != Resolved {
+		return nil, res, false
+	}
+	rb.Spec.Rollback.ToRevision = res.Revision
+	return rb, res, true
+}
+
+func revisionResult(phase batonv1alpha1.PromotionPhase, reason string) batonv1alpha1.RevisionResult {
+	switch {
+	case reason == batonv1alpha1.AlreadyAtImageReason:
+		return batonv1alpha1.RevisionAlreadyAtImage
+	case phase == batonv1alpha1.PromotionSucceeded:
+		return batonv1alpha1.RevisionSucceeded
+	case phase == batonv1alpha1.PromotionSuperseded:
+		return batonv1alpha1.RevisionSuperseded
+	}
+	return batonv1alpha1.RevisionFailed
+}
+
+// refuseCancel says why spec.cancel has no effect once the target changed.
+func (x *decider) refuseCancel() {
+	if !x.p.Spec.Cancel {
+		return
+	}
+	x.setCondition(batonv1alpha1.ReconcilingCondition, metav1.ConditionTrue, batonv1alpha1.CanceledReason,
+		"spec.cancel was refused: the target has already been changed. To undo it, create a rollback Promotion (spec.rollback: {})")
+}
