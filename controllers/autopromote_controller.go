@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/image"
 	"github.com/baton-dev/baton/internal/promote"
 )
 
@@ -81,7 +82,7 @@ func (r *AutoPromoteReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if !ok || promote.IsRejected(env, res.Image, res.Digest) {
 		return ctrl.Result{}, nil
 	}
-	if cur := env.Status.Current; cur != nil && promote.SameImage(cur.Image, cur.Digest, res.Image, res.Digest) {
+	if cur := env.Status.Current; cur != nil && image.Same(cur.Image, cur.Digest, res.Image, res.Digest) {
 		return ctrl.Result{}, nil
 	}
 
@@ -124,19 +125,20 @@ func (r *AutoPromoteReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 // AutoPromoteKey identifies what autoPromote promoted: the Environment and
 // the image, by digest when it is known and by normalized reference
 // otherwise.
-func AutoPromoteKey(env, image, digest string) string {
-	id := digest
-	if id == "" {
-		if img, err := promote.ParseImage(image); err == nil {
-			id = img.Name
-		} else {
-			id = image
-		}
+func AutoPromoteKey(env, ref, digest string) string {
+	if digest == "" {
+		digest = image.DigestOf(ref)
 	}
-	return env + "/" + id
+	if digest != "" {
+		return env + "/" + digest
+	}
+	if parsed, err := image.Parse(ref); err == nil {
+		return env + "/" + parsed.Name
+	}
+	return env + "/" + ref
 }
 
 func autoPromoteName(env, key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return truncate(env, 230) + "-auto-" + hex.EncodeToString(sum[:])[:10]
+	return promote.Truncate(env, 230) + "-auto-" + hex.EncodeToString(sum[:])[:10]
 }

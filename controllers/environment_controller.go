@@ -24,6 +24,8 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/health"
+	"github.com/baton-dev/baton/internal/outcome"
+	"github.com/baton-dev/baton/internal/workload"
 )
 
 const (
@@ -50,15 +52,18 @@ type EnvironmentReconciler struct {
 	Recorder events.EventRecorder
 	// Clock is "now" for the soak time; a fake clock in tests.
 	Clock clock.PassiveClock
+	// Workloads reads the workloads; workload.Local over the manager's
+	// client when nil.
+	Workloads workload.Accessor
 }
 
 // CacheOptions are the manager's cache options: Deployments, StatefulSets and
-// DaemonSets are cached through health.TransformWorkload, so the manager
+// DaemonSets are cached through workload.Transform, so the manager
 // holds only the fields Baton reads. A workload read from the cache is
 // therefore partial: never Update it, and read managedFields with the
 // manager's API reader.
 func CacheOptions() cache.Options {
-	slim := cache.ByObject{Transform: health.TransformWorkload}
+	slim := cache.ByObject{Transform: workload.Transform}
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&appsv1.Deployment{}:  slim,
 		&appsv1.StatefulSet{}: slim,
@@ -75,7 +80,7 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		if !ok {
 			return nil
 		}
-		return []string{workloadKey(string(env.Spec.Workload.Kind), health.WorkloadKey(env).Namespace, env.Spec.Workload.Name)}
+		return []string{workloadKey(string(env.Spec.Workload.Kind), workload.Key(env).Namespace, env.Spec.Workload.Name)}
 	}); err != nil {
 		return fmt.Errorf("index Environments by %s: %w", workloadIndex, err)
 	}
@@ -101,6 +106,9 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 
 // SetupWithManager registers the watches; SetupIndexes must have run.
 func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Workloads == nil {
+		r.Workloads = workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader())
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&batonv1alpha1.Environment{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindDeployment))).
@@ -181,33 +189,26 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 		apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.SuspendedCondition)
 	}
 
-	workload, stall, err := r.readWorkload(ctx, env)
-	if err != nil || stall != nil {
-		return ctrl.Result{}, stalled(env, stall), err
+	w, err := r.Workloads.Get(ctx, env)
+	var rollout workload.Rollout
+	if err == nil {
+		rollout, err = w.Rollout()
 	}
-	image, err := health.ContainerImage(workload, env.Spec.Workload.Container)
-	if errors.Is(err, health.ErrContainerNotFound) {
-		return ctrl.Result{}, stalled(env, &stallReason{batonv1alpha1.ContainerNotFoundReason,
-			err.Error() + "; fix spec.workload.container"}), nil
+	if s, ok := outcome.AsStalled(err); ok {
+		return ctrl.Result{}, stalled(env, s), nil
 	}
-	rollout, err := health.AssessRollout(workload)
 	if err != nil {
 		return ctrl.Result{}, nil, err
 	}
-	if rollout.Phase == health.PhaseUnsupported {
-		return ctrl.Result{}, stalled(env, &stallReason{batonv1alpha1.UnsupportedUpdateStrategyReason,
-			fmt.Sprintf("%s %s: %s; Baton judges rollouts as `kubectl rollout status` does, so it needs the RollingUpdate strategy",
-				env.Spec.Workload.Kind, workloadRef(env), rollout.Message)}), nil
-	}
 
-	decision := health.Decide(&env.Status, health.Observation{Image: image, Rollout: rollout}, policyOf(env), r.Clock.Now())
+	decision := health.Decide(&env.Status, health.Observation{Image: w.Image, Rollout: rollout}, policyOf(env), r.Clock.Now())
 
 	if env.Spec.Upstream != "" {
 		up := &batonv1alpha1.Environment{}
 		err := r.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: env.Spec.Upstream}, up)
 		if apierrors.IsNotFound(err) {
-			evs := append(decision.Events, stalled(env, &stallReason{batonv1alpha1.UpstreamNotFoundReason,
-				fmt.Sprintf("spec.upstream names Environment %q, which does not exist in namespace %s; create it or fix spec.upstream", env.Spec.Upstream, env.Namespace)})...)
+			evs := append(decision.Events, stalled(env, &outcome.Stalled{Reason: batonv1alpha1.UpstreamNotFoundReason,
+				Message: fmt.Sprintf("spec.upstream names Environment %q, which does not exist in namespace %s; create it or fix spec.upstream", env.Spec.Upstream, env.Namespace)})...)
 			return ctrl.Result{RequeueAfter: decision.RequeueAfter}, evs, nil
 		}
 		if err != nil {
@@ -249,13 +250,13 @@ func setHeld(env *batonv1alpha1.Environment) {
 // failedRollback stalls the Environment when its newest revision is a
 // rollback that failed: Baton never rolls back a rollback, so a person must
 // decide what runs next.
-func failedRollback(env *batonv1alpha1.Environment) *stallReason {
+func failedRollback(env *batonv1alpha1.Environment) *outcome.Stalled {
 	h := env.Status.History
 	if len(h) == 0 || !h[len(h)-1].Rollback || h[len(h)-1].Result != batonv1alpha1.RevisionFailed {
 		return nil
 	}
 	last := h[len(h)-1]
-	return &stallReason{batonv1alpha1.RollbackFailedReason, fmt.Sprintf(
+	return &outcome.Stalled{Reason: batonv1alpha1.RollbackFailedReason, Message: fmt.Sprintf(
 		"The rollback to %s (revision %d) failed: %s. Baton does not roll back a rollback: fix the workload, then promote a known-good image or roll back to another revision by hand",
 		last.Image, last.Revision, last.Message)}
 }
@@ -271,53 +272,21 @@ func sourceProblem(env *batonv1alpha1.Environment) *metav1.Condition {
 	return c
 }
 
-// stallReason is a problem only a person can fix.
-type stallReason struct {
-	reason  string
-	message string
-}
-
-// readWorkload gets the workload from the cache, or says why it cannot be
-// used. A workload in another namespace is used only when its annotation
-// names this Environment.
-func (r *EnvironmentReconciler) readWorkload(ctx context.Context, env *batonv1alpha1.Environment) (client.Object, *stallReason, error) {
-	obj, err := health.NewWorkload(env.Spec.Workload.Kind)
-	if err != nil {
-		return nil, nil, reconcile.TerminalError(err)
-	}
-	key := health.WorkloadKey(env)
-	if err := r.Get(ctx, key, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, &stallReason{batonv1alpha1.WorkloadNotFoundReason,
-				fmt.Sprintf("%s %s does not exist; create it or fix spec.workload", env.Spec.Workload.Kind, key)}, nil
-		}
-		return nil, nil, fmt.Errorf("get %s %s: %w", env.Spec.Workload.Kind, key, err)
-	}
-	if !health.Authorized(env, obj) {
-		want := env.Namespace + "/" + env.Name
-		got := obj.GetAnnotations()[batonv1alpha1.AuthorizedEnvironmentAnnotation]
-		return nil, &stallReason{batonv1alpha1.WorkloadNotAuthorizedReason,
-			fmt.Sprintf("%s %s is in another namespace and its annotation %s is %q; set it to %q to let this Environment use it",
-				env.Spec.Workload.Kind, key, batonv1alpha1.AuthorizedEnvironmentAnnotation, got, want)}, nil
-	}
-	return obj, nil, nil
-}
-
 // stalled records a problem a person must fix: Stalled and Ready say why,
 // and an Event announces it when the reason is new.
-func stalled(env *batonv1alpha1.Environment, s *stallReason) []health.Event {
+func stalled(env *batonv1alpha1.Environment, s *outcome.Stalled) []health.Event {
 	if s == nil {
 		return nil
 	}
 	prev := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.StalledCondition)
-	isNew := prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != s.reason || prev.Message != s.message
-	setCondition(env, batonv1alpha1.StalledCondition, metav1.ConditionTrue, s.reason, s.message)
-	setCondition(env, batonv1alpha1.ReadyCondition, metav1.ConditionFalse, s.reason, s.message)
+	isNew := prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != s.Reason || prev.Message != s.Message
+	setCondition(env, batonv1alpha1.StalledCondition, metav1.ConditionTrue, s.Reason, s.Message)
+	setCondition(env, batonv1alpha1.ReadyCondition, metav1.ConditionFalse, s.Reason, s.Message)
 	apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.ReconcilingCondition)
 	if !isNew {
 		return nil
 	}
-	return []health.Event{{Type: corev1.EventTypeWarning, Reason: s.reason, Message: s.message}}
+	return []health.Event{{Type: corev1.EventTypeWarning, Reason: s.Reason, Message: s.Message}}
 }
 
 func setCondition(env *batonv1alpha1.Environment, conditionType string, s metav1.ConditionStatus, reason, message string) {
@@ -335,8 +304,4 @@ func policyOf(env *batonv1alpha1.Environment) health.Policy {
 		p.HistoryLimit = int(env.Spec.HistoryLimit)
 	}
 	return p
-}
-
-func workloadRef(env *batonv1alpha1.Environment) string {
-	return health.WorkloadKey(env).String()
 }

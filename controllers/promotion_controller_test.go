@@ -25,6 +25,7 @@ import (
 	"github.com/baton-dev/baton/internal/source"
 	"github.com/baton-dev/baton/internal/testenv"
 	"github.com/baton-dev/baton/internal/testing/builder"
+	"github.com/baton-dev/baton/internal/workload"
 )
 
 // startPromotionManager runs a manager with only the Promotion engine, so a
@@ -46,7 +47,7 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer, tun
 	}
 	mgr, err := ctrl.NewManager(testEnv.Config, opts)
 	Expect(err).NotTo(HaveOccurred())
-	var direct delivery.Deliverer = &delivery.Direct{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+	var direct delivery.Deliverer = &delivery.Direct{Workloads: workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader())}
 	if wrap != nil {
 		direct = wrap(direct)
 	}

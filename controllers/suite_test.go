@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/baton-dev/baton/internal/testenv"
+	"github.com/baton-dev/baton/internal/workload"
 )
 
 var (
@@ -57,9 +58,10 @@ var _ = BeforeSuite(func() {
 	// The Environment reconciler runs for the whole suite: every spec,
 	// the Promotion engine's included, relies on it to keep status current.
 	Expect((&EnvironmentReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("environment-controller"),
-		Clock:    fakeClock,
+		Client:    mgr.GetClient(),
+		Recorder:  mgr.GetEventRecorder("environment-controller"),
+		Clock:     fakeClock,
+		Workloads: workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader()),
 	}).SetupWithManager(mgr)).To(Succeed())
 
 	var ctx context.Context

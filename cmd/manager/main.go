@@ -26,6 +26,7 @@ import (
 	"github.com/baton-dev/baton/internal/gitdelivery"
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/source"
+	"github.com/baton-dev/baton/internal/workload"
 )
 
 var setupLog = ctrl.Log.WithName("setup")
@@ -164,10 +165,14 @@ func main() {
 		setupLog.Error(err, "unable to set up the field indexes")
 		os.Exit(1)
 	}
+	// One workload accessor for this cluster, shared by the Environment
+	// reconciler (reads) and direct delivery (applies).
+	workloads := workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader())
 	if err := (&controllers.EnvironmentReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("environment-controller"),
-		Clock:    clock.RealClock{},
+		Client:    mgr.GetClient(),
+		Recorder:  mgr.GetEventRecorder("environment-controller"),
+		Clock:     clock.RealClock{},
+		Workloads: workloads,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Environment controller")
 		os.Exit(1)
@@ -192,7 +197,7 @@ func main() {
 		Recorder:  mgr.GetEventRecorder("promotion-controller"),
 		Clock:     clock.RealClock{},
 		Deliverer: controllers.Deliverers(
-			&delivery.Direct{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()},
+			&delivery.Direct{Workloads: workloads},
 			gitdelivery.New(mgr.GetAPIReader(), *gitCacheDir)),
 		Admission: admissionKeys,
 	}).SetupWithManager(mgr); err != nil {

@@ -1,42 +1,55 @@
 package delivery
 
 import (
-	"slices"
+	"context"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/workload"
 )
 
-func TestImageOwners(t *testing.T) {
-	const ownsWebImage = `{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`
-	const ownsSidecarImage = `{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"sidecar\"}":{".":{},"f:image":{},"f:name":{}}}}}}}`
-	const ownsReplicas = `{"f:spec":{"f:replicas":{}}}`
-	entry := func(manager string, op metav1.ManagedFieldsOperationType, fields string) metav1.ManagedFieldsEntry {
-		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}
-	}
+// TestDeliveredComparesByDigest pins the docs' promise: a Promotion of the
+// digest the workload runs ends AlreadyAtImage, whatever tag names it.
+func TestDeliveredComparesByDigest(t *testing.T) {
+	const x = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	const y = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 	cases := []struct {
-		name    string
-		entries []metav1.ManagedFieldsEntry
-		want    []string
+		name, running, want string
+		delivered           bool
 	}{
-		{"nobody else", []metav1.ManagedFieldsEntry{entry("baton", metav1.ManagedFieldsOperationApply, ownsWebImage)}, nil},
-		{"a kubectl create (update) does not own it", []metav1.ManagedFieldsEntry{entry("kubectl-create", metav1.ManagedFieldsOperationUpdate, ownsWebImage)}, nil},
-		{"Argo CD by update", []metav1.ManagedFieldsEntry{entry("argocd-controller", metav1.ManagedFieldsOperationUpdate, ownsWebImage)}, []string{"argocd-controller"}},
-		{"Flux by apply", []metav1.ManagedFieldsEntry{entry("kustomize-controller", metav1.ManagedFieldsOperationApply, ownsWebImage)}, []string{"kustomize-controller"}},
-		{"any server-side applier", []metav1.ManagedFieldsEntry{entry("platform-team", metav1.ManagedFieldsOperationApply, ownsWebImage)}, []string{"platform-team"}},
-		{"Helm owns another container's image", []metav1.ManagedFieldsEntry{entry("helm", metav1.ManagedFieldsOperationUpdate, ownsSidecarImage)}, nil},
-		{"Flux owns only replicas", []metav1.ManagedFieldsEntry{entry("kustomize-controller", metav1.ManagedFieldsOperationApply, ownsReplicas)}, nil},
+		{"the same digest under another tag", "registry.example.com/web:1.3.0@" + x, "registry.example.com/web:1.3.1@" + x, true},
+		{"the pinned form of the running image", "registry.example.com/web:1.3.0@" + x, "registry.example.com/web@" + x, true},
+		{"the same tag with another digest", "registry.example.com/web:1.3.0@" + x, "registry.example.com/web:1.3.0@" + y, false},
+		{"another tag", "registry.example.com/web:1.3.0", "registry.example.com/web:1.3.1", false},
+		{"the Docker Hub spelling of the same tag", "nginx:1.27", "docker.io/library/nginx:1.27", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{ManagedFields: tc.entries}}
-			got, err := imageOwners(d, "web", "baton")
+			c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(&appsv1.Deployment{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"},
+				Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+					Containers: []corev1.Container{{Name: "web", Image: tc.running}}}}},
+			}).Build()
+			d := &Direct{Workloads: workload.NewLocal(c, c)}
+			env := &batonv1alpha1.Environment{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "production"},
+				Spec: batonv1alpha1.EnvironmentSpec{
+					Workload: batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
+					Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
+				},
+			}
+			_, done, err := d.Delivered(context.Background(), Request{Environment: env, Image: tc.want})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("imageOwners = %v, want %v", got, tc.want)
+			if done != tc.delivered {
+				t.Errorf("workload runs %s: Delivered(%s) = %v, want %v", tc.running, tc.want, done, tc.delivered)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-// Package health judges a workload's rollout exactly as `kubectl rollout
-// status` does, and decides from that judgement what an Environment's status
-// says: the current image, the soak towards verification, adoption and drift.
+// Package health decides, from one judgement of a workload's rollout, what an
+// Environment's status says: the current image, the soak towards
+// verification, adoption and drift.
 package health

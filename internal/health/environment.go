@@ -2,15 +2,15 @@ package health
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/image"
+	"github.com/baton-dev/baton/internal/workload"
 )
 
 // MaxVerifiedImages bounds status.verifiedImages; the oldest is dropped
@@ -25,7 +25,7 @@ type Observation struct {
 	// Image is the image of the Environment's container.
 	Image string
 	// Rollout is the judgement of the workload's rollout.
-	Rollout Rollout
+	Rollout workload.Rollout
 }
 
 // Policy is the part of an Environment's spec the decision needs.
@@ -73,9 +73,14 @@ type Decision struct {
 func Decide(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy, now time.Time) Decision {
 	var d Decision
 	previous := status.Current
-	imageChanged := previous != nil && previous.Image != obs.Image
-	if previous == nil || imageChanged {
-		status.Current = &batonv1alpha1.CurrentImage{Image: obs.Image, Digest: digestOf(obs.Image), Since: ptrTime(now)}
+	// Another spelling of the same digest (pinDigest writes repo@sha256:...
+	// for repo:tag@sha256:...) is the same image: no drift, no new soak.
+	imageChanged := previous != nil && !image.Same(previous.Image, previous.Digest, obs.Image, "")
+	switch {
+	case previous == nil || imageChanged:
+		status.Current = &batonv1alpha1.CurrentImage{Image: obs.Image, Digest: image.DigestOf(obs.Image), Since: ptrTime(now)}
+	case previous.Image != obs.Image:
+		status.Current.Image, status.Current.Digest = obs.Image, image.DigestOf(obs.Image)
 	}
 
 	if ev, ok := recordRevision(status, obs, previous, imageChanged, now); ok {
@@ -104,29 +109,33 @@ func Decide(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Pol
 	return d
 }
 
-// recordRevision appends revision 1 (Adopted) the first time the workload is
-// seen healthy, and an External revision when the image changed without a
-// Promotion holding the lease.
+// recordRevision adopts what the workload runs the first time it is seen
+// healthy while no revision in the history ever ran (the history is empty, or
+// holds only Promotions that failed before they changed anything), and
+// appends an External revision when the image changed without a Promotion
+// holding the lease.
 func recordRevision(status *batonv1alpha1.EnvironmentStatus, obs Observation, previous *batonv1alpha1.CurrentImage, imageChanged bool, now time.Time) (Event, bool) {
 	if status.ActivePromotion != nil {
 		// The Promotion engine owns the history entry of its own change.
 		return Event{}, false
 	}
+	last := len(status.History) - 1
 	switch {
-	case len(status.History) == 0 && obs.Rollout.Complete():
+	case !anyRan(status.History) && obs.Rollout.Complete():
+		next := nextRevision(status.History)
 		status.History = append(status.History, batonv1alpha1.Revision{
-			Revision: 1, Image: obs.Image, Digest: digestOf(obs.Image),
+			Revision: next, Image: obs.Image, Digest: image.DigestOf(obs.Image),
 			Result:    batonv1alpha1.RevisionAdopted,
 			Message:   "the workload already ran this image when Baton first saw it healthy",
 			StartedAt: ptrTime(now), FinishedAt: ptrTime(now),
 		})
 		return Event{Type: corev1.EventTypeNormal, Reason: batonv1alpha1.AdoptedReason,
-			Message: fmt.Sprintf("Adopted %s as revision 1", obs.Image)}, true
-	case imageChanged && len(status.History) > 0 && status.History[len(status.History)-1].Image != obs.Image:
+			Message: fmt.Sprintf("Adopted %s as revision %d", obs.Image, next)}, true
+	case imageChanged && last >= 0 && !image.Same(status.History[last].Image, status.History[last].Digest, obs.Image, ""):
 		msg := truncate(fmt.Sprintf("The image of the workload changed from %s to %s without a Promotion; Baton recorded it and will not revert it", previous.Image, obs.Image), maxRevisionMessage)
 		status.History = append(status.History, batonv1alpha1.Revision{
-			Revision: status.History[len(status.History)-1].Revision + 1,
-			Image:    obs.Image, Digest: digestOf(obs.Image),
+			Revision: nextRevision(status.History),
+			Image:    obs.Image, Digest: image.DigestOf(obs.Image),
 			Result:    batonv1alpha1.RevisionExternal,
 			Message:   msg,
 			StartedAt: ptrTime(now), FinishedAt: ptrTime(now),
@@ -138,7 +147,7 @@ func recordRevision(status *batonv1alpha1.EnvironmentStatus, obs Observation, pr
 
 func setReady(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy) {
 	switch obs.Rollout.Phase {
-	case PhaseComplete:
+	case workload.PhaseComplete:
 		apimeta.RemoveStatusCondition(&status.Conditions, batonv1alpha1.ReconcilingCondition)
 		if status.Current.Revision == 0 {
 			setCondition(status, policy, batonv1alpha1.ReadyCondition, metav1.ConditionFalse, batonv1alpha1.ProgressingReason,
@@ -147,7 +156,7 @@ func setReady(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy P
 		}
 		setCondition(status, policy, batonv1alpha1.ReadyCondition, metav1.ConditionTrue, batonv1alpha1.HealthyReason,
 			fmt.Sprintf("Running %s at revision %d: %s", obs.Image, status.Current.Revision, obs.Rollout.Message))
-	case PhaseFailed:
+	case workload.PhaseFailed:
 		apimeta.RemoveStatusCondition(&status.Conditions, batonv1alpha1.ReconcilingCondition)
 		setCondition(status, policy, batonv1alpha1.ReadyCondition, metav1.ConditionFalse, batonv1alpha1.RolloutFailedReason,
 			fmt.Sprintf("The rollout of %s failed: %s", obs.Image, obs.Rollout.Message))
@@ -160,18 +169,20 @@ func setReady(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy P
 
 // verify runs the soak clock and records the image once it is verified.
 func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy, imageChanged bool, now time.Time) (time.Duration, *Event) {
-	if v := findVerified(status.VerifiedImages, obs.Image); v != nil {
-		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionTrue, batonv1alpha1.VerifiedReason,
-			fmt.Sprintf("%s was verified here at %s", obs.Image, v.VerifiedAt.UTC().Format(time.RFC3339)))
-		return 0, nil
-	}
+	// An image verified earlier stays in verifiedImages, but the condition
+	// says how it runs now: not verified while its rollout is not healthy.
 	if !obs.Rollout.Complete() {
 		reason := batonv1alpha1.RolloutInProgressReason
-		if obs.Rollout.Phase == PhaseFailed {
+		if obs.Rollout.Phase == workload.PhaseFailed {
 			reason = batonv1alpha1.RolloutFailedReason
 		}
 		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionFalse, reason,
 			fmt.Sprintf("%s is not verified: its rollout is not complete and healthy; the soak time of %s starts again once it is", obs.Image, policy.SoakTime))
+		return 0, nil
+	}
+	if v := findVerified(status.VerifiedImages, obs.Image); v != nil {
+		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionTrue, batonv1alpha1.VerifiedReason,
+			fmt.Sprintf("%s was verified here at %s", obs.Image, v.VerifiedAt.UTC().Format(time.RFC3339)))
 		return 0, nil
 	}
 
@@ -198,7 +209,7 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Pol
 	}
 
 	status.VerifiedImages = append(status.VerifiedImages, batonv1alpha1.VerifiedImage{
-		Image: obs.Image, Digest: digestOf(obs.Image), VerifiedAt: metav1.NewTime(now),
+		Image: obs.Image, Digest: image.DigestOf(obs.Image), VerifiedAt: metav1.NewTime(now),
 	})
 	status.VerifiedImages = trimOldest(status.VerifiedImages, MaxVerifiedImages)
 	msg := fmt.Sprintf("%s was verified here at %s, after %s of complete and healthy rollout", obs.Image, now.UTC().Format(time.RFC3339), policy.SoakTime)
@@ -212,23 +223,47 @@ func setCondition(status *batonv1alpha1.EnvironmentStatus, policy Policy, condit
 	})
 }
 
-func findVerified(images []batonv1alpha1.VerifiedImage, image string) *batonv1alpha1.VerifiedImage {
+func findVerified(images []batonv1alpha1.VerifiedImage, ref string) *batonv1alpha1.VerifiedImage {
 	for i := range images {
-		if images[i].Image == image {
+		if image.Same(images[i].Image, images[i].Digest, ref, "") {
 			return &images[i]
 		}
 	}
 	return nil
 }
 
-// latestRevision is the newest history entry that ran image.
-func latestRevision(history []batonv1alpha1.Revision, image string) *batonv1alpha1.Revision {
+// latestRevision is the newest history entry that ran ref, by digest when
+// both sides know it.
+func latestRevision(history []batonv1alpha1.Revision, ref string) *batonv1alpha1.Revision {
 	for i := len(history) - 1; i >= 0; i-- {
-		if history[i].Image == image {
+		if image.Same(history[i].Image, history[i].Digest, ref, "") {
 			return &history[i]
 		}
 	}
 	return nil
+}
+
+// anyRan reports whether some revision in the history ran on the workload.
+// A Promotion refused or failed before it changed anything leaves a Failed
+// (or Superseded) entry that says nothing about what runs.
+func anyRan(history []batonv1alpha1.Revision) bool {
+	for _, r := range history {
+		switch r.Result {
+		case batonv1alpha1.RevisionAdopted, batonv1alpha1.RevisionSucceeded, batonv1alpha1.RevisionAlreadyAtImage,
+			batonv1alpha1.RevisionExternal, batonv1alpha1.RevisionRolledBack:
+			return true
+		}
+	}
+	return false
+}
+
+// nextRevision is the number after the highest in the history.
+func nextRevision(history []batonv1alpha1.Revision) int64 {
+	var n int64
+	for _, r := range history {
+		n = max(n, r.Revision)
+	}
+	return n + 1
 }
 
 func trimOldest[T any](items []T, limit int) []T {
@@ -236,19 +271,6 @@ func trimOldest[T any](items []T, limit int) []T {
 		return items
 	}
 	return append([]T(nil), items[len(items)-limit:]...)
-}
-
-// digestOf returns the digest of a reference that names one, such as
-// registry/web@sha256:..., and "" otherwise.
-func digestOf(image string) string {
-	if !strings.Contains(image, "@") {
-		return ""
-	}
-	d, err := name.NewDigest(image)
-	if err != nil {
-		return ""
-	}
-	return d.DigestStr()
 }
 
 // ceilSecond rounds up to the whole second, because a condition's

@@ -10,19 +10,24 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/workload"
 )
 
 const (
 	imgA = "registry.example.com/web:1.0"
 	imgB = "registry.example.com/web:2.0"
+	// digestX is the content of tagged; pinned is how pinDigest writes it.
+	digestX = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	tagged  = "registry.example.com/web:2@" + digestX
+	pinned  = "registry.example.com/web@" + digestX
 )
 
 var (
 	t0       = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	policy   = Policy{Generation: 3, SoakTime: 5 * time.Minute, HistoryLimit: 10}
-	complete = Rollout{Phase: PhaseComplete, Message: "successfully rolled out"}
-	rolling  = Rollout{Phase: PhaseProgressing, Message: "1 out of 3 new replicas have been updated"}
-	failed   = Rollout{Phase: PhaseFailed, Message: `ReplicaSet "web-1" has timed out progressing.`}
+	complete = workload.Rollout{Phase: workload.PhaseComplete, Message: "successfully rolled out"}
+	rolling  = workload.Rollout{Phase: workload.PhaseProgressing, Message: "1 out of 3 new replicas have been updated"}
+	failed   = workload.Rollout{Phase: workload.PhaseFailed, Message: `ReplicaSet "web-1" has timed out progressing.`}
 )
 
 func mtime(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
@@ -233,6 +238,77 @@ func TestDecide(t *testing.T) {
 			events: "Normal/Verified",
 		},
 		{
+			name: "a failed rollout of a verified image: Verified turns False, the image stays verified",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, verifiedTrue())
+				s.VerifiedImages = []batonv1alpha1.VerifiedImage{{Image: imgA, VerifiedAt: metav1.NewTime(t0)}}
+				return s
+			}(),
+			obs: Observation{Image: imgA, Rollout: failed}, now: t0.Add(time.Hour),
+			want:    map[string]cond{"Ready": {"False", "RolloutFailed"}, "Verified": {"False", "RolloutFailed"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+			verified: []string{imgA},
+		},
+		{
+			name: "pinDigest: the workload runs repo@digest of the repo:tag@digest the engine recorded",
+			status: batonv1alpha1.EnvironmentStatus{
+				Current: &batonv1alpha1.CurrentImage{Image: pinned, Digest: digestX, Since: mtime(t0)},
+				History: []batonv1alpha1.Revision{adopted(imgA), {Revision: 2, Image: tagged, Digest: digestX, Result: "Succeeded"}},
+			},
+			obs: Observation{Image: pinned, Rollout: complete}, now: t0.Add(time.Minute),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgA + ":Adopted 2:" + tagged + ":Succeeded", current: pinned + "@2", since: t0,
+			requeue: 5 * time.Minute,
+		},
+		{
+			name: "a change to another spelling of the same digest is not drift, and keeps the revision and the soak",
+			status: batonv1alpha1.EnvironmentStatus{
+				Current:    &batonv1alpha1.CurrentImage{Image: tagged, Digest: digestX, Revision: 2, Since: mtime(t0)},
+				History:    []batonv1alpha1.Revision{adopted(imgA), {Revision: 2, Image: tagged, Digest: digestX, Result: "Succeeded"}},
+				Conditions: []metav1.Condition{soaking(t0)},
+			},
+			obs: Observation{Image: pinned, Rollout: complete}, now: t0.Add(time.Minute),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgA + ":Adopted 2:" + tagged + ":Succeeded", current: pinned + "@2", since: t0,
+			requeue: 4 * time.Minute,
+		},
+		{
+			name: "a verified image is recognized by digest under another tag",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(pinned, verifiedTrue())
+				s.VerifiedImages = []batonv1alpha1.VerifiedImage{{Image: tagged, Digest: digestX, VerifiedAt: metav1.NewTime(t0)}}
+				return s
+			}(),
+			obs: Observation{Image: pinned, Rollout: complete}, now: t0.Add(time.Hour),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"True", "Verified"}},
+			history: "1:" + pinned + ":Adopted", current: pinned + "@1", since: t0.Add(-time.Hour),
+			verified: []string{tagged},
+		},
+		{
+			name: "a Promotion refused at delivery left only a Failed revision: the running image is adopted",
+			status: batonv1alpha1.EnvironmentStatus{
+				Current: &batonv1alpha1.CurrentImage{Image: imgA, Since: mtime(t0)},
+				History: []batonv1alpha1.Revision{{Revision: 1, Image: imgB, Result: "Failed"}},
+			},
+			obs: Observation{Image: imgA, Rollout: complete}, now: t0.Add(time.Minute),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgB + ":Failed 2:" + imgA + ":Adopted", current: imgA + "@2", since: t0,
+			requeue: 5 * time.Minute, events: "Normal/Adopted",
+			message: map[string]string{"Ready": "at revision 2"},
+		},
+		{
+			name: "a refused Promotion that still holds the lease: nothing is adopted yet",
+			status: batonv1alpha1.EnvironmentStatus{
+				Current:         &batonv1alpha1.CurrentImage{Image: imgA, Since: mtime(t0)},
+				History:         []batonv1alpha1.Revision{{Revision: 1, Image: imgB, Result: "Failed"}},
+				ActivePromotion: &batonv1alpha1.ObjectRef{Name: "web-2"},
+			},
+			obs: Observation{Image: imgA, Rollout: complete}, now: t0.Add(time.Minute),
+			want:    map[string]cond{"Ready": {"False", "Progressing"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgB + ":Failed", current: imgA + "@0", since: t0,
+			requeue: 5 * time.Minute,
+		},
+		{
 			name: "a streak starting mid-second starts at the next whole second, so it never ends early",
 			obs:  Observation{Image: imgA, Rollout: complete}, now: t0.Add(400 * time.Millisecond),
 			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
@@ -307,7 +383,7 @@ func TestDecideSoakClock(t *testing.T) {
 	status := &batonv1alpha1.EnvironmentStatus{}
 	steps := []struct {
 		after        time.Duration
-		rollout      Rollout
+		rollout      workload.Rollout
 		wantVerified metav1.ConditionStatus
 		wantRequeue  time.Duration
 	}{
@@ -317,7 +393,8 @@ func TestDecideSoakClock(t *testing.T) {
 		{5 * time.Minute, complete, metav1.ConditionUnknown, 5 * time.Minute},
 		{9*time.Minute + 59*time.Second, complete, metav1.ConditionUnknown, time.Second},
 		{10 * time.Minute, complete, metav1.ConditionTrue, 0},
-		{11 * time.Minute, failed, metav1.ConditionTrue, 0},
+		{11 * time.Minute, failed, metav1.ConditionFalse, 0},
+		{12 * time.Minute, complete, metav1.ConditionTrue, 0},
 	}
 	for i, s := range steps {
 		d := Decide(status, Observation{Image: imgA, Rollout: s.rollout}, policy, t0.Add(s.after))
@@ -328,20 +405,5 @@ func TestDecideSoakClock(t *testing.T) {
 	}
 	if len(status.VerifiedImages) != 1 || !status.VerifiedImages[0].VerifiedAt.Time.Equal(t0.Add(10*time.Minute)) {
 		t.Errorf("verifiedImages = %+v, want %s verified at +10m", status.VerifiedImages, imgA)
-	}
-}
-
-func TestDigestOf(t *testing.T) {
-	const sha = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	tests := map[string]string{
-		"registry.example.com/web:1.0":                 "",
-		"registry.example.com/web@" + sha:              sha,
-		"registry.example.com/web@sha256:not-a-digest": "",
-		"web": "",
-	}
-	for image, want := range tests {
-		if got := digestOf(image); got != want {
-			t.Errorf("digestOf(%q) = %q, want %q", image, got, want)
-		}
 	}
 }

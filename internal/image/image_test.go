@@ -83,11 +83,12 @@ func TestPin(t *testing.T) {
 
 func TestDigestOf(t *testing.T) {
 	cases := map[string]string{
-		"registry.example.com/web:1@" + sha: sha,
-		"registry.example.com/web@" + sha:   sha,
-		"registry.example.com/web:1":        "",
-		"UPPER/case@" + sha:                 "",
-		"":                                  "",
+		"registry.example.com/web:1@" + sha:            sha,
+		"registry.example.com/web@" + sha:              sha,
+		"registry.example.com/web:1":                   "",
+		"UPPER/case@" + sha:                            "",
+		"registry.example.com/web@sha256:not-a-digest": "",
+		"": "",
 	}
 	for ref, want := range cases {
 		if got := DigestOf(ref); got != want {

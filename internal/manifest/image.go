@@ -3,7 +3,7 @@ package manifest
 import (
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/baton-dev/baton/internal/image"
 )
 
 // fieldImage is the field named in errors about the image itself.
@@ -23,6 +23,15 @@ type Image struct {
 // ghcr.io/acme/web@sha256:... or both. It needs a tag or a digest: a bare
 // repository would silently mean "latest".
 func ParseImage(ref string) (Image, error) {
+	img := split(ref)
+	if err := img.validate(); err != nil {
+		return Image{}, err
+	}
+	return img, nil
+}
+
+// split cuts a reference into its parts as written, without judging them.
+func split(ref string) Image {
 	var img Image
 	rest := ref
 	if i := strings.LastIndex(rest, "@"); i >= 0 {
@@ -32,31 +41,23 @@ func ParseImage(ref string) (Image, error) {
 		img.Tag, rest = rest[i+1:], rest[:i]
 	}
 	img.Repository = rest
-	if err := img.validate(); err != nil {
-		return Image{}, err
-	}
-	return img, nil
+	return img
 }
 
+// validate checks the parts with internal/image, as the engine parses the
+// reference, and that they are the parts the whole reference splits into.
 func (img Image) validate() error {
 	if img.Repository == "" {
 		return invalid(fieldImage, "image reference %q has no repository", img.String())
 	}
-	if _, err := name.NewRepository(img.Repository); err != nil {
-		return invalid(fieldImage, "image reference %q: %v", img.String(), err)
-	}
 	if img.Tag == "" && img.Digest == "" {
 		return invalid(fieldImage, "image reference %q has neither a tag nor a digest", img.String())
 	}
-	if img.Tag != "" {
-		if _, err := name.NewTag(img.Repository + ":" + img.Tag); err != nil {
-			return invalid(fieldImage, "image reference %q: %v", img.String(), err)
-		}
+	if _, err := image.Parse(img.String()); err != nil {
+		return invalid(fieldImage, "%v", err)
 	}
-	if img.Digest != "" {
-		if _, err := name.NewDigest(img.Repository + "@" + img.Digest); err != nil {
-			return invalid(fieldImage, "image reference %q: %v", img.String(), err)
-		}
+	if split(img.String()) != img {
+		return invalid(fieldImage, "image reference %q does not split into repository %q, tag %q and digest %q", img.String(), img.Repository, img.Tag, img.Digest)
 	}
 	return nil
 }
@@ -83,7 +84,7 @@ func (img Image) byDigest(pin bool) bool {
 // kustomize, a digest replaces the tag rather than joining it.
 func (img Image) reference(pin bool) string {
 	if img.byDigest(pin) {
-		return img.Repository + "@" + img.Digest
+		return image.Pin(img.String(), img.Digest)
 	}
 	return img.Repository + ":" + img.Tag
 }

@@ -62,3 +62,22 @@ func TestImageReference(t *testing.T) {
 		}
 	}
 }
+
+// TestImageValidate covers an Image built by hand, as Apply's callers may:
+// its parts must be the parts its reference splits into.
+func TestImageValidate(t *testing.T) {
+	for _, img := range []Image{
+		{Repository: "localhost", Tag: "5000/web"},
+		{Repository: "web:1", Tag: "2"},
+		{Repository: "web", Tag: "1@" + digestA},
+		{Repository: "web"},
+	} {
+		var e *Error
+		if err := img.validate(); err == nil || !errors.As(err, &e) || e.Field != "image" {
+			t.Errorf("%+v.validate() = %v, want an *Error on field image", img, err)
+		}
+	}
+	if err := (Image{Repository: "localhost:5000/web", Tag: "1", Digest: digestA}).validate(); err != nil {
+		t.Errorf("a valid image was refused: %v", err)
+	}
+}

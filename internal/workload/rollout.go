@@ -1,4 +1,4 @@
-package health
+package workload
 
 import (
 	"errors"
@@ -98,13 +98,13 @@ func kindOf(obj client.Object) string {
 	return fmt.Sprintf("%T", obj)
 }
 
-// ErrContainerNotFound is returned by ContainerImage when the pod template
+// errContainerNotFound is returned by containerImage when the pod template
 // has no container of the given name.
-var ErrContainerNotFound = errors.New("container not found")
+var errContainerNotFound = errors.New("container not found")
 
-// ContainerImage returns the image of the named container in a workload's pod
+// containerImage returns the image of the named container in a workload's pod
 // template, and the names of all containers for a message when it is missing.
-func ContainerImage(obj client.Object, container string) (string, error) {
+func containerImage(obj client.Object, container string) (string, error) {
 	var names []string
 	for _, c := range podTemplateContainers(obj) {
 		if c.Name == container {
@@ -112,6 +112,6 @@ func ContainerImage(obj client.Object, container string) (string, error) {
 		}
 		names = append(names, c.Name)
 	}
-	return "", fmt.Errorf("%w: %s %s has no container %q (it has: %s)", ErrContainerNotFound,
+	return "", fmt.Errorf("%w: %s %s has no container %q (it has: %s)", errContainerNotFound,
 		kindOf(obj), client.ObjectKeyFromObject(obj), container, strings.Join(names, ", "))
 }

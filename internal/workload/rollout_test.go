@@ -1,4 +1,4 @@
-package health
+package workload
 
 import (
 	"errors"
@@ -108,9 +108,9 @@ func TestAssessRollout(t *testing.T) {
 				t.Errorf("got %s %q, want %s containing %q", got.Phase, got.Message, tt.wantPhase, tt.wantMessage)
 			}
 			// The cache holds the transformed object: it must be judged the same.
-			slim, err := TransformWorkload(tt.obj)
+			slim, err := Transform(tt.obj)
 			if err != nil {
-				t.Fatalf("TransformWorkload: %v", err)
+				t.Fatalf("Transform: %v", err)
 			}
 			gotSlim, err := AssessRollout(slim.(client.Object))
 			if err != nil || gotSlim != got {
@@ -133,10 +133,10 @@ func TestContainerImage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ContainerImage(deployment(nil), tt.container)
+			got, err := containerImage(deployment(nil), tt.container)
 			if tt.wantErr != "" {
-				if !errors.Is(err, ErrContainerNotFound) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("got error %v, want ErrContainerNotFound saying %q", err, tt.wantErr)
+				if !errors.Is(err, errContainerNotFound) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want errContainerNotFound saying %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -147,8 +147,8 @@ func TestContainerImage(t *testing.T) {
 	}
 }
 
-func TestTransformWorkload(t *testing.T) {
-	out, err := TransformWorkload(deployment(nil))
+func TestTransform(t *testing.T) {
+	out, err := Transform(deployment(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,12 +165,12 @@ func TestTransformWorkload(t *testing.T) {
 	if d.Name != "web" || d.Generation != 2 || *d.Spec.Replicas != 3 || d.Spec.Template.Spec.Containers[1].Image != "registry.example.com/proxy:2" || d.Status.AvailableReplicas != 3 {
 		t.Errorf("fields Baton reads were lost: %+v", d)
 	}
-	again, err := TransformWorkload(d)
+	again, err := Transform(d)
 	if err != nil || !reflectEqual(again, d) {
 		t.Errorf("the transform is not idempotent")
 	}
 	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}}}}
-	if got, _ := TransformWorkload(other); got != any(other) || len(other.ManagedFields) != 1 {
+	if got, _ := Transform(other); got != any(other) || len(other.ManagedFields) != 1 {
 		t.Errorf("an object that is not a workload was changed")
 	}
 }
