@@ -9,6 +9,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/identity"
+	"github.com/baton-dev/baton/internal/outcome"
 	"github.com/baton-dev/baton/internal/image"
 )
 
@@ -51,13 +52,13 @@ func (x *decider) resolve() {
 	if !NeedsUpstream(p, env) {
 		upstream = nil
 	}
-	res := Resolve(p, env, upstream)
-	switch res.Verdict {
-	case Wait:
-		x.setPhase(batonv1alpha1.PromotionPending, res.Reason, res.Message)
+	res, err := Resolve(p, env, upstream)
+	if w, ok := outcome.AsWaiting(err); ok {
+		x.setPhase(batonv1alpha1.PromotionPending, w.Reason, w.Message)
 		return
-	case Invalid:
-		x.finish(batonv1alpha1.PromotionFailed, res.Reason, res.Message)
+	}
+	if s, ok := outcome.AsStalled(err); ok {
+		x.finish(batonv1alpha1.PromotionFailed, s.Reason, s.Message)
 		return
 	}
 	p.Status.Image, p.Status.Digest = res.Image, res.Digest

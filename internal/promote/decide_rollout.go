@@ -195,8 +195,8 @@ func autoRollbackFor(failed *batonv1alpha1.Promotion, env *batonv1alpha1.Environ
 			RequestedBy: &batonv1alpha1.UserInfo{Username: ControllerUser},
 		},
 	}
-	res := Resolve(rb, env, nil)
-	if res.Verdict != Resolved {
+	res, err := Resolve(rb, env, nil)
+	if err != nil {
 		return nil, res, false
 	}
 	rb.Spec.Rollback.ToRevision = res.Revision

@@ -7,66 +7,52 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/image"
+	"github.com/baton-dev/baton/internal/outcome"
 )
 
-// Verdict says what a Resolution means for the Promotion.
-type Verdict int
-
-const (
-	// Resolved: Image is the image to promote; freeze it.
-	Resolved Verdict = iota
-	// Wait: not resolvable yet (the upstream has not verified the image);
-	// try again when the upstream changes.
-	Wait
-	// Invalid: the request can never be satisfied as written; the Promotion
-	// fails with Reason and Message.
-	Invalid
-)
-
-// Resolution is the outcome of resolving a Promotion's image.
+// Resolution is the image a Promotion moves its Environment to.
 type Resolution struct {
-	Verdict Verdict
-	Image   string
-	Digest  string
+	Image  string
+	Digest string
 	// Revision is the history revision a rollback returns to.
 	Revision int64
-	// Reason is a condition reason; Message says what a person can do.
-	Reason  string
-	Message string
 }
 
 // Resolve decides which image a Promotion moves its Environment to. upstream
 // is nil for an entry environment; the caller has already checked that a
-// named upstream exists.
-func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environment) Resolution {
+// named upstream exists. The error is an *outcome.Waiting when the image is
+// not resolvable yet (the upstream has not verified it: try again when the
+// upstream changes), or an *outcome.Stalled when the request can never be
+// satisfied as written (the Promotion fails with its reason and message).
+func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environment) (Resolution, error) {
 	if p.Spec.Rollback != nil {
 		return resolveRollback(p.Spec.Rollback.ToRevision, env)
 	}
 	if p.Spec.Image != "" {
 		if _, err := image.Parse(p.Spec.Image); err != nil {
-			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.InvalidImageReason,
+			return Resolution{}, &outcome.Stalled{Reason: batonv1alpha1.InvalidImageReason,
 				Message: fmt.Sprintf("spec.image: %v; write it as registry/repository:tag or registry/repository@sha256:digest", err)}
 		}
 		if IsRejected(env, p.Spec.Image, "") && !IsDeliberate(p) {
-			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.ImageRejectedReason,
+			return Resolution{}, &outcome.Stalled{Reason: batonv1alpha1.ImageRejectedReason,
 				Message: fmt.Sprintf("spec.image %s was rolled back away from in Environment %q; to ship it again on purpose, create a Promotion that names it in spec.image and says why in spec.reason", p.Spec.Image, env.Name)}
 		}
 	}
 	if upstream == nil {
 		if p.Spec.Image == "" {
-			return Resolution{Verdict: Invalid, Reason: batonv1alpha1.NoImageReason,
+			return Resolution{}, &outcome.Stalled{Reason: batonv1alpha1.NoImageReason,
 				Message: fmt.Sprintf("spec.image is required: Environment %q has no upstream to take a verified image from", env.Name)}
 		}
-		return Resolution{Verdict: Resolved, Image: p.Spec.Image, Digest: image.DigestOf(p.Spec.Image)}
+		return Resolution{Image: p.Spec.Image, Digest: image.DigestOf(p.Spec.Image)}, nil
 	}
 
 	if p.Spec.Image != "" {
 		for _, v := range upstream.Status.VerifiedImages {
 			if image.Same(p.Spec.Image, "", v.Image, v.Digest) {
-				return Resolution{Verdict: Resolved, Image: p.Spec.Image, Digest: firstNonEmpty(v.Digest, image.DigestOf(p.Spec.Image))}
+				return Resolution{Image: p.Spec.Image, Digest: firstNonEmpty(v.Digest, image.DigestOf(p.Spec.Image))}, nil
 			}
 		}
-		return Resolution{Verdict: Wait, Reason: batonv1alpha1.UpstreamNotVerifiedReason,
+		return Resolution{}, &outcome.Waiting{Reason: batonv1alpha1.UpstreamNotVerifiedReason,
 			Message: fmt.Sprintf("spec.image %s is not verified in upstream Environment %q, which runs %s; the Promotion goes ahead once it is verified there",
 				p.Spec.Image, upstream.Name, describeCurrent(upstream))}
 	}
@@ -74,10 +60,10 @@ func Resolve(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environmen
 	// Newest verified first; skip what this environment rejected.
 	for _, v := range newestFirst(upstream) {
 		if !IsRejected(env, v.Image, v.Digest) {
-			return Resolution{Verdict: Resolved, Image: v.Image, Digest: v.Digest}
+			return Resolution{Image: v.Image, Digest: v.Digest}, nil
 		}
 	}
-	return Resolution{Verdict: Wait, Reason: batonv1alpha1.UpstreamNotVerifiedReason,
+	return Resolution{}, &outcome.Waiting{Reason: batonv1alpha1.UpstreamNotVerifiedReason,
 		Message: fmt.Sprintf("upstream Environment %q has verified no image that is not rejected here yet (it runs %s); the Promotion goes ahead once it verifies one",
 			upstream.Name, describeCurrent(upstream))}
 }
@@ -103,7 +89,7 @@ func NewestVerified(env *batonv1alpha1.Environment) (batonv1alpha1.VerifiedImage
 
 // resolveRollback finds the revision a rollback returns to: revision n, or
 // for n == 0 the newest successful revision before the current one.
-func resolveRollback(n int64, env *batonv1alpha1.Environment) Resolution {
+func resolveRollback(n int64, env *batonv1alpha1.Environment) (Resolution, error) {
 	usable := func(r batonv1alpha1.Revision) bool {
 		return r.Result == batonv1alpha1.RevisionSucceeded || r.Result == batonv1alpha1.RevisionAdopted
 	}
@@ -117,14 +103,14 @@ func resolveRollback(n int64, env *batonv1alpha1.Environment) Resolution {
 			continue
 		}
 		if (n == 0 && r.Revision != current && !runsNow(env, r)) || (n != 0 && r.Revision == n) {
-			return Resolution{Verdict: Resolved, Image: r.Image, Digest: r.Digest, Revision: r.Revision}
+			return Resolution{Image: r.Image, Digest: r.Digest, Revision: r.Revision}, nil
 		}
 	}
 	what := "the previous successful revision with another image"
 	if n != 0 {
 		what = fmt.Sprintf("revision %d", n)
 	}
-	return Resolution{Verdict: Invalid, Reason: batonv1alpha1.RevisionNotFoundReason,
+	return Resolution{}, &outcome.Stalled{Reason: batonv1alpha1.RevisionNotFoundReason,
 		Message: fmt.Sprintf("spec.rollback.toRevision: %s is not in the history of Environment %q as Succeeded or Adopted; revisions available: %s",
 			what, env.Name, availableRevisions(env, usable, current))}
 }
