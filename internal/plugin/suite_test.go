@@ -57,6 +57,9 @@ func TestPluginAgainstAPIServer(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	// Each wait is for a command run against the API server and the
+	// webhook; on a busy machine that takes longer than Gomega's 1 s.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	var err error
 	testEnv, err = testenv.StartWithWebhook()
 	Expect(err).NotTo(HaveOccurred())
