@@ -248,27 +248,10 @@ func (s *session) delivered(sha plumbing.Hash, onBranch bool) (delivery.Record, 
 	if onBranch {
 		return s.record(sha), nil
 	}
-	w := &outcome.Waiting{
-		Reason: batonv1alpha1.AwaitingMergeReason,
-		Message: fmt.Sprintf("Commit %s is on branch %q; waiting until it is merged into %q (open the pull request from %q)",
-			short(sha), s.pushBranch, s.branch, s.pushBranch),
-		RequeueAfter: s.mergePoll,
-	}
-	return s.record(sha), &awaiting{Waiting: w, legacy: &delivery.Waiting{
-		Reason: w.Reason, Message: w.Message, RequeueAfter: w.RequeueAfter, Record: s.record(sha)}}
+	return s.record(sha), outcome.Wait(s.mergePoll, batonv1alpha1.AwaitingMergeReason,
+		"Commit %s is on branch %q; waiting until it is merged into %q (open the pull request from %q)",
+		short(sha), s.pushBranch, s.branch, s.pushBranch)
 }
-
-// awaiting is the *outcome.Waiting of a commit that waits for its merge.
-// Until the Promotion controller reads it with outcome.AsWaiting, together
-// with the Record that Deliver returns, it also carries the older
-// *delivery.Waiting, which delivery.AsWaiting finds. Drop legacy with
-// delivery.Waiting.
-type awaiting struct {
-	*outcome.Waiting
-	legacy *delivery.Waiting
-}
-
-func (a *awaiting) Unwrap() []error { return []error{a.Waiting, a.legacy} }
 
 func short(h plumbing.Hash) string { return h.String()[:12] }
 
