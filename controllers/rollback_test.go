@@ -191,8 +191,12 @@ var _ = Describe("Rollback", func() {
 
 		s.completeRollout(ctx, s.prodDep, web0)
 		expectPhase(ctx, undo, batonv1alpha1.PromotionSucceeded)
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(waiting), waiting)).To(Succeed())
-		Expect(waiting.Status.StartedAt).NotTo(BeNil())
+		// The queued Promotion takes the lease in a reconcile of its own,
+		// after the rollback released it: wait for it to start.
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(waiting), waiting)).To(Succeed())
+			g.Expect(waiting.Status.StartedAt).NotTo(BeNil())
+		}).Should(Succeed())
 		Expect(waiting.Status.StartedAt.Time).NotTo(BeTemporally("<", undo.Status.CompletedAt.Time), "the queued Promotion started before the rollback ended")
 	})
 
