@@ -68,6 +68,9 @@ func AssessRollout(obj client.Object) (Rollout, error) {
 	if d, ok := obj.(*appsv1.Deployment); ok {
 		cond := deploymentutil.GetDeploymentCondition(d.Status, appsv1.DeploymentProgressing)
 		if cond != nil && cond.Reason == deploymentutil.TimedOutReason {
+			if rolledOut(d) {
+				return Rollout{Phase: PhaseComplete, Message: fmt.Sprintf("deployment %q successfully rolled out", d.Name)}, nil
+			}
 			return Rollout{Phase: PhaseFailed, Message: failedMessage(cond.Message, err)}, nil
 		}
 	}
@@ -75,6 +78,20 @@ func AssessRollout(obj client.Object) (Rollout, error) {
 		return Rollout{Phase: PhaseUnsupported, Message: err.Error()}, nil
 	}
 	return Rollout{}, fmt.Errorf("judge rollout of %s %s: %w", gk.Kind, client.ObjectKeyFromObject(obj), err)
+}
+
+// rolledOut reports that every replica of the current generation is updated
+// and available. Kubernetes keeps a ProgressDeadlineExceeded condition for one
+// sync after a rollback to a ReplicaSet that is still available, at the new
+// observedGeneration; kubectl reports that sync as a failure, but the
+// replicas say the rollout is complete, and the next sync says so too.
+func rolledOut(d *appsv1.Deployment) bool {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	s := d.Status
+	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.Replicas == want && s.AvailableReplicas == want
 }
 
 func failedMessage(conditionMessage string, viewerErr error) string {

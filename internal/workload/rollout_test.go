@@ -85,6 +85,15 @@ func TestAssessRollout(t *testing.T) {
 			d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
 				Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "web-7d4" has timed out progressing.`}}
 		}), PhaseFailed, `ReplicaSet "web-7d4" has timed out progressing.`},
+		{"deployment rolled back to an available ReplicaSet, with the old deadline condition still there", deployment(func(d *appsv1.Deployment) {
+			d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
+				Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "web-bad" has timed out progressing.`}}
+		}), PhaseComplete, `deployment "web" successfully rolled out`},
+		{"deployment past its deadline with old replicas left", deployment(func(d *appsv1.Deployment) {
+			d.Status.Replicas = 4
+			d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
+				Reason: "ProgressDeadlineExceeded", Message: `ReplicaSet "web-bad" has timed out progressing.`}}
+		}), PhaseFailed, "timed out progressing"},
 		{"statefulset complete", statefulSet(nil), PhaseComplete, "partitioned roll out complete"},
 		{"statefulset pods not ready", statefulSet(func(s *appsv1.StatefulSet) { s.Status.ReadyReplicas = 1 }), PhaseProgressing, "Waiting for 1 pods to be ready"},
 		{"statefulset spec not observed", statefulSet(func(s *appsv1.StatefulSet) { s.Generation = 2 }), PhaseProgressing, "spec update to be observed"},
