@@ -7,15 +7,11 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/image"
@@ -39,22 +35,9 @@ type AutoPromoteReconciler struct {
 func (r *AutoPromoteReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&batonv1alpha1.Environment{}).
-		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.downstreams)).
+		Watches(&batonv1alpha1.Environment{}, enqueueDownstreams(r.Client)).
 		Named("autopromote").
 		Complete(r)
-}
-
-func (r *AutoPromoteReconciler) downstreams(ctx context.Context, o client.Object) []reconcile.Request {
-	var list batonv1alpha1.EnvironmentList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{upstreamIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "list downstream Environments", "environment", klog.KObj(o))
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, e := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&e)})
-	}
-	return reqs
 }
 
 // Reconcile creates the Promotion for the upstream's newest verified image,
@@ -100,19 +83,8 @@ func (r *AutoPromoteReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			RequestedBy: &batonv1alpha1.UserInfo{Username: ControllerUser},
 		},
 	}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(promo), &batonv1alpha1.Promotion{}); err == nil {
-		return ctrl.Result{}, nil
-	} else if !apierrors.IsNotFound(err) {
-		return ctrl.Result{}, fmt.Errorf("look for autoPromote Promotion %s: %w", promo.Name, err)
-	}
-	if err := r.Admission.Sign(ctx, promo); err != nil {
-		return ctrl.Result{}, fmt.Errorf("sign autoPromote Promotion %s: %w", promo.Name, err)
-	}
-	if err := r.Create(ctx, promo); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("create autoPromote Promotion %s: %w", promo.Name, err)
+	if _, created, err := createSigned(ctx, r.Client, r.APIReader, r.Admission, promo); err != nil || !created {
+		return ctrl.Result{}, err
 	}
 	msg := fmt.Sprintf("Created Promotion %s: %s was verified in %s", promo.Name, res.Image, upstream.Name)
 	if r.Recorder != nil {
