@@ -30,6 +30,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/hack/dev/procs"
 	"github.com/baton-dev/baton/test/e2e/framework"
 )
 
@@ -54,10 +55,10 @@ var _ = Describe("Leader election with two managers", func() {
 		fbase := framework.PortBase(GinkgoT(), failoverPortOffset)
 		a := newReplica("a", suiteArgv, fbase, leaseNS)
 		b := newReplica("b", suiteArgv, fbase+4, leaseNS)
-		webhookAddr := "127.0.0.1:" + strconv.Itoa(base+6) // where the webhook configurations point (hack/dev/cluster webhook-config)
+		webhookAddr := procs.Ports(base).Addr(procs.Webhook) // where the webhook configurations point (hack/dev/cluster webhook-config)
 
 		// Runs after both managers and the proxy are stopped (DeferCleanup is
-		// LIFO), before the suite's manager comes back on base+6..+9.
+		// LIFO), before the suite's manager comes back on its ports (procs.Webhook..Hooks).
 		DeferCleanup(func() {
 			for _, r := range []*replica{a, b} {
 				Expect(framework.ProcessesUnder(r.dir)).To(BeEmpty(), "replica %s left a process behind", r.name)
@@ -70,7 +71,7 @@ var _ = Describe("Leader election with two managers", func() {
 			}
 		})
 
-		// The webhook configurations keep pointing at base+6, where a TCP
+		// The webhook configurations keep pointing at webhookAddr, where a TCP
 		// proxy in this process now forwards each connection to either
 		// manager's webhook (round robin, skipping one that refuses), as the
 		// webhook Service does in a cluster; the spec later pins it to the

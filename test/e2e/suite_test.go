@@ -24,6 +24,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/hack/dev/procs"
 	"github.com/baton-dev/baton/test/e2e/framework"
 )
 
@@ -145,7 +146,7 @@ func restartManager(argv []string) {
 	GinkgoHelper()
 	framework.Run(GinkgoT(), suiteCtx, root, []string{"KUBECONFIG=" + filepath.Join(dir, "admin.kubeconfig")},
 		filepath.Join(bin, "dev-cluster"), append([]string{"--dir", dir, "--port-base", strconv.Itoa(base), "run", "manager", "--"}, argv...)...)
-	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", base+8)
+	readyz := "http://" + procs.Ports(base).Addr(procs.Probes) + "/readyz"
 	Eventually(func() error {
 		resp, err := http.Get(readyz)
 		if err != nil {
