@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -25,6 +23,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/health"
 	"github.com/baton-dev/baton/internal/outcome"
+	"github.com/baton-dev/baton/internal/statuspatch"
 	"github.com/baton-dev/baton/internal/workload"
 )
 
@@ -36,11 +35,7 @@ const (
 	// upstream, so creating the upstream clears UpstreamNotFound.
 	upstreamIndex = "spec.upstream"
 
-	defaultSoakTime     = 5 * time.Minute
-	defaultHistoryLimit = 10
-	// conflictRequeue is how soon a reconcile whose status write lost a race
-	// runs again, once the cache has the newer object.
-	conflictRequeue = time.Second
+	defaultSoakTime = 5 * time.Minute
 )
 
 // EnvironmentReconciler keeps an Environment's status in step with its
@@ -114,7 +109,7 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindDeployment))).
 		Watches(&appsv1.StatefulSet{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindStatefulSet))).
 		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindDaemonSet))).
-		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.downstreamsOf)).
+		Watches(&batonv1alpha1.Environment{}, enqueueDownstreams(r.Client)).
 		Named("environment").
 		Complete(r)
 }
@@ -125,10 +120,6 @@ func (r *EnvironmentReconciler) environmentsOf(kind batonv1alpha1.WorkloadKind) 
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		return r.requestsFor(ctx, client.MatchingFields{workloadIndex: workloadKey(string(kind), o.GetNamespace(), o.GetName())})
 	}
-}
-
-func (r *EnvironmentReconciler) downstreamsOf(ctx context.Context, o client.Object) []reconcile.Request {
-	return r.requestsFor(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{upstreamIndex: o.GetNamespace() + "/" + o.GetName()})
 }
 
 func (r *EnvironmentReconciler) requestsFor(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
@@ -148,7 +139,6 @@ func (r *EnvironmentReconciler) requestsFor(ctx context.Context, opts ...client.
 // with health.Decide, and writes it in one deferred, optimistically locked
 // status patch.
 func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	log := ctrl.LoggerFrom(ctx)
 	env := &batonv1alpha1.Environment{}
 	if err := r.Get(ctx, req.NamespacedName, env); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -158,24 +148,14 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, nil
 	}
 
-	old := env.DeepCopy()
 	var evs []health.Event
-	defer func() {
-		if err := r.patchStatus(ctx, old, env); err != nil {
-			if apierrors.IsConflict(err) {
-				log.V(1).Info("the status changed while reconciling; trying again", "environment", klog.KObj(env))
-				result, retErr = ctrl.Result{RequeueAfter: conflictRequeue}, nil
-				return
-			}
-			retErr = errors.Join(retErr, err)
-			return
-		}
-		// Events only for what was written, so that a lost race does not
-		// announce twice.
+	// Events only for what was written, so that a lost race does not
+	// announce twice.
+	defer statuspatch.New(r.Client, env).Finish(ctx, env, &result, &retErr, func() {
 		for _, ev := range evs {
 			r.event(ctx, env, ev)
 		}
-	}()
+	})
 
 	result, evs, retErr = r.reconcile(ctx, env)
 	return result, retErr
@@ -296,12 +276,9 @@ func setCondition(env *batonv1alpha1.Environment, conditionType string, s metav1
 }
 
 func policyOf(env *batonv1alpha1.Environment) health.Policy {
-	p := health.Policy{Generation: env.Generation, SoakTime: defaultSoakTime, HistoryLimit: defaultHistoryLimit}
+	p := health.Policy{Generation: env.Generation, SoakTime: defaultSoakTime, HistoryLimit: env.HistoryLimitOrDefault()}
 	if env.Spec.Verification.SoakTime != nil {
 		p.SoakTime = env.Spec.Verification.SoakTime.Duration
-	}
-	if env.Spec.HistoryLimit > 0 {
-		p.HistoryLimit = int(env.Spec.HistoryLimit)
 	}
 	return p
 }

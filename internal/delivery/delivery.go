@@ -4,7 +4,6 @@ import (
 	"context"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
-	"github.com/baton-dev/baton/internal/outcome"
 )
 
 // Request is one delivery: move Environment to Image for Promotion.
@@ -35,21 +34,9 @@ type Deliverer interface {
 	// Delivered reports whether the target already carries req.Image, and if
 	// so the record of that change.
 	Delivered(ctx context.Context, req Request) (Record, bool, error)
-	// Deliver changes the target to req.Image.
+	// Deliver changes the target to req.Image. A problem a person must fix
+	// is an *outcome.Stalled; a change made but not complete yet (a commit
+	// awaiting its merge) returns its Record together with an
+	// *outcome.Waiting; any other error is retried.
 	Deliver(ctx context.Context, req Request) (Record, error)
 }
-
-// Error is a delivery failure that a person must fix.
-//
-// Deprecated: use outcome.Stalled; this alias goes once every caller moved.
-type Error = outcome.Stalled
-
-// Stalled returns a delivery failure a person must fix.
-//
-// Deprecated: use outcome.Stall.
-func Stalled(reason, format string, args ...any) error { return outcome.Stall(reason, format, args...) }
-
-// AsError returns the Stalled inside err, if any.
-//
-// Deprecated: use outcome.AsStalled.
-func AsError(err error) (*Error, bool) { return outcome.AsStalled(err) }

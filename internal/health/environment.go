@@ -17,9 +17,6 @@ import (
 // first.
 const MaxVerifiedImages = 50
 
-// maxRevisionMessage is the schema's limit on a history entry's message.
-const maxRevisionMessage = 1024
-
 // Observation is what the reconciler saw of the workload at one moment.
 type Observation struct {
 	// Image is the image of the Environment's container.
@@ -122,7 +119,7 @@ func recordRevision(status *batonv1alpha1.EnvironmentStatus, obs Observation, pr
 	last := len(status.History) - 1
 	switch {
 	case !anyRan(status.History) && obs.Rollout.Complete():
-		next := nextRevision(status.History)
+		next := status.NextRevision()
 		status.History = append(status.History, batonv1alpha1.Revision{
 			Revision: next, Image: obs.Image, Digest: image.DigestOf(obs.Image),
 			Result:    batonv1alpha1.RevisionAdopted,
@@ -132,9 +129,9 @@ func recordRevision(status *batonv1alpha1.EnvironmentStatus, obs Observation, pr
 		return Event{Type: corev1.EventTypeNormal, Reason: batonv1alpha1.AdoptedReason,
 			Message: fmt.Sprintf("Adopted %s as revision %d", obs.Image, next)}, true
 	case imageChanged && last >= 0 && !image.Same(status.History[last].Image, status.History[last].Digest, obs.Image, ""):
-		msg := truncate(fmt.Sprintf("The image of the workload changed from %s to %s without a Promotion; Baton recorded it and will not revert it", previous.Image, obs.Image), maxRevisionMessage)
+		msg := batonv1alpha1.RevisionMessage(fmt.Sprintf("The image of the workload changed from %s to %s without a Promotion; Baton recorded it and will not revert it", previous.Image, obs.Image))
 		status.History = append(status.History, batonv1alpha1.Revision{
-			Revision: nextRevision(status.History),
+			Revision: status.NextRevision(),
 			Image:    obs.Image, Digest: image.DigestOf(obs.Image),
 			Result:    batonv1alpha1.RevisionExternal,
 			Message:   msg,
@@ -258,14 +255,6 @@ func anyRan(history []batonv1alpha1.Revision) bool {
 }
 
 // nextRevision is the number after the highest in the history.
-func nextRevision(history []batonv1alpha1.Revision) int64 {
-	var n int64
-	for _, r := range history {
-		n = max(n, r.Revision)
-	}
-	return n + 1
-}
-
 func trimOldest[T any](items []T, limit int) []T {
 	if limit <= 0 || len(items) <= limit {
 		return items
@@ -286,11 +275,4 @@ func ceilSecond(t time.Time) time.Time {
 func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
 	return &mt
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }

@@ -9,8 +9,8 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/identity"
-	"github.com/baton-dev/baton/internal/outcome"
 	"github.com/baton-dev/baton/internal/image"
+	"github.com/baton-dev/baton/internal/outcome"
 )
 
 // beforeLease: resolve, then the approval gate, then the queue.
@@ -132,8 +132,8 @@ func (x *decider) grantLease(promo *batonv1alpha1.Promotion) {
 	env := x.env
 	ref := &batonv1alpha1.ObjectRef{Name: promo.Name, UID: string(promo.UID)}
 	env.Status.ActivePromotion = ref
-	AppendRevision(env, batonv1alpha1.Revision{
-		Revision:    NextRevision(env),
+	env.Status.AppendRevision(batonv1alpha1.Revision{
+		Revision:    env.Status.NextRevision(),
 		Image:       promo.Status.Image,
 		Digest:      promo.Status.Digest,
 		Promotion:   ref,
@@ -141,7 +141,7 @@ func (x *decider) grantLease(promo *batonv1alpha1.Promotion) {
 		ApprovedBy:  ApprovedBy(promo),
 		Rollback:    IsRollback(promo),
 		StartedAt:   x.now(),
-	})
+	}, env.HistoryLimitOrDefault())
 	current := env.Status.Current
 	switch {
 	case IsRollback(promo) && current != nil && !image.Same(current.Image, current.Digest, promo.Status.Image, promo.Status.Digest):

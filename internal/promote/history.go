@@ -5,18 +5,6 @@ import (
 	"github.com/baton-dev/baton/internal/image"
 )
 
-// NextRevision is the number the next history entry gets.
-func NextRevision(env *batonv1alpha1.Environment) int64 {
-	var n int64
-	for _, r := range env.Status.History {
-		n = max(n, r.Revision)
-	}
-	if env.Status.Current != nil {
-		n = max(n, env.Status.Current.Revision)
-	}
-	return n + 1
-}
-
 // FindRevision returns the index of the history entry the Promotion with uid
 // made, or -1.
 func FindRevision(env *batonv1alpha1.Environment, uid string) int {
@@ -28,35 +16,13 @@ func FindRevision(env *batonv1alpha1.Environment, uid string) int {
 	return -1
 }
 
-// AppendRevision appends r and drops the oldest entries beyond limit.
-func AppendRevision(env *batonv1alpha1.Environment, r batonv1alpha1.Revision) {
-	env.Status.History = append(env.Status.History, r)
-	if over := len(env.Status.History) - HistoryLimit(env); over > 0 {
-		env.Status.History = append([]batonv1alpha1.Revision(nil), env.Status.History[over:]...)
-	}
-}
-
-// DefaultHistoryLimit is spec.historyLimit when it is not set.
-const DefaultHistoryLimit = 10
-
-// HistoryLimit is how many history entries the Environment keeps.
-func HistoryLimit(env *batonv1alpha1.Environment) int {
-	if env.Spec.HistoryLimit > 0 {
-		return int(env.Spec.HistoryLimit)
-	}
-	return DefaultHistoryLimit
-}
-
-// maxRevisionMessage bounds a history entry's message.
-const maxRevisionMessage = 1024
-
 // closeRevision sets the result of the open history entry promo made and
 // takes the lease back from it.
 func (x *decider) closeRevision(promo *batonv1alpha1.Promotion, result batonv1alpha1.RevisionResult, message string) {
 	env := x.env
 	if i := FindRevision(env, string(promo.UID)); i >= 0 && env.Status.History[i].Result == "" {
 		h := &env.Status.History[i]
-		h.Result, h.Message, h.FinishedAt = result, Truncate(message, maxRevisionMessage), x.now()
+		h.Result, h.Message, h.FinishedAt = result, batonv1alpha1.RevisionMessage(message), x.now()
 	}
 	if a := env.Status.ActivePromotion; a != nil && a.UID == string(promo.UID) {
 		env.Status.ActivePromotion = nil
