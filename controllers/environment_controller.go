@@ -7,7 +7,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -252,27 +251,13 @@ func sourceProblem(env *batonv1alpha1.Environment) *metav1.Condition {
 	return c
 }
 
-// stalled records a problem a person must fix: Stalled and Ready say why,
-// and an Event announces it when the reason is new.
+// stalled records a problem a person must fix (health.Stall).
 func stalled(env *batonv1alpha1.Environment, s *outcome.Stalled) []health.Event {
-	if s == nil {
-		return nil
-	}
-	prev := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.StalledCondition)
-	isNew := prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != s.Reason || prev.Message != s.Message
-	setCondition(env, batonv1alpha1.StalledCondition, metav1.ConditionTrue, s.Reason, s.Message)
-	setCondition(env, batonv1alpha1.ReadyCondition, metav1.ConditionFalse, s.Reason, s.Message)
-	apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.ReconcilingCondition)
-	if !isNew {
-		return nil
-	}
-	return []health.Event{{Type: corev1.EventTypeWarning, Reason: s.Reason, Message: s.Message}}
+	return health.Stall(&env.Status, env.Generation, s)
 }
 
 func setCondition(env *batonv1alpha1.Environment, conditionType string, s metav1.ConditionStatus, reason, message string) {
-	apimeta.SetStatusCondition(&env.Status.Conditions, metav1.Condition{
-		Type: conditionType, Status: s, Reason: reason, Message: message, ObservedGeneration: env.Generation,
-	})
+	health.SetCondition(&env.Status, env.Generation, conditionType, s, reason, message)
 }
 
 func policyOf(env *batonv1alpha1.Environment) health.Policy {

@@ -215,9 +215,7 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Pol
 }
 
 func setCondition(status *batonv1alpha1.EnvironmentStatus, policy Policy, conditionType string, s metav1.ConditionStatus, reason, message string) {
-	apimeta.SetStatusCondition(&status.Conditions, metav1.Condition{
-		Type: conditionType, Status: s, Reason: reason, Message: message, ObservedGeneration: policy.Generation,
-	})
+	SetCondition(status, policy.Generation, conditionType, s, reason, message)
 }
 
 func findVerified(images []batonv1alpha1.VerifiedImage, ref string) *batonv1alpha1.VerifiedImage {
