@@ -38,7 +38,8 @@ const (
 // kubectl rollout undo does.
 type RollbackSpec struct {
 	// ToRevision is the revision to return to. 0 (or empty) means the
-	// previous successful revision.
+	// previous successful revision with another image than the one running
+	// now, as kubectl rollout undo goes to the previous different template.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	ToRevision int64 `json:"toRevision,omitempty"`

@@ -88,7 +88,8 @@ func newUndoCommand(o *Options) *cobra.Command {
 		Use:   "undo ENV [--to-revision N] [--reason TEXT] [--wait]",
 		Short: "Roll an Environment back to an earlier revision",
 		Long: `Create a rollback Promotion into ENV, the way 'kubectl rollout undo' works:
-back to the previous successful revision, or to --to-revision N from
+back to the previous successful revision with another image than the one
+running now, or to --to-revision N from
 'kubectl promote history ENV'. A rollback goes ahead of every queued
 Promotion and needs the rollback verb on the Environment.`,
 		Example: `  # Roll production back to its previous successful revision
