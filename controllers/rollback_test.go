@@ -7,7 +7,6 @@ import (
 	. "github.com/onsi/gomega"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
@@ -232,16 +231,20 @@ var _ = Describe("Rollback", func() {
 	})
 })
 
-// autoPromoteNow runs one autoPromote reconcile of env on what the API server
-// holds now, and returns when it has decided. autoPromote writes nothing when
-// it decides that no Promotion is needed, so a spec that expects none cannot
-// wait for the manager's decision: it makes that decision itself, then
-// watches the manager.
-func autoPromoteNow(ctx context.Context, env *batonv1alpha1.Environment) {
+// expectAutoPromoteDecision waits until the manager's autoPromote has
+// decided for env's current generation, with reason and a message that
+// mentions mentions: a spec that then expects no new Promotion asserts on a
+// decision that was really made.
+func expectAutoPromoteDecision(ctx context.Context, env *batonv1alpha1.Environment, reason, mentions string) {
 	GinkgoHelper()
-	r := &AutoPromoteReconciler{Client: k8sClient, APIReader: k8sClient, Admission: admissionKey}
-	_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(env)})
-	Expect(err).NotTo(HaveOccurred())
+	Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
+		c := condition(env, batonv1alpha1.AutoPromoteCondition)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.ObservedGeneration).To(Equal(env.Generation))
+		g.Expect(c.Reason).To(Equal(reason))
+		g.Expect(c.Message).To(ContainSubstring(mentions))
+	}).Should(Succeed())
 }
 
 var _ = Describe("autoPromote", func() {
@@ -269,7 +272,7 @@ var _ = Describe("autoPromote", func() {
 			g.Expect(s.production.Status.Current).NotTo(BeNil())
 			g.Expect(s.production.Status.Current.Image).To(Equal(web1))
 		}).Should(Succeed())
-		autoPromoteNow(ctx, s.production)
+		expectAutoPromoteDecision(ctx, s.production, batonv1alpha1.UpToDateReason, web1)
 		Consistently(func() []batonv1alpha1.Promotion { return autoPromotions(s) }, "1s", "200ms").
 			Should(BeEmpty(), "production already runs staging's only verified image")
 
@@ -290,7 +293,7 @@ var _ = Describe("autoPromote", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
 			g.Expect(s.production.Status.Current.Image).To(Equal(web2))
 		}).Should(Succeed())
-		autoPromoteNow(ctx, s.production)
+		expectAutoPromoteDecision(ctx, s.production, batonv1alpha1.UpToDateReason, web2)
 		Consistently(func() []batonv1alpha1.Promotion { return autoPromotions(s) }, "2s", "200ms").Should(HaveLen(1))
 	})
 
@@ -311,7 +314,7 @@ var _ = Describe("autoPromote", func() {
 			g.Expect(condition(s.production, batonv1alpha1.HeldCondition)).NotTo(BeNil())
 		}).Should(Succeed())
 		pokeEnvironment(ctx, s.staging)
-		autoPromoteNow(ctx, s.production)
+		expectAutoPromoteDecision(ctx, s.production, batonv1alpha1.ImageRejectedReason, web2)
 		Consistently(func() []batonv1alpha1.Promotion { return autoPromotions(s) }, "2s", "200ms").
 			Should(HaveLen(1), "autoPromote shipped the rejected image again")
 

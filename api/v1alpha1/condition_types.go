@@ -27,6 +27,11 @@ const (
 	// ApprovedCondition: a Promotion has the approvals its Environment
 	// requires, for its resolved image.
 	ApprovedCondition = "Approved"
+	// AutoPromoteCondition: with spec.autoPromote, what autoPromote last
+	// decided for the Environment's generation: True when a Promotion of the
+	// upstream's newest verified image exists, False with the reason it
+	// created none.
+	AutoPromoteCondition = "AutoPromote"
 )
 
 // Condition reasons. Event reasons are the same constants.
@@ -100,6 +105,9 @@ const (
 	// AutoPromotedReason: autoPromote created a Promotion for an image the
 	// upstream verified.
 	AutoPromotedReason = "AutoPromoted"
+	// UpToDateReason: the Environment already runs the upstream's newest
+	// verified image; autoPromote has nothing to do.
+	UpToDateReason = "UpToDate"
 	// SupersededReason: a rollback preempted the Promotion.
 	SupersededReason = "Superseded"
 	// UnsupportedUpdateStrategyReason: the workload uses the OnDelete update

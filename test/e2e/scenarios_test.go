@@ -163,11 +163,16 @@ var _ = Describe("Promotions on the local cluster", func() {
 		e := getEnv(Default, "s3-production")
 		e.Spec.AutoPromote = true
 		Expect(admin.Update(suiteCtx, e)).To(Succeed())
-		// The manager has the change: its Environment reconciler observed
-		// it. autoPromote itself records no decision not to promote.
+		// autoPromote has decided for this generation, and says why it
+		// promotes nothing.
 		Eventually(func(g Gomega) {
 			got := getEnv(g, "s3-production")
-			g.Expect(got.Status.ObservedGeneration).To(Equal(e.Generation))
+			c := apimeta.FindStatusCondition(got.Status.Conditions, batonv1alpha1.AutoPromoteCondition)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.ObservedGeneration).To(Equal(e.Generation))
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(batonv1alpha1.ImageRejectedReason))
+			g.Expect(c.Message).To(ContainSubstring(imageBroke))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
 		Consistently(func(g Gomega) {
 			list := &batonv1alpha1.PromotionList{}
