@@ -189,7 +189,8 @@ clean: ## Remove built binaries (not the cached tools).
 # under DEV_DIR; ports DEV_PORT_BASE..DEV_PORT_BASE+10 on 127.0.0.1 (etcd,
 # etcd peer, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
 # the manager's webhook, metrics, probes and push-hook receiver, then the
-# sample application's Git server). E2E_PORT_BASE is the e2e suite's own
+# sample application's Git server; +11..+15 for Flux); the layout is defined
+# in hack/dev/procs (docs/dev-cluster.md). E2E_PORT_BASE is the e2e suite's own
 # cluster, so that it never collides with yours.
 DEV_DIR        ?= $(BIN)/dev
 DEV_PORT_BASE  ?= 17400

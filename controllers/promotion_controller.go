@@ -105,15 +105,23 @@ func (r *PromotionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if (deleting && !controllerutil.ContainsFinalizer(promo, PromotionFinalizer)) || (!deleting && promo.Status.Phase.IsTerminal()) {
 		return ctrl.Result{}, nil
 	}
+	var notAdmitted error
+	if !deleting {
+		if notAdmitted = r.Admission.Verify(ctx, promo); notAdmitted != nil &&
+			!errors.Is(notAdmitted, identity.ErrMarkerMissing) && !errors.Is(notAdmitted, identity.ErrMarkerMismatch) {
+			return ctrl.Result{}, fmt.Errorf("verify the admission marker: %w", notAdmitted)
+		}
+		if notAdmitted == nil && !controllerutil.ContainsFinalizer(promo, PromotionFinalizer) {
+			base := promo.DeepCopy()
+			controllerutil.AddFinalizer(promo, PromotionFinalizer)
+			return ctrl.Result{}, r.Patch(ctx, promo, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		}
+	}
 	in, err := r.read(ctx, promo)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !deleting && in.NotAdmitted == nil && !controllerutil.ContainsFinalizer(promo, PromotionFinalizer) {
-		base := promo.DeepCopy()
-		controllerutil.AddFinalizer(promo, PromotionFinalizer)
-		return ctrl.Result{}, r.Patch(ctx, promo, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
-	}
+	in.NotAdmitted = notAdmitted
 	d := promote.Decide(in)
 	for i := 0; d.Action != promote.NoAction && i < maxActions; i++ {
 		if in, err = r.act(ctx, in, d); err != nil {
@@ -131,14 +139,6 @@ func (r *PromotionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 // queue and the lease holder, each only when Decide needs it.
 func (r *PromotionReconciler) read(ctx context.Context, promo *batonv1alpha1.Promotion) (promote.Input, error) {
 	in := promote.Input{Promotion: promo, Now: r.Clock.Now()}
-	if promo.DeletionTimestamp.IsZero() {
-		if err := r.Admission.Verify(ctx, promo); err != nil {
-			if !errors.Is(err, identity.ErrMarkerMissing) && !errors.Is(err, identity.ErrMarkerMismatch) {
-				return in, fmt.Errorf("verify the admission marker: %w", err)
-			}
-			in.NotAdmitted = err
-		}
-	}
 	env, err := r.getEnvironment(ctx, promo.Namespace, promo.Spec.Environment)
 	if err != nil || env == nil {
 		return in, err

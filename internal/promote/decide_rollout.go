@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/image"
 	"github.com/baton-dev/baton/internal/outcome"
 )
@@ -133,7 +134,7 @@ func JudgeRollout(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, re
 func (x *decider) rollingOut() {
 	url := ""
 	if g := x.env.Spec.Delivery.Git; g != nil {
-		url = RedactURL(g.URL)
+		url = batongit.RedactURLs(g.URL)
 	}
 	v := JudgeRollout(x.p, x.env, url, x.in.Now)
 	if v.Phase == "" {

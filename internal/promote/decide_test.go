@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -98,9 +99,9 @@ func TestDecide(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.in
 			in.Now = now
-			before := in.Promotion.DeepCopy()
+			before, beforeEnv := in.Promotion.DeepCopy(), in.Environment.DeepCopy()
 			d := Decide(in)
-			if !equalPromotion(before, in.Promotion) {
+			if !equality.Semantic.DeepEqual(before, in.Promotion) || !equality.Semantic.DeepEqual(beforeEnv, in.Environment) {
 				t.Fatalf("Decide changed its input")
 			}
 			tc.want.assert(t, d)
@@ -448,8 +449,4 @@ func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
 		}
 	}
 	return nil
-}
-
-func equalPromotion(a, b *batonv1alpha1.Promotion) bool {
-	return a.Status.Phase == b.Status.Phase && len(a.Status.Conditions) == len(b.Status.Conditions) && a.Status.Image == b.Status.Image
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
-	batongit "github.com/baton-dev/baton/internal/git"
 )
 
 // ControllerUser is the requester recorded on the Promotions Baton creates
@@ -49,6 +48,3 @@ func Truncate(s string, n int) string {
 	}
 	return s[:n-3] + "..."
 }
-
-// RedactURL removes credentials from a repository URL for a message.
-func RedactURL(url string) string { return batongit.RedactURLs(url) }

@@ -2,6 +2,7 @@ package statuspatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -71,19 +72,12 @@ func (h *Helper) Finish(ctx context.Context, obj client.Object, result *ctrl.Res
 		*result, *retErr = ctrl.Result{RequeueAfter: ConflictRetry}, nil
 		return
 	case err != nil:
-		*retErr = joinErr(*retErr, err)
+		*retErr = errors.Join(*retErr, err)
 		return
 	}
 	if after != nil {
 		after()
 	}
-}
-
-func joinErr(a, b error) error {
-	if a == nil {
-		return b
-	}
-	return fmt.Errorf("%w; %w", a, b)
 }
 
 func statusOf(obj client.Object) (any, error) {
