@@ -251,7 +251,7 @@ guide() {
 	cat <<GUIDE
 
 Manager log:  $(rel "$MANAGER_LOG")   (tail -f it in another terminal)
-Users:        $d/{admin,alice,bob,carol,oncall}.kubeconfig
+Users:        $d/{admin,alice,bob,carol,oncall,mallory}.kubeconfig
               Environments and Promotions live in namespace "web" (the kubeconfigs' default).
 kubectl:      $k
 

@@ -42,10 +42,11 @@ type user struct{ name, groups string }
 
 var users = []user{
 	{"admin", "system:masters"},
-	{"alice", "baton-dev"},  // baton-promoter
-	{"bob", "baton-dev"},    // baton-approver
-	{"carol", "baton-dev"},  // baton-viewer
-	{"oncall", "baton-dev"}, // baton-rollbacker
+	{"alice", "baton-dev"},   // baton-promoter
+	{"bob", "baton-dev"},     // baton-approver
+	{"carol", "baton-dev"},   // baton-viewer
+	{"oncall", "baton-dev"},  // baton-rollbacker
+	{"mallory", "baton-dev"}, // no role of her own: red-team specs bind what they test
 }
 
 // The components, in start order; `down` stops them in reverse, after the

@@ -18,7 +18,7 @@ import (
 )
 
 // Users are the dev cluster's users; each has DIR/<user>.kubeconfig.
-var Users = []string{"admin", "alice", "bob", "carol", "oncall"}
+var Users = []string{"admin", "alice", "bob", "carol", "oncall", "mallory"}
 
 // T is what the helpers need of a test: *testing.T and GinkgoT() both are.
 type T interface {
