@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -49,6 +50,9 @@ type EnvironmentReconciler struct {
 	// Workloads reads the workloads; workload.Local over the manager's
 	// client when nil.
 	Workloads workload.Accessor
+	// APIReader reads the lease holder uncached before the lease is
+	// released for it; the manager's API reader when nil.
+	APIReader client.Reader
 }
 
 // CacheOptions are the manager's cache options: Deployments, StatefulSets and
@@ -102,6 +106,9 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Workloads == nil {
 		r.Workloads = workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader())
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&batonv1alpha1.Environment{}).
@@ -180,7 +187,11 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 		return ctrl.Result{}, nil, err
 	}
 
-	decision := health.Decide(&env.Status, health.Observation{Image: w.Image, Rollout: rollout}, policyOf(env), r.Clock.Now())
+	gone, err := r.holderGone(ctx, env)
+	if err != nil {
+		return ctrl.Result{}, nil, err
+	}
+	decision := health.Decide(&env.Status, health.Observation{Image: w.Image, Rollout: rollout, HolderGone: gone}, policyOf(env), r.Clock.Now())
 
 	if env.Spec.Upstream != "" {
 		up := &batonv1alpha1.Environment{}
@@ -208,6 +219,28 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 	apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.StalledCondition)
 	env.Status.ObservedGeneration = env.Generation
 	return ctrl.Result{RequeueAfter: decision.RequeueAfter}, decision.Events, nil
+}
+
+// holderGone reports, reading uncached, whether the Promotion that holds the
+// lease is gone: not found, another object under its name, or deleted
+// without Baton's finalizer, so that no Promotion reconcile will release the
+// lease. The status write that releases it is optimistically locked: a lease
+// granted since this Environment was read makes it a Conflict.
+func (r *EnvironmentReconciler) holderGone(ctx context.Context, env *batonv1alpha1.Environment) (bool, error) {
+	lease := env.Status.ActivePromotion
+	if lease == nil {
+		return false, nil
+	}
+	holder := &batonv1alpha1.Promotion{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: env.Namespace, Name: lease.Name}, holder)
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("read lease holder %s: %w", lease.Name, err)
+	}
+	return string(holder.UID) != lease.UID ||
+		(!holder.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(holder, PromotionFinalizer)), nil
 }
 
 // setHeld says which images autoPromote skips here, and why: the

@@ -119,6 +119,27 @@ const (
 	// created or changed while the admission webhook was bypassed; delete it
 	// and create it again.
 	NotAdmittedReason = "NotAdmitted"
+	// LeaseReleasedReason: the Promotion that held the Environment's lease no
+	// longer exists (its finalizer was removed, or the garbage collector
+	// deleted it); the Environment reconciler closed its revision as Failed
+	// and released the lease.
+	LeaseReleasedReason = "LeaseReleased"
+	// EnvironmentReplacedReason: spec.environment names an Environment that
+	// was deleted and created again since the Promotion resolved its image;
+	// its approvals and checks were for the old one.
+	EnvironmentReplacedReason = "EnvironmentReplaced"
+	// ImageMismatchReason: status.image is not what spec asks for (status was
+	// written by someone other than Baton); nothing is delivered.
+	ImageMismatchReason = "ImageMismatch"
+	// NotApprovedReason: the approvals no longer satisfy spec.approval when
+	// the lease is held, right before delivery (the policy was raised).
+	NotApprovedReason = "NotApproved"
+	// RollbackNameTakenReason: the name recorded for an automatic rollback is
+	// taken by a Promotion Baton did not create for it; Baton picks another.
+	RollbackNameTakenReason = "RollbackNameTaken"
+	// NotDeliveredReason: the workload runs an image Baton did not deliver
+	// (drift); it is never verified.
+	NotDeliveredReason = "NotDelivered"
 
 	// ManifestInvalidReason: delivery.git.path or delivery.git.edit does not
 	// match the repository (a file or field is missing, or the YAML cannot be

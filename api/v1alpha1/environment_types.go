@@ -213,6 +213,14 @@ type Revision struct {
 	// +optional
 	Rollback bool `json:"rollback,omitempty"`
 
+	// Reship is true when this revision ships again an image the
+	// Environment rejected (rolled back away from), or, for a rollback,
+	// returns to an adopted image that no Promotion ever approved: a
+	// deliberate decision, with a reason and the approvals a forward
+	// Promotion needs.
+	// +optional
+	Reship bool `json:"reship,omitempty"`
+
 	// Result is how this revision ended. Empty while it is in flight.
 	// +optional
 	Result RevisionResult `json:"result,omitempty"`

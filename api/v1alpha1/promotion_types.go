@@ -175,6 +175,20 @@ type PromotionStatus struct {
 	// +kubebuilder:validation:MaxLength=128
 	Digest string `json:"digest,omitempty"`
 
+	// EnvironmentUID is the UID of the Environment the image was resolved
+	// and approved against. The lease is granted, and the target changed,
+	// only while spec.environment still names that object: an Environment
+	// deleted and created again is another one, with other rules.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	EnvironmentUID string `json:"environmentUID,omitempty"`
+
+	// AutoRollback is the automatic rollback this Promotion asked for after
+	// its rollout failed: its name, recorded before it is created, then its
+	// UID once Baton created it and proved it its own.
+	// +optional
+	AutoRollback *ObjectRef `json:"autoRollback,omitempty"`
+
 	// PreviousImage is what the Environment ran before this Promotion.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512

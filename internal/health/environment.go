@@ -23,6 +23,10 @@ type Observation struct {
 	Image string
 	// Rollout is the judgement of the workload's rollout.
 	Rollout workload.Rollout
+	// HolderGone: the Promotion named by status.activePromotion no longer
+	// exists (or only as another object under that name, or deleted without
+	// Baton's finalizer), so nothing will ever release the lease.
+	HolderGone bool
 }
 
 // Policy is the part of an Environment's spec the decision needs.
@@ -69,6 +73,9 @@ type Decision struct {
 // False, so the next healthy observation starts a new streak.
 func Decide(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy, now time.Time) Decision {
 	var d Decision
+	if ev, ok := releaseOrphanedLease(status, obs, now); ok {
+		d.Events = append(d.Events, ev)
+	}
 	previous := status.Current
 	// Another spelling of the same digest (pinDigest writes repo@sha256:...
 	// for repo:tag@sha256:...) is the same image: no drift, no new soak.
@@ -98,7 +105,7 @@ func Decide(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Pol
 
 	setReady(status, obs, policy)
 
-	requeue, ev := verify(status, obs, policy, imageChanged, now)
+	requeue, ev := verify(status, obs, current, policy, imageChanged, now)
 	d.RequeueAfter = requeue
 	if ev != nil {
 		d.Events = append(d.Events, *ev)
@@ -106,19 +113,49 @@ func Decide(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Pol
 	return d
 }
 
+// releaseOrphanedLease closes the revision of a lease holder that no longer
+// exists and releases the lease, so that the Environment never blocks: the
+// Promotion reconciler, which normally does both, has nothing left to
+// reconcile.
+func releaseOrphanedLease(status *batonv1alpha1.EnvironmentStatus, obs Observation, now time.Time) (Event, bool) {
+	lease := status.ActivePromotion
+	if lease == nil || !obs.HolderGone {
+		return Event{}, false
+	}
+	msg := batonv1alpha1.RevisionMessage(fmt.Sprintf(
+		"Promotion %s no longer exists, but held the lease (its finalizer was removed or the garbage collector deleted it); Baton released the lease. The workload runs %s",
+		lease.Name, obs.Image))
+	if r := leaseRevision(status); r != nil && r.Result == "" {
+		r.Result, r.Message, r.FinishedAt = batonv1alpha1.RevisionFailed, msg, ptrTime(now)
+	}
+	status.ActivePromotion = nil
+	return Event{Type: corev1.EventTypeWarning, Reason: batonv1alpha1.LeaseReleasedReason, Message: msg}, true
+}
+
+// leaseRevision is the history entry of the lease holder, or nil.
+func leaseRevision(status *batonv1alpha1.EnvironmentStatus) *batonv1alpha1.Revision {
+	if status.ActivePromotion == nil {
+		return nil
+	}
+	for i := range status.History {
+		if p := status.History[i].Promotion; p != nil && p.UID == status.ActivePromotion.UID {
+			return &status.History[i]
+		}
+	}
+	return nil
+}
+
 // recordRevision adopts what the workload runs the first time it is seen
 // healthy while no revision in the history ever ran (the history is empty, or
 // holds only Promotions that failed before they changed anything), and
-// appends an External revision when the image changed without a Promotion
-// holding the lease.
+// appends an External revision when the image changed to one no revision
+// explains: not the newest entry's, nor, while a Promotion holds the lease,
+// the image that Promotion is delivering. Drift is recorded with or without
+// a lease: a hand-made change during a rollout is still not Baton's.
 func recordRevision(status *batonv1alpha1.EnvironmentStatus, obs Observation, previous *batonv1alpha1.CurrentImage, imageChanged bool, now time.Time) (Event, bool) {
-	if status.ActivePromotion != nil {
-		// The Promotion engine owns the history entry of its own change.
-		return Event{}, false
-	}
-	last := len(status.History) - 1
+	leased := status.ActivePromotion != nil
 	switch {
-	case !anyRan(status.History) && obs.Rollout.Complete():
+	case !leased && !anyRan(status.History) && obs.Rollout.Complete():
 		next := status.NextRevision()
 		status.History = append(status.History, batonv1alpha1.Revision{
 			Revision: next, Image: obs.Image, Digest: image.DigestOf(obs.Image),
@@ -128,8 +165,8 @@ func recordRevision(status *batonv1alpha1.EnvironmentStatus, obs Observation, pr
 		})
 		return Event{Type: corev1.EventTypeNormal, Reason: batonv1alpha1.AdoptedReason,
 			Message: fmt.Sprintf("Adopted %s as revision %d", obs.Image, next)}, true
-	case imageChanged && last >= 0 && !image.Same(status.History[last].Image, status.History[last].Digest, obs.Image, ""):
-		msg := batonv1alpha1.RevisionMessage(fmt.Sprintf("The image of the workload changed from %s to %s without a Promotion; Baton recorded it and will not revert it", previous.Image, obs.Image))
+	case imageChanged && len(status.History) > 0 && !explained(status, obs.Image):
+		msg := batonv1alpha1.RevisionMessage(fmt.Sprintf("The image of the workload changed from %s to %s without a Promotion; Baton recorded it and will not revert it, nor verify it", previous.Image, obs.Image))
 		status.History = append(status.History, batonv1alpha1.Revision{
 			Revision: status.NextRevision(),
 			Image:    obs.Image, Digest: image.DigestOf(obs.Image),
@@ -140,6 +177,37 @@ func recordRevision(status *batonv1alpha1.EnvironmentStatus, obs Observation, pr
 		return Event{Type: corev1.EventTypeWarning, Reason: batonv1alpha1.ExternalChangeReason, Message: msg}, true
 	}
 	return Event{}, false
+}
+
+// explained: the image is the newest history entry's, or the one the lease
+// holder is delivering. A lease holder whose entry is not written yet may
+// be delivering anything: the change is its own until it says otherwise.
+func explained(status *batonv1alpha1.EnvironmentStatus, ref string) bool {
+	last := status.History[len(status.History)-1]
+	if image.Same(last.Image, last.Digest, ref, "") {
+		return true
+	}
+	if status.ActivePromotion == nil {
+		return false
+	}
+	r := leaseRevision(status)
+	return r == nil || image.Same(r.Image, r.Digest, ref, "")
+}
+
+// verifiable: only an image Baton delivered (a Promotion's revision, in
+// flight or ended well) or the one it adopted may become verified. Drift
+// (External) never is, nor a revision that failed or was rolled back.
+func verifiable(r *batonv1alpha1.Revision) bool {
+	if r == nil {
+		return false
+	}
+	switch r.Result {
+	case batonv1alpha1.RevisionAdopted:
+		return true
+	case "", batonv1alpha1.RevisionSucceeded, batonv1alpha1.RevisionAlreadyAtImage:
+		return r.Promotion != nil
+	}
+	return false
 }
 
 func setReady(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy) {
@@ -165,7 +233,7 @@ func setReady(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy P
 }
 
 // verify runs the soak clock and records the image once it is verified.
-func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy, imageChanged bool, now time.Time) (time.Duration, *Event) {
+func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, current *batonv1alpha1.Revision, policy Policy, imageChanged bool, now time.Time) (time.Duration, *Event) {
 	// An image verified earlier stays in verifiedImages, but the condition
 	// says how it runs now: not verified while its rollout is not healthy.
 	if !obs.Rollout.Complete() {
@@ -180,6 +248,11 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Pol
 	if v := findVerified(status.VerifiedImages, obs.Image); v != nil {
 		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionTrue, batonv1alpha1.VerifiedReason,
 			fmt.Sprintf("%s was verified here at %s", obs.Image, v.VerifiedAt.UTC().Format(time.RFC3339)))
+		return 0, nil
+	}
+	if !verifiable(current) {
+		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionFalse, batonv1alpha1.NotDeliveredReason,
+			fmt.Sprintf("%s is not verified: Baton did not deliver it (%s); only an image a Promotion delivered, or the one Baton adopted, is verified", obs.Image, describeRevision(current)))
 		return 0, nil
 	}
 
@@ -212,6 +285,21 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Pol
 	msg := fmt.Sprintf("%s was verified here at %s, after %s of complete and healthy rollout", obs.Image, now.UTC().Format(time.RFC3339), policy.SoakTime)
 	setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionTrue, batonv1alpha1.VerifiedReason, msg)
 	return 0, &Event{Type: corev1.EventTypeNormal, Reason: batonv1alpha1.VerifiedReason, Message: msg}
+}
+
+func describeRevision(r *batonv1alpha1.Revision) string {
+	if r == nil {
+		return "no revision in the history runs it"
+	}
+	return fmt.Sprintf("revision %d is %s", r.Revision, OrInFlight(r.Result))
+}
+
+// OrInFlight names a revision's result, or says it is in flight.
+func OrInFlight(r batonv1alpha1.RevisionResult) string {
+	if r == "" {
+		return "in flight"
+	}
+	return string(r)
 }
 
 func setCondition(status *batonv1alpha1.EnvironmentStatus, policy Policy, conditionType string, s metav1.ConditionStatus, reason, message string) {

@@ -74,6 +74,7 @@ func TestDecide(t *testing.T) {
 		requeue  time.Duration
 		events   string // "Type/Reason" joined by spaces
 		message  map[string]string
+		check    func(t *testing.T, s *batonv1alpha1.EnvironmentStatus)
 	}{
 		{
 			name: "first sight while rolling out: no revision yet, nothing verified",
@@ -146,11 +147,55 @@ func TestDecide(t *testing.T) {
 			message: map[string]string{"Drifted": "changed from " + imgA + " to " + imgB},
 		},
 		{
+			name: "drift is never verified, however long it runs healthy",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, soaking(t0))
+				s.History = append(s.History, batonv1alpha1.Revision{Revision: 2, Image: imgB, Result: batonv1alpha1.RevisionExternal})
+				s.Current = &batonv1alpha1.CurrentImage{Image: imgB, Revision: 2, Since: mtime(t0)}
+				return s
+			}(),
+			obs: Observation{Image: imgB, Rollout: complete}, now: t0.Add(time.Hour),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"False", "NotDelivered"}, "Drifted": {"True", "ExternalChange"}},
+			history: "1:" + imgA + ":Adopted 2:" + imgB + ":External", current: imgB + "@2", since: t0,
+			message: map[string]string{"Verified": "revision 2 is External"},
+		},
+		{
+			name: "drift while a Promotion holds the lease is recorded, and not taken for the Promotion's image",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, verifiedTrue())
+				s.ActivePromotion = &batonv1alpha1.ObjectRef{Name: "p", UID: "p-uid"}
+				s.History = append(s.History, batonv1alpha1.Revision{Revision: 2, Image: imgB, Promotion: s.ActivePromotion})
+				return s
+			}(),
+			obs: Observation{Image: tagged, Rollout: complete}, now: t0,
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"False", "NotDelivered"}, "Drifted": {"True", "ExternalChange"}},
+			history: "1:" + imgA + ":Adopted 2:" + imgB + ": 3:" + tagged + ":External", current: tagged + "@3", since: t0,
+			events: "Warning/ExternalChange",
+		},
+		{
+			name: "a lease whose holder no longer exists is released, its revision closed as Failed",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, verifiedTrue())
+				s.ActivePromotion = &batonv1alpha1.ObjectRef{Name: "gone", UID: "gone-uid"}
+				s.History = append(s.History, batonv1alpha1.Revision{Revision: 2, Image: imgB, Promotion: s.ActivePromotion})
+				return s
+			}(),
+			obs: Observation{Image: imgA, Rollout: complete, HolderGone: true}, now: t0,
+			want: map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}}, requeue: 5 * time.Minute,
+			history: "1:" + imgA + ":Adopted 2:" + imgB + ":Failed", current: imgA + "@1", since: t0.Add(-time.Hour),
+			events: "Warning/LeaseReleased",
+			check: func(t *testing.T, s *batonv1alpha1.EnvironmentStatus) {
+				if s.ActivePromotion != nil || !strings.Contains(s.History[1].Message, "gone no longer exists") {
+					t.Errorf("lease %+v, entry %+v", s.ActivePromotion, s.History[1])
+				}
+			},
+		},
+		{
 			name: "a soak running for the old image does not carry over to a drifted one",
 			status: func() batonv1alpha1.EnvironmentStatus {
 				s := healthyAt(imgA, soaking(t0))
-				s.ActivePromotion = &batonv1alpha1.ObjectRef{Name: "p"}
-				s.History = append(s.History, batonv1alpha1.Revision{Revision: 2, Image: imgB})
+				s.ActivePromotion = &batonv1alpha1.ObjectRef{Name: "p", UID: "p-uid"}
+				s.History = append(s.History, batonv1alpha1.Revision{Revision: 2, Image: imgB, Promotion: s.ActivePromotion})
 				return s
 			}(),
 			obs: Observation{Image: imgB, Rollout: complete}, now: t0.Add(4 * time.Minute),
@@ -166,10 +211,9 @@ func TestDecide(t *testing.T) {
 				return s
 			}(),
 			obs: Observation{Image: imgB, Rollout: complete}, now: t0,
-			want:    map[string]cond{"Ready": {"False", "Progressing"}, "Verified": {"Unknown", "Soaking"}},
+			want:    map[string]cond{"Ready": {"False", "Progressing"}, "Verified": {"False", "NotDelivered"}},
 			history: "1:" + imgA + ":Adopted", current: imgB + "@0", since: t0,
-			requeue: 5 * time.Minute,
-			message: map[string]string{"Ready": "waiting for the active Promotion to record its revision"},
+			message: map[string]string{"Ready": "waiting for the active Promotion to record its revision", "Verified": "no revision in the history runs it"},
 		},
 		{
 			name: "a verified image stays verified after the environment moves on",
@@ -253,7 +297,7 @@ func TestDecide(t *testing.T) {
 			name: "pinDigest: the workload runs repo@digest of the repo:tag@digest the engine recorded",
 			status: batonv1alpha1.EnvironmentStatus{
 				Current: &batonv1alpha1.CurrentImage{Image: pinned, Digest: digestX, Since: mtime(t0)},
-				History: []batonv1alpha1.Revision{adopted(imgA), {Revision: 2, Image: tagged, Digest: digestX, Result: "Succeeded"}},
+				History: []batonv1alpha1.Revision{adopted(imgA), {Revision: 2, Image: tagged, Digest: digestX, Result: "Succeeded", Promotion: &batonv1alpha1.ObjectRef{Name: "p", UID: "p-uid"}}},
 			},
 			obs: Observation{Image: pinned, Rollout: complete}, now: t0.Add(time.Minute),
 			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
@@ -264,7 +308,7 @@ func TestDecide(t *testing.T) {
 			name: "a change to another spelling of the same digest is not drift, and keeps the revision and the soak",
 			status: batonv1alpha1.EnvironmentStatus{
 				Current:    &batonv1alpha1.CurrentImage{Image: tagged, Digest: digestX, Revision: 2, Since: mtime(t0)},
-				History:    []batonv1alpha1.Revision{adopted(imgA), {Revision: 2, Image: tagged, Digest: digestX, Result: "Succeeded"}},
+				History:    []batonv1alpha1.Revision{adopted(imgA), {Revision: 2, Image: tagged, Digest: digestX, Result: "Succeeded", Promotion: &batonv1alpha1.ObjectRef{Name: "p", UID: "p-uid"}}},
 				Conditions: []metav1.Condition{soaking(t0)},
 			},
 			obs: Observation{Image: pinned, Rollout: complete}, now: t0.Add(time.Minute),
@@ -304,9 +348,8 @@ func TestDecide(t *testing.T) {
 				ActivePromotion: &batonv1alpha1.ObjectRef{Name: "web-2"},
 			},
 			obs: Observation{Image: imgA, Rollout: complete}, now: t0.Add(time.Minute),
-			want:    map[string]cond{"Ready": {"False", "Progressing"}, "Verified": {"Unknown", "Soaking"}},
+			want:    map[string]cond{"Ready": {"False", "Progressing"}, "Verified": {"False", "NotDelivered"}},
 			history: "1:" + imgB + ":Failed", current: imgA + "@0", since: t0,
-			requeue: 5 * time.Minute,
 		},
 		{
 			name: "a streak starting mid-second starts at the next whole second, so it never ends early",
@@ -371,6 +414,9 @@ func TestDecide(t *testing.T) {
 			}
 			if got := strings.Join(evs, " "); got != tt.events {
 				t.Errorf("events = %q, want %q", got, tt.events)
+			}
+			if tt.check != nil {
+				tt.check(t, status)
 			}
 		})
 	}
