@@ -14,9 +14,10 @@ import (
 // a merge to main, an automatic rollback), signed with the admission marker
 // the webhook would have stamped. Its name is deterministic, so a trigger
 // that runs twice finds the first one: created reports whether this call
-// made it. A Promotion already under that name is returned as read and
-// taken to be the one Baton made: nothing yet proves it (someone may have
-// created that name first, issue 18).
+// made it. A Promotion already under that name is returned as read, and
+// proves nothing: someone else may have created that name first. The
+// automatic rollback checks it (promote.Decide adopts only one it can prove
+// Baton's own, and otherwise creates another name).
 func createSigned(ctx context.Context, c client.Client, reader client.Reader, admission Admission, promo *batonv1alpha1.Promotion) (existing *batonv1alpha1.Promotion, created bool, err error) {
 	found := &batonv1alpha1.Promotion{}
 	err = reader.Get(ctx, client.ObjectKeyFromObject(promo), found)

@@ -14,10 +14,13 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
@@ -116,8 +119,23 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&appsv1.StatefulSet{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindStatefulSet))).
 		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindDaemonSet))).
 		Watches(&batonv1alpha1.Environment{}, enqueueDownstreams(r.Client)).
+		// A deleted Promotion may have held the lease without releasing it.
+		Watches(&batonv1alpha1.Promotion{}, handler.EnqueueRequestsFromMapFunc(environmentOfPromotion),
+			builder.WithPredicates(predicate.Funcs{
+				CreateFunc:  func(event.CreateEvent) bool { return false },
+				UpdateFunc:  func(event.UpdateEvent) bool { return false },
+				GenericFunc: func(event.GenericEvent) bool { return false },
+			})).
 		Named("environment").
 		Complete(r)
+}
+
+func environmentOfPromotion(_ context.Context, o client.Object) []reconcile.Request {
+	p, ok := o.(*batonv1alpha1.Promotion)
+	if !ok || p.Spec.Environment == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Spec.Environment}}}
 }
 
 func workloadKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }

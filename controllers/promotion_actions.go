@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +10,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
 	"github.com/baton-dev/baton/internal/gitdelivery"
+	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/outcome"
 	"github.com/baton-dev/baton/internal/promote"
 )
@@ -25,7 +27,11 @@ func (r *PromotionReconciler) act(ctx context.Context, in promote.Input, d promo
 		if err != nil {
 			return in, fmt.Errorf("create the automatic rollback: %w", err)
 		}
-		in.Rollback = rb
+		// Decide adopts it only if it proves it is Baton's own.
+		in.Rollback, in.RollbackNotAdmitted = rb, r.Admission.Verify(ctx, rb)
+		if err := in.RollbackNotAdmitted; err != nil && !errors.Is(err, identity.ErrMarkerMissing) && !errors.Is(err, identity.ErrMarkerMismatch) {
+			return in, fmt.Errorf("verify the admission marker of Promotion %s: %w", rb.Name, err)
+		}
 	}
 	return in, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -52,6 +53,11 @@ type PromotionReconciler struct {
 	// Promotion with; the engine never acts on one that does not verify. It
 	// also signs the Promotions Baton creates itself.
 	Admission Admission
+	// Self is the username the API server authenticates the manager as
+	// (from a SelfSubjectReview at start-up); the admission webhook records
+	// it as the requester of the Promotions the manager creates. "" when
+	// unknown: then only ControllerUser proves a Promotion Baton's own.
+	Self string
 }
 
 // Admission checks and writes Promotions' admission markers
@@ -138,7 +144,7 @@ func (r *PromotionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 // read gathers what Decide looks at: the Environment, the upstream, the
 // queue and the lease holder, each only when Decide needs it.
 func (r *PromotionReconciler) read(ctx context.Context, promo *batonv1alpha1.Promotion) (promote.Input, error) {
-	in := promote.Input{Promotion: promo, Now: r.Clock.Now()}
+	in := promote.Input{Promotion: promo, Now: r.Clock.Now(), Self: r.Self, Nonce: utilrand.String(5)}
 	env, err := r.getEnvironment(ctx, promo.Namespace, promo.Spec.Environment)
 	if err != nil || env == nil {
 		return in, err

@@ -545,6 +545,11 @@ func (in *PromotionStatus) DeepCopyInto(out *PromotionStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.AutoRollback != nil {
+		in, out := &in.AutoRollback, &out.AutoRollback
+		*out = new(ObjectRef)
+		**out = **in
+	}
 	if in.PhaseSince != nil {
 		in, out := &in.PhaseSince, &out.PhaseSince
 		*out = (*in).DeepCopy()

@@ -191,6 +191,12 @@ func main() {
 		os.Exit(1)
 	}
 
+	// Without it, only ControllerUser proves an automatic rollback Baton's
+	// own, and a rollback the webhook stamped is never adopted: say so.
+	self, err := controllers.SelfUsername(context.Background(), mgr.GetConfig())
+	if err != nil {
+		setupLog.Error(err, "unable to learn the manager's own username; automatic rollbacks will not be adopted")
+	}
 	if err := (&controllers.PromotionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -200,6 +206,7 @@ func main() {
 			&delivery.Direct{Workloads: workloads},
 			gitdelivery.New(mgr.GetAPIReader(), *gitCacheDir)),
 		Admission: admissionKeys,
+		Self:      self,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
 		os.Exit(1)

@@ -32,8 +32,18 @@ type Input struct {
 	// Delivery is the outcome of the delivery a previous Decide asked for.
 	Delivery *DeliveryOutcome
 	// Rollback is the automatic rollback a previous Decide asked to create,
-	// as created (or found, after a crash).
+	// as created, or as found under that name (after a crash, or created by
+	// someone else).
 	Rollback *batonv1alpha1.Promotion
+	// RollbackNotAdmitted is why Rollback's admission marker does not
+	// verify; nil when it does.
+	RollbackNotAdmitted error
+	// Self is the username the API server knows the manager by, as the
+	// webhook records it on the Promotions the manager creates; "" when
+	// unknown (ControllerUser is always the manager's).
+	Self string
+	// Nonce is a fresh random suffix, for a name nobody can take first.
+	Nonce string
 	// Now is the engine's clock.
 	Now time.Time
 }
@@ -124,9 +134,12 @@ func Decide(in Input) Decision {
 	return x.result()
 }
 
-// NeedsUpstream reports whether Decide looks at the upstream Environment.
+// NeedsUpstream reports whether Decide looks at the upstream Environment: to
+// resolve the image, and to check again that the upstream verified it, until
+// it is delivered.
 func NeedsUpstream(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) bool {
-	return env != nil && env.Spec.Upstream != "" && !IsRollback(p) && p.Status.Image == "" && beforeLease(p.Status.Phase)
+	return env != nil && env.Spec.Upstream != "" && !IsRollback(p) &&
+		(beforeLease(p.Status.Phase) || p.Status.Phase == batonv1alpha1.PromotionPromoting)
 }
 
 // NeedsQueue reports whether Decide looks at the Environment's queue.
@@ -160,8 +173,7 @@ func (x *decider) step() {
 	case p.Status.Phase.IsTerminal():
 		return
 	case x.in.NotAdmitted != nil:
-		x.stall(batonv1alpha1.NotAdmittedReason, fmt.Sprintf(
-			"%v. Baton will never act on this Promotion: delete it and create it again with the admission webhook installed", x.in.NotAdmitted))
+		x.notAdmitted()
 		return
 	case x.env == nil:
 		x.environmentGone()
@@ -174,6 +186,12 @@ func (x *decider) step() {
 	switch {
 	case beforeLease(p.Status.Phase):
 		x.beforeLease()
+	case !x.holdsLease() && FindRevision(x.env, string(p.UID)) < 0:
+		// Promoting or RollingOut, but the Environment never leased to it:
+		// the status was written by someone other than Baton (or the
+		// Environment was created again). Back to the gate, which checks
+		// everything again.
+		x.gate()
 	case p.Status.Phase == batonv1alpha1.PromotionPromoting:
 		x.refuseCancel()
 		x.promoting()
@@ -216,6 +234,24 @@ func (x *decider) closedEntry() (batonv1alpha1.Revision, bool) {
 		return batonv1alpha1.Revision{}, false
 	}
 	return x.env.Status.History[i], true
+}
+
+// notAdmitted: Baton never acts on a Promotion whose marker does not
+// verify (it was created or changed behind the webhook, or sealed with a key
+// since rotated). It leaves the queue, so that it never stands at its head
+// and blocks the others; if it holds the lease, it can never finish, so it
+// ends Failed and the lease is released with its history entry.
+func (x *decider) notAdmitted() {
+	msg := fmt.Sprintf("%v. Baton will never act on this Promotion: delete it and create it again with the admission webhook installed", x.in.NotAdmitted)
+	if x.env != nil && x.holdsLease() {
+		x.closeRevision(x.p, batonv1alpha1.RevisionFailed, msg)
+		x.finish(batonv1alpha1.PromotionFailed, batonv1alpha1.NotAdmittedReason, msg)
+		return
+	}
+	if x.p.Status.Phase == batonv1alpha1.PromotionQueued {
+		x.transition(batonv1alpha1.PromotionPending, batonv1alpha1.NotAdmittedReason, msg)
+	}
+	x.stall(batonv1alpha1.NotAdmittedReason, msg)
 }
 
 // environmentGone fails a Promotion whose Environment was deleted while it

@@ -23,6 +23,7 @@ func (x *decider) beforeLease() {
 		if i := FindRevision(x.env, string(p.UID)); i >= 0 && p.Status.Image == "" {
 			rev := x.env.Status.History[i]
 			p.Status.Image, p.Status.Digest = rev.Image, rev.Digest
+			p.Status.EnvironmentUID = string(x.env.UID)
 		}
 		x.intent()
 		return
@@ -62,21 +63,35 @@ func (x *decider) resolve() {
 		return
 	}
 	p.Status.Image, p.Status.Digest = res.Image, res.Digest
+	p.Status.EnvironmentUID = string(env.UID)
 	x.setPhase(batonv1alpha1.PromotionWaitingForApproval, batonv1alpha1.WaitingForApprovalReason,
 		fmt.Sprintf("Resolved %s; checking approvals", res.Image))
 }
 
-// gate holds the Promotion until it has the approvals its Environment needs.
+// gate holds the Promotion until it has the approvals its Environment
+// needs, and fails it if its image may not move the Environment.
 func (x *decider) gate() {
 	p := x.p
-	ok, _, _, message := identity.ApprovalState(x.env, p)
-	if !ok {
-		x.setPhase(batonv1alpha1.PromotionWaitingForApproval, batonv1alpha1.WaitingForApprovalReason, message)
+	if !x.passes() {
 		return
 	}
+	_, _, _, message := identity.ApprovalState(x.env, p)
 	x.setCondition(batonv1alpha1.ApprovedCondition, metav1.ConditionTrue, batonv1alpha1.ApprovedReason, message)
 	p.Status.QueuedAt = x.now()
 	x.setPhase(batonv1alpha1.PromotionQueued, batonv1alpha1.QueuedReason, "Waiting for the Environment's lease")
+}
+
+// passes runs the checks before the lease: a Promotion that fails them
+// ends Failed, one that lacks approvals (again) waits for them.
+func (x *decider) passes() bool {
+	v := x.checks()
+	switch {
+	case v.waiting:
+		x.setPhase(batonv1alpha1.PromotionWaitingForApproval, v.reason, v.message)
+	case !v.ok:
+		x.finish(batonv1alpha1.PromotionFailed, v.reason, v.message)
+	}
+	return v.ok
 }
 
 // queue takes the Environment's lease when this Promotion is first in line.
@@ -95,6 +110,9 @@ func (x *decider) queue() {
 	if head := Head(queue); head == nil || head.UID != p.UID {
 		x.setPhase(batonv1alpha1.PromotionQueued, batonv1alpha1.QueuedReason,
 			fmt.Sprintf("Waiting behind Promotion %s in the queue of Environment %q", head.Name, env.Name))
+		return
+	}
+	if !x.passes() {
 		return
 	}
 	var preempted *batonv1alpha1.Promotion
@@ -126,10 +144,13 @@ func preemptible(holder *batonv1alpha1.Promotion, lease *batonv1alpha1.ObjectRef
 }
 
 // grantLease gives the Environment's lease to promo and opens its history
-// entry. A rollback rejects the image it moves away from; a deliberate
-// re-ship of a rejected image clears the rejection.
+// entry. A rollback rejects the image it moves away from. A re-ship (of a
+// rejected image, or a rollback to the adopted revision) is recorded as
+// such, and only a re-ship clears a rejection: the checks have let through
+// only a deliberate one.
 func (x *decider) grantLease(promo *batonv1alpha1.Promotion) {
 	env := x.env
+	reship := Reships(promo, env)
 	ref := &batonv1alpha1.ObjectRef{Name: promo.Name, UID: string(promo.UID)}
 	env.Status.ActivePromotion = ref
 	env.Status.AppendRevision(batonv1alpha1.Revision{
@@ -140,6 +161,7 @@ func (x *decider) grantLease(promo *batonv1alpha1.Promotion) {
 		RequestedBy: userOf(promo.Spec.RequestedBy),
 		ApprovedBy:  ApprovedBy(promo),
 		Rollback:    IsRollback(promo),
+		Reship:      reship,
 		StartedAt:   x.now(),
 	}, env.HistoryLimitOrDefault())
 	current := env.Status.Current
@@ -148,7 +170,7 @@ func (x *decider) grantLease(promo *batonv1alpha1.Promotion) {
 		Reject(env, batonv1alpha1.RejectedImage{
 			Image: current.Image, Digest: current.Digest, RejectedAt: metav1.NewTime(x.in.Now), Promotion: promo.Name,
 		})
-	case !IsRollback(promo):
+	case reship:
 		Unreject(env, promo.Status.Image, promo.Status.Digest)
 	}
 	x.envChanged = true

@@ -1,12 +1,15 @@
 package promote
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	batongit "github.com/baton-dev/baton/internal/git"
@@ -43,6 +46,14 @@ func (x *decider) promoting() {
 	}
 	out := x.in.Delivery
 	if out == nil {
+		if v := x.checks(); !v.ok {
+			reason := v.reason
+			if v.waiting {
+				reason = batonv1alpha1.NotApprovedReason
+			}
+			x.closeOut(batonv1alpha1.PromotionFailed, reason, v.message+"; checked again right before delivery, nothing was changed")
+			return
+		}
 		x.d.Action = Deliver
 		x.d.Image = deliveredRef(p, env)
 		return
@@ -158,11 +169,10 @@ func (x *decider) closeOut(phase batonv1alpha1.PromotionPhase, reason, message s
 		switch {
 		case !ok:
 			message += ". autoRollback found no earlier Succeeded or Adopted revision to return to"
-		case x.in.Rollback == nil:
-			x.d.Action, x.d.Rollback = CreateRollback, rb
-			return
 		default:
-			rollback = x.in.Rollback.DeepCopy()
+			if rollback = x.ownRollback(rb); rollback == nil {
+				return
+			}
 			rollback.Status.Image, rollback.Status.Digest = res.Image, res.Digest
 			message += fmt.Sprintf(". Rolling back to revision %d with Promotion %s", res.Revision, rollback.Name)
 		}
@@ -185,14 +195,15 @@ func wantsAutoRollback(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environmen
 }
 
 // autoRollbackFor is the rollback Promotion for a failed one, resolved to
-// the previous successful revision; ok is false when there is none.
+// the previous successful revision; ok is false when there is none. Its name
+// is set by ownRollback.
 func autoRollbackFor(failed *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, reason, message string) (*batonv1alpha1.Promotion, Resolution, bool) {
 	rb := &batonv1alpha1.Promotion{
-		ObjectMeta: metav1.ObjectMeta{Namespace: failed.Namespace, Name: Truncate(failed.Name+"-rollback", 253)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: failed.Namespace},
 		Spec: batonv1alpha1.PromotionSpec{
 			Environment: env.Name,
 			Rollback:    &batonv1alpha1.RollbackSpec{},
-			Reason:      Truncate(fmt.Sprintf("Automatic rollback: Promotion %s failed (%s): %s", failed.Name, reason, message), 1024),
+			Reason:      Truncate(fmt.Sprintf("%s: Promotion %s failed (%s): %s", autoRollbackTag(failed), failed.Name, reason, message), 1024),
 			RequestedBy: &batonv1alpha1.UserInfo{Username: ControllerUser},
 		},
 	}
@@ -202,6 +213,79 @@ func autoRollbackFor(failed *batonv1alpha1.Promotion, env *batonv1alpha1.Environ
 	}
 	rb.Spec.Rollback.ToRevision = res.Revision
 	return rb, res, true
+}
+
+// autoRollbackTag starts the reason of the automatic rollback of failed:
+// the reason is sealed by the admission marker, so it binds the rollback to
+// this one failed Promotion (not one deleted and created again by name).
+func autoRollbackTag(failed *batonv1alpha1.Promotion) string {
+	return fmt.Sprintf("Automatic rollback of uid %s", failed.UID)
+}
+
+// ownRollback returns the automatic rollback to hand the lease to, once
+// Baton created it and can prove it: under the name recorded in
+// status.autoRollback (or <name>-rollback at first), asked for with
+// CreateRollback, then checked. A Promotion someone else created under
+// that name is never adopted: the next name, with a suffix no one can
+// guess, is recorded first, then created. It returns nil after it asked
+// for a step.
+func (x *decider) ownRollback(want *batonv1alpha1.Promotion) *batonv1alpha1.Promotion {
+	p := x.p
+	want.Name = AutoRollbackName(p.Name, "")
+	if p.Status.AutoRollback != nil {
+		want.Name = p.Status.AutoRollback.Name
+	}
+	found := x.in.Rollback
+	if found == nil || found.Name != want.Name {
+		x.d.Action, x.d.Rollback = CreateRollback, want
+		return nil
+	}
+	if err := provesOwn(found, want, x.in.RollbackNotAdmitted, x.in.Self); err != nil {
+		next := AutoRollbackName(p.Name, x.in.Nonce)
+		x.event(corev1.EventTypeWarning, batonv1alpha1.RollbackNameTakenReason, "AutoRollback",
+			"Promotion %s was not created by Baton as the rollback of %s (%v): Baton does not adopt it, and rolls back with Promotion %s instead", found.Name, p.Name, err, next)
+		p.Status.AutoRollback = &batonv1alpha1.ObjectRef{Name: next}
+		return nil
+	}
+	p.Status.AutoRollback = &batonv1alpha1.ObjectRef{Name: found.Name, UID: string(found.UID)}
+	return found.DeepCopy()
+}
+
+// provesOwn checks that found is the rollback Baton created for want: a
+// rollback into the same Environment, to the same revision, for the same
+// failed Promotion, requested by the manager itself as admission recorded
+// it, with a marker that verifies.
+func provesOwn(found, want *batonv1alpha1.Promotion, notAdmitted error, self string) error {
+	requester := userOf(found.Spec.RequestedBy)
+	switch {
+	case notAdmitted != nil:
+		return fmt.Errorf("its admission marker does not verify: %w", notAdmitted)
+	case requester != ControllerUser && (self == "" || requester != self):
+		return fmt.Errorf("it was requested by %s", requester)
+	case found.Spec.Rollback == nil:
+		return errors.New("it is not a rollback")
+	case found.Spec.Environment != want.Spec.Environment:
+		return fmt.Errorf("it is into Environment %q", found.Spec.Environment)
+	case found.Spec.Rollback.ToRevision != want.Spec.Rollback.ToRevision:
+		return fmt.Errorf("it returns to revision %d, not %d", found.Spec.Rollback.ToRevision, want.Spec.Rollback.ToRevision)
+	case !strings.HasPrefix(found.Spec.Reason, strings.SplitN(want.Spec.Reason, ":", 2)[0]+":"):
+		return errors.New("it is the rollback of another Promotion")
+	}
+	return nil
+}
+
+// AutoRollbackName is the name of the automatic rollback of the Promotion
+// name: <name>-rollback, then <name>-rollback-<suffix> once that is taken,
+// cut so that it is always a valid name.
+func AutoRollbackName(name, suffix string) string {
+	tail := "-rollback"
+	if suffix != "" {
+		tail += "-" + suffix
+	}
+	if max := validation.DNS1123SubdomainMaxLength - len(tail); len(name) > max {
+		name = strings.TrimRight(name[:max], "-.")
+	}
+	return name + tail
 }
 
 func revisionResult(phase batonv1alpha1.PromotionPhase, reason string) batonv1alpha1.RevisionResult {

@@ -40,6 +40,13 @@ func production(tune ...func(*batonv1alpha1.Environment)) *batonv1alpha1.Environ
 	return env
 }
 
+// verifying is staging having verified img too.
+func verifying(img string) *batonv1alpha1.Environment {
+	env := staging()
+	env.Status.VerifiedImages = append(env.Status.VerifiedImages, batonv1alpha1.VerifiedImage{Image: img, VerifiedAt: metav1.NewTime(now.Add(-time.Hour))})
+	return env
+}
+
 func staging() *batonv1alpha1.Environment {
 	env := &batonv1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "staging"}}
 	env.Status.Current = &batonv1alpha1.CurrentImage{Image: web2, Revision: 4}
@@ -153,6 +160,8 @@ func decideCases() []decideCase {
 	cases = append(cases, deliveryCases()...)
 	cases = append(cases, rolloutCases()...)
 	cases = append(cases, endCases()...)
+	cases = append(cases, guardCases()...)
+	cases = append(cases, autoRollbackCases()...)
 	return cases
 }
 
@@ -184,11 +193,11 @@ func resolveCases() []decideCase {
 			want{phase: batonv1alpha1.PromotionPending, reason: batonv1alpha1.NotAdmittedReason, mentions: []string{"marker is missing", "never act"}, check: stalled}},
 		{"stalls on a missing Environment", Input{Promotion: fresh},
 			want{phase: batonv1alpha1.PromotionPending, reason: batonv1alpha1.EnvironmentNotFoundReason, mentions: []string{"spec.environment", `"production"`}, check: stalled}},
-		{"waits for approval", Input{Promotion: promotion("p", batonv1alpha1.PromotionWaitingForApproval), Environment: production(func(e *batonv1alpha1.Environment) { e.Spec.Approval.Required = 1 })},
+		{"waits for approval", Input{Upstream: staging(), Promotion: promotion("p", batonv1alpha1.PromotionWaitingForApproval), Environment: production(func(e *batonv1alpha1.Environment) { e.Spec.Approval.Required = 1 })},
 			want{phase: batonv1alpha1.PromotionWaitingForApproval, reason: batonv1alpha1.WaitingForApprovalReason, mentions: []string{"0 of 1"}}},
 		{"queues once approved", Input{Promotion: promotion("p", batonv1alpha1.PromotionWaitingForApproval, func(p *batonv1alpha1.Promotion) {
 			p.Spec.Approvals = []batonv1alpha1.Approval{{UserInfo: batonv1alpha1.UserInfo{Username: "bob"}, Image: web2}}
-		}), Environment: production(func(e *batonv1alpha1.Environment) { e.Spec.Approval.Required = 1 })},
+		}), Upstream: staging(), Environment: production(func(e *batonv1alpha1.Environment) { e.Spec.Approval.Required = 1 })},
 			want{phase: batonv1alpha1.PromotionQueued, reason: batonv1alpha1.QueuedReason, check: func(t *testing.T, d Decision) {
 				if c := findCondition(d.Status.Conditions, batonv1alpha1.ApprovedCondition); c == nil || c.Status != metav1.ConditionTrue {
 					t.Errorf("Approved = %+v, want True", c)
@@ -209,17 +218,17 @@ func leaseCases() []decideCase {
 	older := *promotion("older", batonv1alpha1.PromotionQueued, func(p *batonv1alpha1.Promotion) { p.CreationTimestamp = metav1.NewTime(now.Add(-time.Hour)) })
 	holder := promotion("holder", batonv1alpha1.PromotionRollingOut, rollingOut)
 	undo := promotion("undo", batonv1alpha1.PromotionQueued, func(p *batonv1alpha1.Promotion) {
-		p.Spec.Rollback, p.Status.Image = &batonv1alpha1.RollbackSpec{}, web1
+		p.Spec.Rollback, p.Status.Image, p.Spec.Reason = &batonv1alpha1.RollbackSpec{}, web1, "checkout errors"
 	})
 	promoting := promotion("holder", batonv1alpha1.PromotionPromoting)
 	return []decideCase{
-		{"holds while the Environment is suspended", Input{Promotion: queued, Environment: production(func(e *batonv1alpha1.Environment) { e.Spec.Suspend = true })},
+		{"holds while the Environment is suspended", Input{Upstream: staging(), Promotion: queued, Environment: production(func(e *batonv1alpha1.Environment) { e.Spec.Suspend = true })},
 			want{phase: batonv1alpha1.PromotionQueued, reason: batonv1alpha1.SuspendedReason, mentions: []string{"spec.suspend"}}},
-		{"waits behind an older Promotion", Input{Promotion: queued, Environment: production(), Queue: []batonv1alpha1.Promotion{older}},
+		{"waits behind an older Promotion", Input{Upstream: staging(), Promotion: queued, Environment: production(), Queue: []batonv1alpha1.Promotion{older}},
 			want{phase: batonv1alpha1.PromotionQueued, reason: batonv1alpha1.QueuedReason, mentions: []string{"behind Promotion older"}}},
-		{"waits for the lease holder", Input{Promotion: queued, Environment: production(leasedTo(holder))},
+		{"waits for the lease holder", Input{Upstream: staging(), Promotion: queued, Environment: production(leasedTo(holder))},
 			want{phase: batonv1alpha1.PromotionQueued, reason: batonv1alpha1.QueuedReason, mentions: []string{"Promotion holder, which holds the lease"}}},
-		{"takes a free lease and writes the intent in one step", Input{Promotion: queued, Environment: production(), Queue: []batonv1alpha1.Promotion{*queued}},
+		{"takes a free lease and writes the intent in one step", Input{Upstream: staging(), Promotion: queued, Environment: production(), Queue: []batonv1alpha1.Promotion{*queued}},
 			want{phase: batonv1alpha1.PromotionPromoting, reason: batonv1alpha1.ProgressingReason, envWritten: true, check: func(t *testing.T, d Decision) {
 				if a := d.Environment.ActivePromotion; a == nil || a.UID != "p-uid" {
 					t.Errorf("lease = %+v, want p", a)
@@ -233,7 +242,7 @@ func leaseCases() []decideCase {
 				}
 				expectEvent(t, d, "Promoting", "requested by alice")
 			}}},
-		{"a rollback preempts a Promotion that is rolling out", Input{Promotion: undo, Environment: production(leasedTo(holder)), Holder: holder},
+		{"a rollback preempts a Promotion that is rolling out", Input{Upstream: staging(), Promotion: undo, Environment: production(leasedTo(holder)), Holder: holder},
 			want{phase: batonv1alpha1.PromotionPromoting, envWritten: true, check: func(t *testing.T, d Decision) {
 				if d.Environment.History[1].Result != batonv1alpha1.RevisionSuperseded {
 					t.Errorf("preempted entry = %+v, want Superseded", d.Environment.History[1])
@@ -243,11 +252,11 @@ func leaseCases() []decideCase {
 				}
 				expectEvent(t, d, "Preempt", "preempted Promotion holder")
 			}}},
-		{"a rollback waits for a Promotion that is changing the target", Input{Promotion: undo, Environment: production(leasedTo(promoting)), Holder: promoting},
+		{"a rollback waits for a Promotion that is changing the target", Input{Upstream: staging(), Promotion: undo, Environment: production(leasedTo(promoting)), Holder: promoting},
 			want{phase: batonv1alpha1.PromotionQueued, reason: batonv1alpha1.QueuedReason}},
-		{"a rollback takes a lease whose holder is gone", Input{Promotion: undo, Environment: production(leasedTo(holder))},
+		{"a rollback takes a lease whose holder is gone", Input{Upstream: staging(), Promotion: undo, Environment: production(leasedTo(holder))},
 			want{phase: batonv1alpha1.PromotionQueued, reason: batonv1alpha1.QueuedReason}},
-		{"writes a lost intent again", Input{Promotion: queued, Environment: production(leasedTo(queued))},
+		{"writes a lost intent again", Input{Upstream: staging(), Promotion: queued, Environment: production(leasedTo(queued))},
 			want{phase: batonv1alpha1.PromotionPromoting, check: func(t *testing.T, d Decision) {
 				if d.Status.Revision != 2 {
 					t.Errorf("revision = %d, want 2", d.Status.Revision)
@@ -270,57 +279,72 @@ func deliveryCases() []decideCase {
 	env := func() *batonv1alpha1.Environment { return production(leasedTo(p)) }
 	out := func(o DeliveryOutcome) *DeliveryOutcome { return &o }
 	return []decideCase{
-		{"asks for the delivery", Input{Promotion: p, Environment: env()}, want{phase: batonv1alpha1.PromotionPromoting, action: Deliver, check: func(t *testing.T, d Decision) {
+		{"asks for the delivery", Input{Upstream: staging(), Promotion: p, Environment: env()}, want{phase: batonv1alpha1.PromotionPromoting, action: Deliver, check: func(t *testing.T, d Decision) {
 			if d.Image != web2 {
 				t.Errorf("image to deliver = %q, want %q", d.Image, web2)
 			}
 		}}},
 		{"pins the digest when the Environment asks", Input{Promotion: promotion("p", batonv1alpha1.PromotionPromoting, func(p *batonv1alpha1.Promotion) {
 			p.Status.Image, p.Status.Digest = "reg.example.com/web:2@sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("a", 64)
-		}), Environment: production(leasedTo(p), func(e *batonv1alpha1.Environment) { e.Spec.Delivery.PinDigest = true })},
+		}), Upstream: verifying("reg.example.com/web:2@sha256:" + strings.Repeat("a", 64)), Environment: production(leasedTo(p), func(e *batonv1alpha1.Environment) { e.Spec.Delivery.PinDigest = true })},
 			want{action: Deliver, check: func(t *testing.T, d Decision) {
 				if d.Image != "reg.example.com/web@sha256:"+strings.Repeat("a", 64) {
 					t.Errorf("image to deliver = %q", d.Image)
 				}
 			}}},
-		{"watches the rollout once delivered", Input{Promotion: p, Environment: env(), Delivery: out(DeliveryOutcome{Record: delivery.Record{Patch: "image web2"}})},
+		{"watches the rollout once delivered", Input{Upstream: staging(), Promotion: p, Environment: env(), Delivery: out(DeliveryOutcome{Record: delivery.Record{Patch: "image web2"}})},
 			want{phase: batonv1alpha1.PromotionRollingOut, reason: batonv1alpha1.RolloutInProgressReason, check: func(t *testing.T, d Decision) {
 				if d.Status.DeliveredAt == nil || d.Status.Patch != "image web2" || d.RequeueAfter != DefaultRolloutTimeout {
 					t.Errorf("delivered status %+v, requeue %v", d.Status, d.RequeueAfter)
 				}
 				expectEvent(t, d, "Deliver", "as revision 2")
 			}}},
-		{"ends AlreadyAtImage when the target ran the image before", Input{Promotion: atImage, Environment: env(), Delivery: out(DeliveryOutcome{Found: true})},
+		{"ends AlreadyAtImage when the target ran the image before", Input{Upstream: staging(), Promotion: atImage, Environment: env(), Delivery: out(DeliveryOutcome{Found: true})},
 			want{phase: batonv1alpha1.PromotionSucceeded, reason: batonv1alpha1.AlreadyAtImageReason, finished: true, envWritten: true, check: func(t *testing.T, d Decision) {
 				if d.Environment.History[1].Result != batonv1alpha1.RevisionAlreadyAtImage || d.Environment.ActivePromotion != nil {
 					t.Errorf("history %+v, lease %+v", d.Environment.History[1], d.Environment.ActivePromotion)
 				}
 			}}},
-		{"resumes its own earlier delivery", Input{Promotion: p, Environment: env(), Delivery: out(DeliveryOutcome{Found: true, Record: delivery.Record{Commit: "abc"}})},
+		{"resumes its own earlier delivery", Input{Upstream: staging(), Promotion: p, Environment: env(), Delivery: out(DeliveryOutcome{Found: true, Record: delivery.Record{Commit: "abc"}})},
 			want{phase: batonv1alpha1.PromotionRollingOut}},
-		{"stays Promoting while a delivery waits", Input{Promotion: p, Environment: env(), Delivery: out(DeliveryOutcome{Record: delivery.Record{Commit: "abc"}, Err: outcome.Wait(time.Minute, "AwaitingMerge", "merge it")})},
+		{"stays Promoting while a delivery waits", Input{Upstream: staging(), Promotion: p, Environment: env(), Delivery: out(DeliveryOutcome{Record: delivery.Record{Commit: "abc"}, Err: outcome.Wait(time.Minute, "AwaitingMerge", "merge it")})},
 			want{phase: batonv1alpha1.PromotionPromoting, reason: "AwaitingMerge", check: func(t *testing.T, d Decision) {
 				if d.Status.Commit != "abc" || d.RequeueAfter != time.Minute {
 					t.Errorf("commit %q, requeue %v", d.Status.Commit, d.RequeueAfter)
 				}
 			}}},
-		{"fails a delivery a person must fix, releasing the lease", Input{Promotion: p, Environment: env(), Delivery: out(DeliveryOutcome{Err: outcome.Stall(batonv1alpha1.WorkloadNotAuthorizedReason, "set the annotation")})},
+		{"fails a delivery a person must fix, releasing the lease", Input{Upstream: staging(), Promotion: p, Environment: env(), Delivery: out(DeliveryOutcome{Err: outcome.Stall(batonv1alpha1.WorkloadNotAuthorizedReason, "set the annotation")})},
 			want{phase: batonv1alpha1.PromotionFailed, reason: batonv1alpha1.WorkloadNotAuthorizedReason, mentions: []string{"annotation"}, finished: true, envWritten: true, check: func(t *testing.T, d Decision) {
 				if d.Environment.History[1].Result != batonv1alpha1.RevisionFailed || d.Environment.ActivePromotion != nil {
 					t.Errorf("history %+v, lease %+v", d.Environment.History[1], d.Environment.ActivePromotion)
 				}
 			}}},
-		{"retries any other delivery error", Input{Promotion: p, Environment: env(), Delivery: out(DeliveryOutcome{Err: errors.New("connection reset")})},
+		{"retries any other delivery error", Input{Upstream: staging(), Promotion: p, Environment: env(), Delivery: out(DeliveryOutcome{Err: errors.New("connection reset")})},
 			want{phase: batonv1alpha1.PromotionPromoting, err: true}},
-		{"refuses to deliver without the lease", Input{Promotion: p, Environment: production()}, want{err: true}},
+		{"refuses to deliver without the lease", Input{Upstream: staging(), Promotion: p, Environment: production(leasedTo(p), func(e *batonv1alpha1.Environment) {
+			e.Status.ActivePromotion = &batonv1alpha1.ObjectRef{Name: "other", UID: "other-uid"}
+		})}, want{err: true}},
 	}
+}
+
+// autoRollback is the rollback Baton created for p to revision 1, as read
+// back, tuned.
+func autoRollback(name string, tune func(*batonv1alpha1.Promotion)) *batonv1alpha1.Promotion {
+	return promotion(name, "", func(rb *batonv1alpha1.Promotion) {
+		rb.Spec.Rollback = &batonv1alpha1.RollbackSpec{ToRevision: 1}
+		rb.Spec.RequestedBy = &batonv1alpha1.UserInfo{Username: ControllerUser}
+		rb.Spec.Reason = "Automatic rollback of uid p-uid: Promotion p failed (RolloutFailed): 3/3 RolloutFailed"
+		if tune != nil {
+			tune(rb)
+		}
+	})
 }
 
 func rolloutCases() []decideCase {
 	p := promotion("p", batonv1alpha1.PromotionRollingOut, rollingOut)
 	auto := func(e *batonv1alpha1.Environment) { e.Spec.Rollout.AutoRollback = true }
 	failed := runs(web2, metav1.ConditionFalse, batonv1alpha1.RolloutFailedReason)
-	rb := promotion("p-rollback", "", func(rb *batonv1alpha1.Promotion) { rb.Spec.Rollback = &batonv1alpha1.RollbackSpec{ToRevision: 1} })
+	rb := autoRollback("p-rollback", nil)
 	undo := promotion("undo", batonv1alpha1.PromotionRollingOut, rollingOut, func(u *batonv1alpha1.Promotion) {
 		u.Spec.Rollback, u.Status.Image, u.Status.PreviousImage = &batonv1alpha1.RollbackSpec{}, web1, web2
 	})

@@ -90,9 +90,7 @@ func NewestVerified(env *batonv1alpha1.Environment) (batonv1alpha1.VerifiedImage
 // resolveRollback finds the revision a rollback returns to: revision n, or
 // for n == 0 the newest successful revision before the current one.
 func resolveRollback(n int64, env *batonv1alpha1.Environment) (Resolution, error) {
-	usable := func(r batonv1alpha1.Revision) bool {
-		return r.Result == batonv1alpha1.RevisionSucceeded || r.Result == batonv1alpha1.RevisionAdopted
-	}
+	usable := usableForRollback
 	var current int64
 	if env.Status.Current != nil {
 		current = env.Status.Current.Revision
