@@ -223,7 +223,10 @@ var _ = Describe("The Environment reconciler", func() {
 		Expect(current.Spec.Template.Spec.Containers[0].Image).To(Equal(imageV2))
 
 		By("leaving the history to the Promotion that holds the lease, and keeping the lease")
-		lease := &batonv1alpha1.ObjectRef{Name: "web-to-3", UID: "1234"}
+		// The holder exists: a lease whose holder is gone is released.
+		holder := builder.Promotion(env.Namespace, "web-to-3").Environment("elsewhere").Image(imageV3).Build()
+		Expect(k8sClient.Create(ctx, holder)).To(Succeed())
+		lease := &batonv1alpha1.ObjectRef{Name: holder.Name, UID: string(holder.UID)}
 		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			got := &batonv1alpha1.Environment{}
 			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(env), got); err != nil {

@@ -44,7 +44,10 @@ func withRevisions(ctx context.Context, tune func(*batonv1alpha1.Environment)) *
 
 func (s *stage) rollback(ctx context.Context, toRevision int64) *batonv1alpha1.Promotion {
 	GinkgoHelper()
-	return s.promotion(ctx, "production", "undo-", "", &batonv1alpha1.RollbackSpec{ToRevision: toRevision})
+	p := builder.Promotion(s.ns, "").GenerateName("undo-").Environment("production").RequestedBy("oncall").Reason("checkout errors").Build()
+	p.Spec.Rollback = &batonv1alpha1.RollbackSpec{ToRevision: toRevision}
+	Expect(k8sClient.Create(ctx, admitted(p))).To(Succeed())
+	return p
 }
 
 func condition(env *batonv1alpha1.Environment, t string) *metav1.Condition {

@@ -112,9 +112,14 @@ var _ = Describe("red team: engine", func() {
 			Expect(got.Spec.RequestedBy.Username).To(Equal("mallory"))
 		}
 
-		It("does not adopt a squatted rollback to another revision", func() {
+		It("does not adopt a squatted rollback identical to its own but for the requester", func() {
 			squat := builder.Promotion(ns, "rt-s1-broken-rollback").Environment("rt-s1").Rollback(1).Reason("mine").Build()
 			squatAndFail("rt-s1", "rt-s1-broken", squat, verbOn("rt-s1", "rollback"))
+		})
+
+		It("does not adopt a squatted rollback to another revision", func() {
+			squat := builder.Promotion(ns, "rt-s5-broken-rollback").Environment("rt-s5").Rollback(7).Reason("mine").Build()
+			squatAndFail("rt-s5", "rt-s5-broken", squat, verbOn("rt-s5", "rollback"))
 		})
 
 		It("does not adopt a squatted forward Promotion, and releases the lease", func() {
@@ -260,7 +265,7 @@ var _ = Describe("red team: engine", func() {
 	})
 
 	Context("class 9: a lease whose holder is gone", func() {
-		It("is released by the Environment, with a history entry, when the holder's finalizer is removed and it is deleted", func() {
+		It("never blocks the Environment when the lease holder is deleted and its finalizer removed: its entry is closed and the queue goes on", func() {
 			newEnvironment("rt-l1", nil)
 			grantMallory("rt-l1", ns, rbacv1.PolicyRule{APIGroups: []string{batonv1alpha1.GroupVersion.Group}, Resources: []string{"promotions"}, Verbs: []string{"get", "patch", "delete"}})
 			Expect(alice.Create(suiteCtx, promotion("rt-l1-broken", "rt-l1", imageBroke, "holds the lease"))).To(Succeed())
