@@ -171,7 +171,9 @@ func autoRollbackCases() []decideCase {
 				}
 			}}},
 		{"the manager's own username, as admission recorded it, proves it", Input{Promotion: p, Environment: env(), Self: "system:serviceaccount:baton-system:baton",
-			Rollback: autoRollback("p-rollback", func(rb *batonv1alpha1.Promotion) { rb.Spec.RequestedBy.Username = "system:serviceaccount:baton-system:baton" })},
+			Rollback: autoRollback("p-rollback", func(rb *batonv1alpha1.Promotion) {
+				rb.Spec.RequestedBy.Username = "system:serviceaccount:baton-system:baton"
+			})},
 			want{phase: batonv1alpha1.PromotionFailed, finished: true, envWritten: true, check: func(t *testing.T, d Decision) {
 				if a := d.Environment.ActivePromotion; a == nil || a.Name != "p-rollback" {
 					t.Errorf("lease = %+v, want p-rollback", a)
