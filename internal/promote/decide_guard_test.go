@@ -90,11 +90,17 @@ func guardCases() []decideCase {
 		{"a rollback to a rejected image without a reason fails", Input{Promotion: rollbackTo(0, web2, ""), Environment: production(rolledBack, func(e *batonv1alpha1.Environment) {
 			e.Status.History[1].Result = batonv1alpha1.RevisionSucceeded
 		})}, want{phase: batonv1alpha1.PromotionFailed, reason: batonv1alpha1.ImageRejectedReason, mentions: []string{"rolled back away"}, finished: true}},
-		{"a rollback that re-ships with a reason is recorded as a re-ship and lifts the rejection", Input{Promotion: rollbackTo(1, web1, "the fix is in"), Environment: production(rejected(web1))},
+		{"a rollback that re-ships with a reason is recorded as a re-ship and lifts the rejection", Input{Promotion: rollbackTo(1, web1, "the fix is in"), Environment: production(rejected(web1), func(e *batonv1alpha1.Environment) {
+			e.Status.History = append(e.Status.History, batonv1alpha1.Revision{Revision: 2, Image: web2, Result: batonv1alpha1.RevisionSucceeded})
+			e.Status.Current = &batonv1alpha1.CurrentImage{Image: web2, Revision: 2}
+		})},
 			want{phase: batonv1alpha1.PromotionPromoting, envWritten: true, check: func(t *testing.T, d Decision) {
 				last := d.Environment.History[len(d.Environment.History)-1]
-				if !last.Reship || !last.Rollback || len(d.Environment.RejectedImages) != 0 {
-					t.Errorf("entry %+v, rejected %+v", last, d.Environment.RejectedImages)
+				if !last.Reship || !last.Rollback {
+					t.Errorf("entry %+v, want a rollback re-ship", last)
+				}
+				if r := d.Environment.RejectedImages; len(r) != 1 || r[0].Image != web2 {
+					t.Errorf("rejected = %+v, want only web2, the image it moves away from", r)
 				}
 			}}},
 		{"an ordinary rollback is not a re-ship", Input{Promotion: rollbackTo(2, web2, ""), Environment: production(func(e *batonv1alpha1.Environment) {

@@ -164,14 +164,13 @@ func (x *decider) grantLease(promo *batonv1alpha1.Promotion) {
 		Reship:      reship,
 		StartedAt:   x.now(),
 	}, env.HistoryLimitOrDefault())
-	current := env.Status.Current
-	switch {
-	case IsRollback(promo) && current != nil && !image.Same(current.Image, current.Digest, promo.Status.Image, promo.Status.Digest):
+	if reship {
+		Unreject(env, promo.Status.Image, promo.Status.Digest)
+	}
+	if current := env.Status.Current; IsRollback(promo) && current != nil && !image.Same(current.Image, current.Digest, promo.Status.Image, promo.Status.Digest) {
 		Reject(env, batonv1alpha1.RejectedImage{
 			Image: current.Image, Digest: current.Digest, RejectedAt: metav1.NewTime(x.in.Now), Promotion: promo.Name,
 		})
-	case reship:
-		Unreject(env, promo.Status.Image, promo.Status.Digest)
 	}
 	x.envChanged = true
 }
