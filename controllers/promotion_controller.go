@@ -108,7 +108,7 @@ func (r *PromotionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	var notAdmitted error
 	if !deleting {
 		if notAdmitted = r.Admission.Verify(ctx, promo); notAdmitted != nil &&
-			!errors.Is(notAdmitted, identity.ErrMarkerMissing) && !errors.Is(notAdmitted, identity.ErrMarkerMismatch) {
+			!errors.Is(notAdmitted, identity.ErrNotAdmitted) {
 			return ctrl.Result{}, fmt.Errorf("verify the admission marker: %w", notAdmitted)
 		}
 		if notAdmitted == nil && !controllerutil.ContainsFinalizer(promo, PromotionFinalizer) {

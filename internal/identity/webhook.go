@@ -93,7 +93,7 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 		}
 	}
 
-	if req.Operation == admissionv1.Create && Verify(newPromo, key) == nil {
+	if req.Operation == admissionv1.Create && verifyCreatedAt(newPromo, key, m.Now()) == nil {
 		// Baton signs the Promotions it creates itself (automatic rollbacks,
 		// autoPromote) so that they verify where no webhook is installed.
 		// Here they are stamped and signed again like any other.
@@ -133,7 +133,12 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 	}
 
 	promo := decision.Promotion
-	marker, err := Sign(promo, key)
+	if oldPromo != nil {
+		// An update marker binds the stored object's UID, so that it is
+		// worthless on any other object, a re-created namesake included.
+		promo.UID = oldPromo.UID
+	}
+	marker, err := Sign(promo, key, m.Now())
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("sign the Promotion: %w", err))
 	}
