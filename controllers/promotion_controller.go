@@ -23,7 +23,7 @@ import (
 
 // PromotionFinalizer keeps a Promotion that holds its Environment's lease
 // until its history entry is closed and the lease released.
-const PromotionFinalizer = "promotion.baton.dev/history"
+const PromotionFinalizer = batonv1alpha1.PromotionFinalizer
 
 // ControllerUser is the requester recorded on the Promotions Baton creates
 // itself.

@@ -114,12 +114,15 @@ func parseMarker(s string) (marker, error) {
 // user wrote and what the webhook stamped, so neither can change alone; the
 // kind, the issue time and the UID bind it to one admission of one object.
 type signedContent struct {
-	Kind      string                      `json:"kind"`
-	IssuedAt  int64                       `json:"issuedAt"`
-	Namespace string                      `json:"namespace"`
-	Name      string                      `json:"name"`
-	UID       types.UID                   `json:"uid"`
-	Spec      batonv1alpha1.PromotionSpec `json:"spec"`
+	Kind      string    `json:"kind"`
+	IssuedAt  int64     `json:"issuedAt"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	UID       types.UID `json:"uid"`
+	// Annotations are Baton's own (the marker aside): the engine trusts
+	// them, so an edit behind the webhook's back voids the marker.
+	Annotations map[string]string           `json:"annotations"`
+	Spec        batonv1alpha1.PromotionSpec `json:"spec"`
 }
 
 func mac(promo *batonv1alpha1.Promotion, kind string, issuedAt int64, key []byte) ([]byte, error) {
@@ -129,11 +132,13 @@ func mac(promo *batonv1alpha1.Promotion, kind string, issuedAt int64, key []byte
 	if promo.Name == "" {
 		return nil, errors.New("the Promotion has no name")
 	}
-	content := signedContent{Kind: kind, IssuedAt: issuedAt, Namespace: promo.Namespace, Name: promo.Name, Spec: promo.Spec}
+	content := signedContent{Kind: kind, IssuedAt: issuedAt, Namespace: promo.Namespace, Name: promo.Name,
+		Annotations: batonAnnotations(promo), Spec: promo.Spec}
 	if kind == markerKindUpdate {
 		content.UID = promo.UID
 	}
-	// encoding/json writes struct fields in declaration order, and the API
+	// encoding/json writes struct fields in declaration order and map keys
+	// sorted, and the API
 	// server round-trips every spec field unchanged (times at second
 	// precision, which Admit already truncates to), so the encoding is
 	// stable between signing and verifying.
