@@ -1,12 +1,8 @@
 package identity_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -32,22 +28,7 @@ func forgedReview(ns string) []byte {
 // postReview posts body to the mutating webhook with the client
 // certificate given (none when nil) and returns the response body.
 func postReview(client *certs.KeyPair, body []byte) (string, error) {
-	cfg := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the attacker does not care who serves
-	if client != nil {
-		pair, err := tls.X509KeyPair(client.Cert, client.Key)
-		if err != nil {
-			return "", err
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
-	resp, err := c.Post("https://"+testEnv.WebhookAddr+identity.MutatePath, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	out, err := io.ReadAll(resp.Body)
-	return string(out), err
+	return testenv.PostAdmissionReview("https://"+testEnv.WebhookAddr+identity.MutatePath, nil, client, body)
 }
 
 var _ = Describe("The webhook's caller", func() {

@@ -1,11 +1,15 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -253,4 +257,27 @@ func poll(timeout time.Duration, f func() error) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// PostAdmissionReview posts an AdmissionReview to a webhook URL the way an
+// attacker who reaches the port would: straight to it, not through the API
+// server, presenting client (no certificate when nil) and trusting roots
+// (any server when nil). It returns the answer's body.
+func PostAdmissionReview(url string, roots *x509.CertPool, client *certs.KeyPair, body []byte) (string, error) {
+	cfg := &tls.Config{RootCAs: roots, InsecureSkipVerify: roots == nil} //nolint:gosec // the attacker does not care who serves
+	if client != nil {
+		pair, err := tls.X509KeyPair(client.Cert, client.Key)
+		if err != nil {
+			return "", err
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	out, err := io.ReadAll(resp.Body)
+	return string(out), err
 }
