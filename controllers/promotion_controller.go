@@ -24,7 +24,7 @@ import (
 
 // PromotionFinalizer keeps a Promotion that holds its Environment's lease
 // until its history entry is closed and the lease released.
-const PromotionFinalizer = "promotion.baton.dev/history"
+const PromotionFinalizer = batonv1alpha1.PromotionFinalizer
 
 // ControllerUser is the requester recorded on the Promotions Baton creates
 // itself.
@@ -114,7 +114,7 @@ func (r *PromotionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	var notAdmitted error
 	if !deleting {
 		if notAdmitted = r.Admission.Verify(ctx, promo); notAdmitted != nil &&
-			!errors.Is(notAdmitted, identity.ErrMarkerMissing) && !errors.Is(notAdmitted, identity.ErrMarkerMismatch) {
+			!errors.Is(notAdmitted, identity.ErrNotAdmitted) {
 			return ctrl.Result{}, fmt.Errorf("verify the admission marker: %w", notAdmitted)
 		}
 		if notAdmitted == nil && !controllerutil.ContainsFinalizer(promo, PromotionFinalizer) {

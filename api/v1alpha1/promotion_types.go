@@ -10,6 +10,17 @@ import (
 // Promotion whose marker is missing or does not verify.
 const AdmissionMarkerAnnotation = "promotion.baton.dev/admission"
 
+// PromotionFinalizer is the engine's finalizer on a Promotion: it keeps a
+// deleted Promotion until its history entry is closed and its lease
+// released. Only Baton's manager removes it from a Promotion that is not in
+// a terminal phase; the admission webhook refuses anyone else.
+const PromotionFinalizer = "promotion.baton.dev/history"
+
+// BatonPrefix starts every annotation Baton writes on its objects. The
+// admission webhook lets only Baton's manager add, change or remove those on
+// a Promotion: the engine reads them.
+const BatonPrefix = "promotion.baton.dev/"
+
 // AutoPromoteKeyAnnotation is set on the Promotions autoPromote creates: the
 // Environment and the image (digest or normalized reference) it promotes.
 // autoPromote creates at most one Promotion per key.

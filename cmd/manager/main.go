@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -68,6 +70,8 @@ func main() {
 	webhookSecretName := flag.String("webhook-cert-secret", "baton-webhook-server-cert", "The Secret, in the manager's namespace and mounted at --webhook-cert-dir, that holds the webhook CA and serving certificate.")
 	mutatingWebhookName := flag.String("mutating-webhook-configuration", "baton-mutating-webhook-configuration", "The MutatingWebhookConfiguration that receives the CA bundle.")
 	validatingWebhookName := flag.String("validating-webhook-configuration", "baton-validating-webhook-configuration", "The ValidatingWebhookConfiguration that receives the CA bundle.")
+	webhookClientCA := flag.String("webhook-client-ca-file", "", "A PEM file of the CA that signs the API server's client certificate for webhooks. When set, the webhook server refuses, during the TLS handshake, every caller without a certificate from it (docs/install.md#authenticating-the-api-server). Empty accepts any caller, who can then obtain admission markers.")
+	webhookClientNames := flag.String("webhook-client-names", "", "Comma-separated Common Names or DNS names, one of which the caller's client certificate must carry; only with --webhook-client-ca-file. Empty accepts any certificate the CA signed.")
 	hooksAddr := flag.String("hooks-bind-address", ":9292", "The address the push webhook receiver (/hooks/<namespace>/<environment>) listens on, on every replica.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -87,13 +91,25 @@ func main() {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
 
+	webhookTLSOpts := tlsOpts
+	if *webhookClientCA != "" {
+		clientAuth, err := certs.ClientAuth(*webhookClientCA, splitNames(*webhookClientNames))
+		if err != nil {
+			setupLog.Error(err, "unable to set up webhook client authentication")
+			os.Exit(1)
+		}
+		webhookTLSOpts = append(slices.Clip(tlsOpts), clientAuth)
+	} else {
+		setupLog.Info("the admission webhook accepts any caller: pass --webhook-client-ca-file so that only the API server gets an answer (docs/security.md)")
+	}
+
 	// With rotation on, the webhook server waits for the certificate and
 	// readiness waits for it too; every replica rotates (see internal/certs).
 	var webhookServer webhook.Server = webhook.NewServer(webhook.Options{
 		Host:    *webhookHost,
 		Port:    webhookPort,
 		CertDir: webhookCertDir,
-		TLSOpts: tlsOpts,
+		TLSOpts: webhookTLSOpts,
 	})
 	var rotation *certs.Rotation
 	if *certRotation {
@@ -254,4 +270,15 @@ func main() {
 		setupLog.Error(err, "the manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// splitNames splits a comma-separated flag, dropping empty entries.
+func splitNames(s string) []string {
+	var out []string
+	for _, n := range strings.Split(s, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -156,6 +156,9 @@ up() {
 		--admission-key-namespace="$DEV_NAMESPACE"
 		--zap-devel
 	)
+	# Only kube-apiserver's client certificate gets an answer from the
+	# webhook (bin/dev-cluster issues it and the admission configuration).
+	args+=(--webhook-client-ca-file="$DEV_DIR/pki/webhook-client-ca.crt" --webhook-client-names=kube-apiserver-webhook-client)
 	# The certificate and caBundle are the dev CA's (bin/dev-cluster
 	# webhook-config), not the manager's own; every port binds loopback only.
 	args+=(--enable-cert-rotation=false --hooks-bind-address="127.0.0.1:$HOOKS_PORT" --webhook-host=127.0.0.1)
@@ -166,7 +169,8 @@ up() {
 	local ready=""
 	for _ in $(seq 1 300); do
 		if curl -fsS -o /dev/null "http://127.0.0.1:$PROBE_PORT/readyz" 2>/dev/null &&
-			curl -sS --cacert "$DEV_DIR/pki/ca.crt" -o /dev/null "https://127.0.0.1:$WEBHOOK_PORT/" 2>/dev/null; then
+			curl -sS --cacert "$DEV_DIR/pki/ca.crt" --cert "$DEV_DIR/pki/webhook-client.crt" --key "$DEV_DIR/pki/webhook-client.key" \
+				-o /dev/null "https://127.0.0.1:$WEBHOOK_PORT/" 2>/dev/null; then
 			ready=1
 			break
 		fi

@@ -78,9 +78,11 @@ func (s *KeyStore) Sign(ctx context.Context, promo *batonv1alpha1.Promotion) err
 	return SignInto(promo, key)
 }
 
-// SignInto sets the Promotion's admission marker annotation, signed with key.
+// SignInto sets the Promotion's admission marker annotation, signed with key
+// and issued now: a create marker for a Promotion about to be created, an
+// update marker for a stored one.
 func SignInto(promo *batonv1alpha1.Promotion, key []byte) error {
-	marker, err := Sign(promo, key)
+	marker, err := Sign(promo, key, time.Now())
 	if err != nil {
 		return err
 	}

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,13 +31,18 @@ const (
 	ValidatePath = "/validate-promotion-baton-dev-v1alpha1-promotion"
 )
 
-// Both webhooks run only on CREATE, and on an UPDATE that changes spec or
-// the admission marker, so that metadata-only updates (finalizer removal)
-// never depend on the webhook being up. The matchConditions are in the patch
-// because controller-gen has no dedicated marker for them.
+// Both webhooks run only on CREATE, and on an UPDATE that changes what the
+// engine trusts: the spec, a promotion.baton.dev/ annotation (the marker
+// included), ownerReferences, or removes the engine's finalizer from a
+// Promotion that is not terminal (CheckMetadata). Every other metadata
+// update (labels, other annotations, the finalizer of a finished Promotion)
+// never depends on the webhook being up, so deleting a finished Promotion
+// never waits for the manager. The matchConditions are in the patch because
+// controller-gen has no dedicated marker for them; the terminal phases are
+// those of PromotionPhase.IsTerminal.
 //
-// +kubebuilder:webhook:path=/mutate-promotion-baton-dev-v1alpha1-promotion,mutating=true,failurePolicy=fail,sideEffects=None,groups=promotion.baton.dev,resources=promotions,verbs=create;update,versions=v1alpha1,name=mpromotion.promotion.baton.dev,admissionReviewVersions=v1,reinvocationPolicy=Never,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"spec-or-marker-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && 'promotion.baton.dev/admission' in object.metadata.annotations ? object.metadata.annotations['promotion.baton.dev/admission'] : '') != (has(oldObject.metadata.annotations) && 'promotion.baton.dev/admission' in oldObject.metadata.annotations ? oldObject.metadata.annotations['promotion.baton.dev/admission'] : '')"}]}`
-// +kubebuilder:webhook:path=/validate-promotion-baton-dev-v1alpha1-promotion,mutating=false,failurePolicy=fail,sideEffects=None,groups=promotion.baton.dev,resources=promotions,verbs=create;update,versions=v1alpha1,name=vpromotion.promotion.baton.dev,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"spec-or-marker-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && 'promotion.baton.dev/admission' in object.metadata.annotations ? object.metadata.annotations['promotion.baton.dev/admission'] : '') != (has(oldObject.metadata.annotations) && 'promotion.baton.dev/admission' in oldObject.metadata.annotations ? oldObject.metadata.annotations['promotion.baton.dev/admission'] : '')"}]}`
+// +kubebuilder:webhook:path=/mutate-promotion-baton-dev-v1alpha1-promotion,mutating=true,failurePolicy=fail,sideEffects=None,groups=promotion.baton.dev,resources=promotions,verbs=create;update,versions=v1alpha1,name=mpromotion.promotion.baton.dev,admissionReviewVersions=v1,reinvocationPolicy=Never,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"spec-or-trusted-metadata-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && object.metadata.annotations.exists(k, k.startsWith('promotion.baton.dev/') && !(has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations && oldObject.metadata.annotations[k] == object.metadata.annotations[k]))) || (has(oldObject.metadata.annotations) && oldObject.metadata.annotations.exists(k, k.startsWith('promotion.baton.dev/') && !(has(object.metadata.annotations) && k in object.metadata.annotations))) || (has(object.metadata.ownerReferences) ? object.metadata.ownerReferences : []) != (has(oldObject.metadata.ownerReferences) ? oldObject.metadata.ownerReferences : []) || (has(oldObject.metadata.finalizers) && 'promotion.baton.dev/history' in oldObject.metadata.finalizers && !(has(object.metadata.finalizers) && 'promotion.baton.dev/history' in object.metadata.finalizers) && !(has(oldObject.status) && has(oldObject.status.phase) && oldObject.status.phase in ['Succeeded', 'Failed', 'Canceled', 'Superseded']))"}]}`
+// +kubebuilder:webhook:path=/validate-promotion-baton-dev-v1alpha1-promotion,mutating=false,failurePolicy=fail,sideEffects=None,groups=promotion.baton.dev,resources=promotions,verbs=create;update,versions=v1alpha1,name=vpromotion.promotion.baton.dev,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"spec-or-trusted-metadata-changed","expression":"request.operation == 'CREATE' || object.spec != oldObject.spec || (has(object.metadata.annotations) && object.metadata.annotations.exists(k, k.startsWith('promotion.baton.dev/') && !(has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations && oldObject.metadata.annotations[k] == object.metadata.annotations[k]))) || (has(oldObject.metadata.annotations) && oldObject.metadata.annotations.exists(k, k.startsWith('promotion.baton.dev/') && !(has(object.metadata.annotations) && k in object.metadata.annotations))) || (has(object.metadata.ownerReferences) ? object.metadata.ownerReferences : []) != (has(oldObject.metadata.ownerReferences) ? oldObject.metadata.ownerReferences : []) || (has(oldObject.metadata.finalizers) && 'promotion.baton.dev/history' in oldObject.metadata.finalizers && !(has(object.metadata.finalizers) && 'promotion.baton.dev/history' in object.metadata.finalizers) && !(has(oldObject.status) && has(oldObject.status.phase) && oldObject.status.phase in ['Succeeded', 'Failed', 'Canceled', 'Superseded']))"}]}`
 
 // SetupWebhook registers the Promotion admission webhooks on the manager's
 // webhook server, and adds the Runnable that creates the key Secret at
@@ -55,7 +63,11 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName) (*KeyStore, 
 		Keys:       keys,
 		Now:        time.Now,
 	}})
-	server.Register(ValidatePath, &webhook.Admission{Handler: &Validator{Keys: keys}})
+	authn, err := authenticationv1client.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("build the SelfSubjectReview client: %w", err)
+	}
+	server.Register(ValidatePath, &webhook.Admission{Handler: &Validator{Keys: keys, Manager: &Self{Client: authn.SelfSubjectReviews()}}})
 	return keys, nil
 }
 
@@ -79,6 +91,13 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 		return *resp
 	}
 	log := logf.FromContext(ctx).WithValues("promotion", klog.KObj(newPromo), "user", req.UserInfo.Username, "operation", req.Operation)
+	if oldPromo != nil && !sealedChanged(oldPromo, newPromo) {
+		// A metadata change (the finalizer, an ownerReference, a Baton
+		// annotation) has nothing to stamp: the validating webhook judges
+		// it. Verifying the stored marker here would keep Baton from
+		// letting go of a Promotion whose marker no longer verifies.
+		return admission.Allowed("")
+	}
 
 	key, err := m.Keys.Key(ctx)
 	if err != nil {
@@ -93,7 +112,7 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 		}
 	}
 
-	if req.Operation == admissionv1.Create && Verify(newPromo, key) == nil {
+	if req.Operation == admissionv1.Create && verifyCreatedAt(newPromo, key, m.Now()) == nil {
 		// Baton signs the Promotions it creates itself (automatic rollbacks,
 		// autoPromote) so that they verify where no webhook is installed.
 		// Here they are stamped and signed again like any other.
@@ -133,7 +152,12 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 	}
 
 	promo := decision.Promotion
-	marker, err := Sign(promo, key)
+	if oldPromo != nil {
+		// An update marker binds the stored object's UID, so that it is
+		// worthless on any other object, a re-created namesake included.
+		promo.UID = oldPromo.UID
+	}
+	marker, err := Sign(promo, key, m.Now())
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("sign the Promotion: %w", err))
 	}
@@ -167,27 +191,50 @@ func (m *Mutator) approvalPolicy(ctx context.Context, namespace, name string) (*
 
 // Validator is the validating webhook. It runs after every mutating webhook
 // and refuses an object whose marker no longer matches, so that a later
-// mutation cannot slip past the seal.
+// mutation cannot slip past the seal, and a change to the metadata the
+// engine trusts by anyone but the manager (CheckMetadata).
 type Validator struct {
 	Keys *KeyStore
+	// Manager identifies Baton's own manager.
+	Manager *Self
 }
 
 // Handle implements admission.Handler.
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	promo, _, resp := decode(req)
+	promo, oldPromo, resp := decode(req)
 	if resp != nil {
 		return *resp
 	}
 	log := logf.FromContext(ctx).WithValues("promotion", klog.KObj(promo), "user", req.UserInfo.Username)
-	key, err := v.Keys.Key(ctx)
-	if err != nil {
-		log.Error(err, "the admission key is not available")
-		return admission.Errored(http.StatusServiceUnavailable, errors.New("Baton's admission key is not available yet; retry shortly"))
+	if oldPromo == nil || sealedChanged(oldPromo, promo) {
+		key, err := v.Keys.Key(ctx)
+		if err != nil {
+			log.Error(err, "the admission key is not available")
+			return admission.Errored(http.StatusServiceUnavailable, errors.New("Baton's admission key is not available yet; retry shortly"))
+		}
+		// The object is final here: the API server has assigned its UID
+		// and creationTimestamp, which the marker is checked against.
+		if err := Verify(promo, key); err != nil {
+			return denied(log, fmt.Sprintf("metadata.annotations[%s]: %v", batonv1alpha1.AdmissionMarkerAnnotation, err))
+		}
 	}
-	if err := Verify(promo, key); err != nil {
-		return denied(log, fmt.Sprintf("metadata.annotations[%s]: %v", batonv1alpha1.AdmissionMarkerAnnotation, err))
+	byManager, err := v.Manager.Is(ctx, req.UserInfo)
+	if err != nil {
+		log.Error(err, "identify the manager")
+		return admission.Errored(http.StatusServiceUnavailable, err)
+	}
+	if denial := CheckMetadata(MetadataRequest{Operation: req.Operation, Old: oldPromo, New: promo, ByManager: byManager}); denial != nil {
+		return denied(log, denial.Error())
 	}
 	return admission.Allowed("")
+}
+
+// sealedChanged reports whether an update changes what the marker seals:
+// the spec, Baton's annotations, or the marker itself.
+func sealedChanged(old, sent *batonv1alpha1.Promotion) bool {
+	return !equality.Semantic.DeepEqual(old.Spec, sent.Spec) ||
+		!maps.Equal(batonAnnotations(old), batonAnnotations(sent)) ||
+		old.Annotations[batonv1alpha1.AdmissionMarkerAnnotation] != sent.Annotations[batonv1alpha1.AdmissionMarkerAnnotation]
 }
 
 func decode(req admission.Request) (newPromo, oldPromo *batonv1alpha1.Promotion, resp *admission.Response) {

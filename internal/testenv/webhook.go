@@ -1,11 +1,15 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,6 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/certs"
 	"github.com/baton-dev/baton/internal/identity"
 )
 
@@ -49,9 +54,17 @@ type WebhookEnv struct {
 	Admin client.Client
 	// Keys is the webhook's admission key store.
 	Keys *identity.KeyStore
+	// WebhookClientCA signs the client certificate the API server presents
+	// to the webhook; APIServerClient is that certificate. The webhook
+	// refuses every caller without it, as a manager started with
+	// --webhook-client-ca-file does.
+	WebhookClientCA, APIServerClient certs.KeyPair
+	// WebhookAddr is the webhook server's host:port.
+	WebhookAddr string
 
-	stop context.CancelFunc
-	done chan error
+	stop      context.CancelFunc
+	done      chan error
+	clientDir string // the admission configuration and the client CA
 }
 
 // StartWithWebhook starts the control plane and the webhook, and returns once
@@ -75,6 +88,9 @@ func StartWithWebhook() (*WebhookEnv, error) {
 		// included. envtest only points clientConfig at the local server.
 		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}},
 	}}
+	if err := e.authenticateAPIServer(); err != nil {
+		return nil, err
+	}
 	cfg, err := e.Environment.Start()
 	if err != nil {
 		return nil, err
@@ -85,6 +101,50 @@ func StartWithWebhook() (*WebhookEnv, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// WebhookClientName is the Common Name of the API server's client
+// certificate, the one caller the suites' webhook accepts.
+const WebhookClientName = "kube-apiserver-webhook-client"
+
+// authenticateAPIServer fixes the webhook's port before the control plane
+// starts, and gives kube-apiserver an admission configuration that presents
+// a client certificate to that host:port, the way docs/install.md sets up a
+// real cluster.
+func (e *WebhookEnv) authenticateAPIServer() error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	wio := &e.WebhookInstallOptions
+	wio.LocalServingHost, wio.LocalServingPort = "127.0.0.1", port
+	e.WebhookAddr = net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(port))
+	if e.WebhookClientCA, err = certs.NewCA("baton-webhook-client-ca", 24*time.Hour); err != nil {
+		return err
+	}
+	if e.APIServerClient, err = certs.NewClientCert(e.WebhookClientCA, WebhookClientName, 24*time.Hour); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "baton-admission-")
+	if err != nil {
+		return err
+	}
+	e.clientDir = dir
+	path, err := certs.WriteAdmissionConfig(dir, e.WebhookAddr, e.APIServerClient)
+	if err != nil {
+		return err
+	}
+	e.ControlPlane.GetAPIServer().Configure().Set("admission-control-config-file", path)
+	return os.WriteFile(filepath.Join(dir, "client-ca.crt"), e.WebhookClientCA.Cert, 0o600)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (e *WebhookEnv) setUp(root string) error {
@@ -112,12 +172,17 @@ func (e *WebhookEnv) setUp(root string) error {
 	}
 
 	wio := &e.WebhookInstallOptions
+	clientAuth, err := certs.ClientAuth(filepath.Join(e.clientDir, "client-ca.crt"), []string{WebhookClientName})
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
 		Scheme:                 e.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: wio.LocalServingHost, Port: wio.LocalServingPort, CertDir: wio.LocalServingCertDir,
+			TLSOpts: []func(*tls.Config){clientAuth},
 		}),
 	})
 	if err != nil {
@@ -130,9 +195,13 @@ func (e *WebhookEnv) setUp(root string) error {
 	e.stop = cancel
 	go func() { e.done <- mgr.Start(mgrCtx) }()
 
-	addr := net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
+	addr := e.WebhookAddr
+	client, err := tls.X509KeyPair(e.APIServerClient.Cert, e.APIServerClient.Key)
+	if err != nil {
+		return err
+	}
 	return poll(20*time.Second, func() error {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness probe only
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{client}}) //nolint:gosec // readiness probe only
 		if err != nil {
 			return fmt.Errorf("the webhook server does not answer on %s: %w", addr, err)
 		}
@@ -151,6 +220,9 @@ func (e *WebhookEnv) Stop() error {
 		e.stop = nil
 	}
 	errs = append(errs, e.Environment.Stop())
+	if e.clientDir != "" {
+		errs = append(errs, os.RemoveAll(e.clientDir))
+	}
 	return errors.Join(errs...)
 }
 
@@ -185,4 +257,27 @@ func poll(timeout time.Duration, f func() error) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// PostAdmissionReview posts an AdmissionReview to a webhook URL the way an
+// attacker who reaches the port would: straight to it, not through the API
+// server, presenting client (no certificate when nil) and trusting roots
+// (any server when nil). It returns the answer's body.
+func PostAdmissionReview(url string, roots *x509.CertPool, client *certs.KeyPair, body []byte) (string, error) {
+	cfg := &tls.Config{RootCAs: roots, InsecureSkipVerify: roots == nil} //nolint:gosec // the attacker does not care who serves
+	if client != nil {
+		pair, err := tls.X509KeyPair(client.Cert, client.Key)
+		if err != nil {
+			return "", err
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	out, err := io.ReadAll(resp.Body)
+	return string(out), err
 }

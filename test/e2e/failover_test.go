@@ -390,6 +390,9 @@ func (r *replica) waitReady() {
 	Expect(err).NotTo(HaveOccurred())
 	pool := x509.NewCertPool()
 	Expect(pool.AppendCertsFromPEM(caPEM)).To(BeTrue())
+	// The webhook answers only the API server's client certificate.
+	client, err := tls.LoadX509KeyPair(filepath.Join(dir, "pki", "webhook-client.crt"), filepath.Join(dir, "pki", "webhook-client.key"))
+	Expect(err).NotTo(HaveOccurred())
 	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", r.port+2)
 	Eventually(func() error {
 		if !r.running() {
@@ -403,7 +406,7 @@ func (r *replica) waitReady() {
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("%s: %s", readyz, resp.Status)
 		}
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", r.webhookAddr(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", r.webhookAddr(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: []tls.Certificate{client}})
 		if err != nil {
 			return err
 		}

@@ -189,6 +189,23 @@ var _ = Describe("make deploy", Ordered, func() {
 		}
 	})
 
+	It("offers DEPLOY_CONFIG=webhook-client-auth: the webhook trusts the client CA mounted from a ConfigMap", func() {
+		objs, err := render("webhook-client-auth")
+		Expect(err).NotTo(HaveOccurred())
+		var dep *appsv1.Deployment
+		for _, o := range objs {
+			if o.GetKind() == "Deployment" && o.GetName() == "baton-controller-manager" {
+				dep = &appsv1.Deployment{}
+				Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, dep)).To(Succeed())
+			}
+		}
+		Expect(dep).NotTo(BeNil())
+		c := dep.Spec.Template.Spec.Containers[0]
+		Expect(c.Args).To(ContainElements("--webhook-client-ca-file=/var/run/baton/webhook-client-ca/ca.crt", "--webhook-client-names=kube-apiserver-webhook-client"))
+		Expect(c.VolumeMounts).To(ContainElement(And(HaveField("MountPath", "/var/run/baton/webhook-client-ca"), HaveField("Name", "webhook-client-ca"))))
+		Expect(dep.Spec.Template.Spec.Volumes).To(ContainElement(And(HaveField("Name", "webhook-client-ca"), HaveField("ConfigMap.Name", "baton-webhook-client-ca"))))
+	})
+
 	It("names in the manager's roles only objects the install creates", func() {
 		for _, key := range []string{"ClusterRole/baton-manager-role", "Role/baton-manager-role"} {
 			kind, name, _ := strings.Cut(key, "/")

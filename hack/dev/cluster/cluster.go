@@ -24,6 +24,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/baton-dev/baton/hack/dev/procs"
+	"github.com/baton-dev/baton/internal/certs"
 )
 
 const (
@@ -105,6 +106,9 @@ func (c *cluster) args(name string) (string, []string) {
 			"--token-auth-file=" + filepath.Join(c.dir, "tokens.csv"),
 			"--authorization-mode=RBAC",
 			"--service-cluster-ip-range=" + serviceCIDR,
+			// Present a client certificate to the manager's webhook, which
+			// answers no one else (docs/install.md).
+			"--admission-control-config-file=" + p.path(filepath.Join("admission", "admission-configuration.yaml")),
 		}
 	case "kube-controller-manager":
 		return filepath.Join(c.clusterBin, "kube-controller-manager"), []string{
@@ -153,6 +157,9 @@ func (c *cluster) up(ctx context.Context) error {
 		return err
 	}
 	if err := c.pki().ensure(); err != nil {
+		return err
+	}
+	if err := c.writeAdmissionConfig(); err != nil {
 		return err
 	}
 	tokens, err := c.ensureTokens()
@@ -206,6 +213,17 @@ func (c *cluster) up(ctx context.Context) error {
 	fmt.Printf("Cluster ready in %.1fs: node %s is Ready, the default ServiceAccount exists.\n", time.Since(start).Seconds(), nodeName)
 	fmt.Printf("  export KUBECONFIG=%s   # or alice, bob, carol, oncall\n", rel(c.kubeconfig("admin")))
 	return nil
+}
+
+// writeAdmissionConfig points kube-apiserver's webhook client certificate at
+// the manager's webhook port, where dev.sh's manager listens.
+func (c *cluster) writeAdmissionConfig() error {
+	client, err := c.pki().webhookClient()
+	if err != nil {
+		return err
+	}
+	_, err = certs.WriteAdmissionConfig(c.pki().path("admission"), fmt.Sprintf("127.0.0.1:%d", c.port(procs.Webhook)), client)
+	return err
 }
 
 // step starts one component unless it runs already, and waits until ready

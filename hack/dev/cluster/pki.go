@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/baton-dev/baton/internal/certs"
 )
 
 // The dev cluster's PKI lives in <dir>/pki and is generated once: restarting
@@ -23,8 +25,16 @@ import (
 //	ca.crt, ca.key             the CA that signs both serving certificates
 //	apiserver.crt, .key        kube-apiserver's serving certificate (127.0.0.1)
 //	sa.key, sa.pub             the service-account signing key pair
+//	webhook-client-ca.crt, .key  the CA the manager's webhook trusts for its callers
+//	webhook-client.crt, .key   the client certificate kube-apiserver presents to the webhook
+//	admission/                 kube-apiserver's admission configuration that presents it
 //	<dir>/webhook-certs/tls.*  the manager's webhook serving certificate (127.0.0.1)
 type pki struct{ dir, webhookDir string }
+
+// webhookClientName is the Common Name of kube-apiserver's client
+// certificate, the one caller the manager's webhook accepts
+// (--webhook-client-names).
+const webhookClientName = "kube-apiserver-webhook-client"
 
 func (p pki) path(name string) string { return filepath.Join(p.dir, name) }
 
@@ -65,6 +75,9 @@ func (p pki) ensure() error {
 		if err := newServingCert(ca, caKey, s.cn, s.crt, s.key); err != nil {
 			return fmt.Errorf("generate %s: %w", s.crt, err)
 		}
+	}
+	if err := p.ensureWebhookClient(); err != nil {
+		return fmt.Errorf("generate the webhook client certificate: %w", err)
 	}
 	if !exists(p.path("sa.key")) || !exists(p.path("sa.pub")) {
 		if err := p.newServiceAccountKeys(); err != nil {
@@ -174,4 +187,39 @@ func serial() *big.Int {
 		panic(err) // crypto/rand never fails on Linux
 	}
 	return n
+}
+
+// ensureWebhookClient issues, once, the CA the webhook trusts for callers
+// and kube-apiserver's client certificate from it (internal/certs).
+func (p pki) ensureWebhookClient() error {
+	if exists(p.path("webhook-client.crt")) && exists(p.path("webhook-client.key")) && exists(p.path("webhook-client-ca.crt")) {
+		return nil
+	}
+	ca, err := certs.NewCA("baton-dev-webhook-client-ca", 10*365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	client, err := certs.NewClientCert(ca, webhookClientName, 10*365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{
+		"webhook-client-ca.crt": ca.Cert, "webhook-client-ca.key": ca.Key,
+		"webhook-client.crt": client.Cert, "webhook-client.key": client.Key,
+	} {
+		if err := os.WriteFile(p.path(name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// webhookClient reads kube-apiserver's client certificate for the webhook.
+func (p pki) webhookClient() (certs.KeyPair, error) {
+	crt, err := os.ReadFile(p.path("webhook-client.crt"))
+	if err != nil {
+		return certs.KeyPair{}, err
+	}
+	key, err := os.ReadFile(p.path("webhook-client.key"))
+	return certs.KeyPair{Cert: crt, Key: key}, err
 }
