@@ -278,6 +278,7 @@ var _ = Describe("spec.source bad input", Ordered, func() {
 		Entry("wrong credentials", func(ns string, src *batonv1alpha1.Source) {
 			Expect(k8sClient.Create(ctx, &corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "wrong"},
+				Type:       corev1.SecretTypeBasicAuth,
 				StringData: map[string]string{"username": appGitUser, "password": "wrong-Pa55word-00aa11"},
 			})).To(Succeed())
 			src.Git.SecretRef.Name = "wrong"

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,6 +25,7 @@ import (
 	"github.com/baton-dev/baton/controllers"
 	"github.com/baton-dev/baton/internal/certs"
 	"github.com/baton-dev/baton/internal/delivery"
+	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/gitdelivery"
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/source"
@@ -68,6 +71,8 @@ func main() {
 	webhookSecretName := flag.String("webhook-cert-secret", "baton-webhook-server-cert", "The Secret, in the manager's namespace and mounted at --webhook-cert-dir, that holds the webhook CA and serving certificate.")
 	mutatingWebhookName := flag.String("mutating-webhook-configuration", "baton-mutating-webhook-configuration", "The MutatingWebhookConfiguration that receives the CA bundle.")
 	validatingWebhookName := flag.String("validating-webhook-configuration", "baton-validating-webhook-configuration", "The ValidatingWebhookConfiguration that receives the CA bundle.")
+	allowedGitHosts := flag.String("allowed-git-hosts", "", "Comma-separated hosts that delivery.git.url and spec.source.git.url may name (\".example.com\" for every host under example.com). Empty allows every host.")
+	insecureHTTPGitHosts := flag.String("insecure-http-git-hosts", "", "Comma-separated loopback hosts that may be sent Git credentials over plain http://, for a development cluster. Empty sends credentials only over https:// and SSH.")
 	hooksAddr := flag.String("hooks-bind-address", ":9292", "The address the push webhook receiver (/hooks/<namespace>/<environment>) listens on, on every replica.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -191,6 +196,15 @@ func main() {
 		os.Exit(1)
 	}
 
+	network, err := gitNetwork(*allowedGitHosts, *insecureHTTPGitHosts)
+	if err != nil {
+		setupLog.Error(err, "invalid flag")
+		os.Exit(2)
+	}
+	// Baton's commits are signed with a key derived from the admission key,
+	// which only the manager reads.
+	gitDeliverer := gitdelivery.New(mgr.GetAPIReader(), *gitCacheDir, admissionKeys)
+	gitDeliverer.Network = network
 	if err := (&controllers.PromotionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -198,7 +212,7 @@ func main() {
 		Clock:     clock.RealClock{},
 		Deliverer: controllers.Deliverers(
 			&delivery.Direct{Workloads: workloads},
-			gitdelivery.New(mgr.GetAPIReader(), *gitCacheDir)),
+			gitDeliverer),
 		Admission: admissionKeys,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
@@ -226,7 +240,7 @@ func main() {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("source-controller"),
 		Admission: admissionKeys,
-		Cache:     &source.Cache{Dir: *gitCacheDir},
+		Cache:     &source.Cache{Dir: *gitCacheDir, Network: network},
 		Clock:     clock.RealClock{},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the source controller")
@@ -247,4 +261,25 @@ func main() {
 		setupLog.Error(err, "the manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// gitNetwork builds the policy of Git URLs from the flags. Plain HTTP with
+// credentials is only ever allowed to a loopback host.
+func gitNetwork(allowed, insecureHTTP string) (batongit.Network, error) {
+	split := func(s string) []string {
+		var out []string
+		for _, h := range strings.Split(s, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	n := batongit.Network{AllowedHosts: split(allowed), PlainHTTPHosts: split(insecureHTTP)}
+	for _, h := range n.PlainHTTPHosts {
+		if !batongit.IsLoopback(h) {
+			return n, fmt.Errorf("--insecure-http-git-hosts: %q is not a loopback host; credentials travel over plain HTTP only inside the manager's own host", h)
+		}
+	}
+	return n, nil
 }
