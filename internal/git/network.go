@@ -20,7 +20,7 @@ import (
 // success. go-git reads such a body whole into its error message; a server
 // that streams gigabytes would otherwise take the manager's memory, and the
 // admission webhook with it.
-const MaxErrorBody = 64 << 10
+const MaxErrorBody = 4 << 10
 
 // Network is the manager's policy for the hosts a Git URL may name. The
 // zero value allows every host and sends credentials only over TLS or SSH.
@@ -71,13 +71,10 @@ func urlHost(rawURL string) (scheme, host string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if u.Hostname() == "" {
-		return "", "", fmt.Errorf("the URL has no host")
-	}
 	return strings.ToLower(u.Scheme), u.Hostname(), nil
 }
 
-// checkNetwork refuses a URL whose host the policy does not allow, and
+// check refuses a URL whose host the policy does not allow, and
 // plain http:// when the Secret's credentials would travel over it. Both
 // are checked before any connection is made.
 func (n Network) check(r Remote) error {
@@ -91,6 +88,9 @@ func (n Network) check(r Remote) error {
 	default:
 		return outcome.Stall(batonv1alpha1.RepositoryNotFoundReason,
 			"%s.url %q: scheme %q is not supported; use https://, ssh:// or user@host:path", r.Field, RedactURLs(r.URL), scheme)
+	}
+	if host == "" {
+		return outcome.Stall(batonv1alpha1.RepositoryNotFoundReason, "%s.url %q has no host", r.Field, RedactURLs(r.URL))
 	}
 	if len(n.AllowedHosts) > 0 && !allows(n.AllowedHosts, host) {
 		return outcome.Stall(batonv1alpha1.HostNotAllowedReason,
