@@ -115,6 +115,8 @@ func init() {
 }
 
 // NewHTTPClient is the HTTP client of Baton's Git transports over rt.
+// go-git needs an *http.Transport only for per-remote TLS and proxy options,
+// which Baton does not set.
 func NewHTTPClient(rt http.RoundTripper) *http.Client {
 	return &http.Client{Transport: cappedTransport{rt}, CheckRedirect: sameHostRedirect}
 }
