@@ -21,6 +21,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
+	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/source"
 	"github.com/baton-dev/baton/internal/testenv"
@@ -63,7 +64,7 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer, tun
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("source-controller"),
 		Admission: admissionKey,
-		Cache:     &source.Cache{Dir: GinkgoT().TempDir()},
+		Cache:     &source.Cache{Dir: GinkgoT().TempDir(), Network: batongit.Network{PlainHTTPHosts: []string{"127.0.0.1"}}},
 		Clock:     fakeClock,
 	}).SetupWithManager(mgr)).To(Succeed())
 	engine := &PromotionReconciler{

@@ -128,7 +128,7 @@ func (r *SourceReconciler) follow(ctx context.Context, env *batonv1alpha1.Enviro
 	if err != nil {
 		return err
 	}
-	creds, err := source.ReadCredentials(ctx, r.APIReader, env, filepath.Join(r.Cache.Dir, "known-hosts", env.Namespace, env.Name))
+	creds, err := source.ReadCredentials(ctx, r.APIReader, env, filepath.Join(r.Cache.Dir, "known-hosts", env.Namespace, env.Name), r.Cache.Network)
 	if err != nil {
 		return err
 	}

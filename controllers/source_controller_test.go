@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/source"
 )
 
 // sourceCondition is the Source condition of staging, fresh from the server.
@@ -131,7 +132,7 @@ var _ = Describe("Merge to main deploys (spec.source)", Ordered, func() {
 		before := s.readTriggers(ctx)
 		code, answer := postHook(hooks.URL+"/hooks/"+s.ns+"/staging", pushPayload("refs/heads/main", c1), "not-the-secret")
 		Expect(code).To(Equal(http.StatusUnauthorized))
-		Expect(answer).To(Equal("the GitHub signature does not match the secret in spec.source.git.webhookSecretRef"))
+		Expect(answer).To(Equal(source.Refused))
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.staging), s.staging)).To(Succeed())
 		Expect(s.staging.Annotations).NotTo(HaveKey(batonv1alpha1.SourceRequestedAtAnnotation))
 		Expect(s.readTriggers(ctx)).To(Equal(before), "the receiver asked for a read")
@@ -278,6 +279,7 @@ var _ = Describe("spec.source bad input", Ordered, func() {
 		Entry("wrong credentials", func(ns string, src *batonv1alpha1.Source) {
 			Expect(k8sClient.Create(ctx, &corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "wrong"},
+				Type:       corev1.SecretTypeBasicAuth,
 				StringData: map[string]string{"username": appGitUser, "password": "wrong-Pa55word-00aa11"},
 			})).To(Succeed())
 			src.Git.SecretRef.Name = "wrong"

@@ -122,6 +122,7 @@ func sourceSecrets(ctx context.Context, ns string) {
 	GinkgoHelper()
 	Expect(k8sClient.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-git"},
+		Type:       corev1.SecretTypeBasicAuth,
 		StringData: map[string]string{batongit.UsernameKey: appGitUser, batongit.PasswordKey: appGitPassword},
 	})).To(Succeed())
 	Expect(k8sClient.Create(ctx, &corev1.Secret{

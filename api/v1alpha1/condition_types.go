@@ -159,6 +159,24 @@ const (
 	// PushRejectedReason: the Git server refused the push for a reason other
 	// than a concurrent commit (a hook, branch protection, permissions).
 	PushRejectedReason = "PushRejected"
+	// PathEscapesReason: a file that delivery.git.path or delivery.git.edit
+	// names is reached through a symlink (or a symlinked directory) that
+	// leaves delivery.git.path; the message names the link and its target.
+	PathEscapesReason = "PathEscapes"
+	// InsecureTransportReason: a Git URL that would carry credentials from a
+	// Secret is plain http://; the message names the field.
+	InsecureTransportReason = "InsecureTransport"
+	// HostNotAllowedReason: a Git URL names a host outside the manager's
+	// --allowed-git-hosts; the message names the field and the host.
+	HostNotAllowedReason = "HostNotAllowed"
+	// ForeignCommitReason: a commit on the branch carries this Promotion's
+	// Baton-Promotion-UID trailer, but Baton did not make it (no valid
+	// Baton-Signature, another author, or other files touched).
+	ForeignCommitReason = "ForeignCommit"
+	// PushBranchDivergedReason: delivery.git.pushBranch holds commits that
+	// are not on delivery.git.branch; Baton builds only on the branch and
+	// never force-pushes.
+	PushBranchDivergedReason = "PushBranchDiverged"
 	// AwaitingMergeReason: Baton pushed to delivery.git.pushBranch and waits
 	// until its commit is merged into delivery.git.branch.
 	AwaitingMergeReason = "AwaitingMerge"

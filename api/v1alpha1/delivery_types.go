@@ -50,7 +50,10 @@ type GitDelivery struct {
 
 	// SecretRef names a Secret in the Environment's namespace with the
 	// credentials: username and password (or password alone as a token) for
-	// HTTPS; identity and known_hosts for SSH. Empty means anonymous access.
+	// HTTPS; identity (or ssh-privatekey) and known_hosts for SSH. The Secret
+	// must be of type kubernetes.io/basic-auth or kubernetes.io/ssh-auth, or
+	// labelled promotion.baton.dev/credentials: "true"; it is never sent over
+	// plain http://. Empty means anonymous access.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
 

@@ -9,6 +9,14 @@ import (
 // Without it Baton never reads nor touches the workload.
 const AuthorizedEnvironmentAnnotation = "promotion.baton.dev/authorized-environment"
 
+// CredentialsLabel, set to "true", marks an Opaque Secret as Git
+// credentials that delivery.git.secretRef and spec.source.git.secretRef may
+// name. Secrets of type kubernetes.io/basic-auth and kubernetes.io/ssh-auth
+// need no label; every other Secret (a ServiceAccount token, an unlabelled
+// Opaque Secret) is refused, so that naming a Secret cannot send it to a
+// Git server.
+const CredentialsLabel = "promotion.baton.dev/credentials"
+
 // WorkloadKind is the kind of workload an Environment runs.
 // +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet
 type WorkloadKind string

@@ -42,8 +42,8 @@ type GitSource struct {
 	Branch string `json:"branch,omitempty"`
 
 	// SecretRef names a Secret in the Environment's namespace with read
-	// credentials, with the same keys as delivery.git.secretRef. Empty means
-	// anonymous access.
+	// credentials, with the same keys, type or label as
+	// delivery.git.secretRef. Empty means anonymous access.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/baton-dev/baton/controllers"
 	"github.com/baton-dev/baton/internal/certs"
 	"github.com/baton-dev/baton/internal/delivery"
+	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/gitdelivery"
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/source"
@@ -72,6 +74,8 @@ func main() {
 	validatingWebhookName := flag.String("validating-webhook-configuration", "baton-validating-webhook-configuration", "The ValidatingWebhookConfiguration that receives the CA bundle.")
 	webhookClientCA := flag.String("webhook-client-ca-file", "", "A PEM file of the CA that signs the API server's client certificate for webhooks. When set, the webhook server refuses, during the TLS handshake, every caller without a certificate from it (docs/install.md#authenticating-the-api-server). Empty accepts any caller, who can then obtain admission markers.")
 	webhookClientNames := flag.String("webhook-client-names", "", "Comma-separated Common Names or DNS names, one of which the caller's client certificate must carry; only with --webhook-client-ca-file. Empty accepts any certificate the CA signed.")
+	allowedGitHosts := flag.String("allowed-git-hosts", "", "Comma-separated hosts that delivery.git.url and spec.source.git.url may name (\".example.com\" for every host under example.com). Empty allows every host.")
+	insecureHTTPGitHosts := flag.String("insecure-http-git-hosts", "", "Comma-separated loopback hosts that may be sent Git credentials over plain http://, for a development cluster. Empty sends credentials only over https:// and SSH.")
 	hooksAddr := flag.String("hooks-bind-address", ":9292", "The address the push webhook receiver (/hooks/<namespace>/<environment>) listens on, on every replica.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -213,6 +217,15 @@ func main() {
 	if err != nil {
 		setupLog.Error(err, "unable to learn the manager's own username; automatic rollbacks will not be adopted")
 	}
+	network, err := gitNetwork(*allowedGitHosts, *insecureHTTPGitHosts)
+	if err != nil {
+		setupLog.Error(err, "invalid flag")
+		os.Exit(2)
+	}
+	// Baton's commits are signed with a key derived from the admission key,
+	// which only the manager reads.
+	gitDeliverer := gitdelivery.New(mgr.GetAPIReader(), *gitCacheDir, admissionKeys)
+	gitDeliverer.Network = network
 	if err := (&controllers.PromotionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -220,7 +233,7 @@ func main() {
 		Clock:     clock.RealClock{},
 		Deliverer: controllers.Deliverers(
 			&delivery.Direct{Workloads: workloads},
-			gitdelivery.New(mgr.GetAPIReader(), *gitCacheDir)),
+			gitDeliverer),
 		Admission: admissionKeys,
 		Self:      self,
 	}).SetupWithManager(mgr); err != nil {
@@ -249,7 +262,7 @@ func main() {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("source-controller"),
 		Admission: admissionKeys,
-		Cache:     &source.Cache{Dir: *gitCacheDir},
+		Cache:     &source.Cache{Dir: *gitCacheDir, Network: network},
 		Clock:     clock.RealClock{},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the source controller")
@@ -281,4 +294,16 @@ func splitNames(s string) []string {
 		}
 	}
 	return out
+}
+
+// gitNetwork builds the policy of Git URLs from the flags. Plain HTTP with
+// credentials is only ever allowed to a loopback host.
+func gitNetwork(allowed, insecureHTTP string) (batongit.Network, error) {
+	n := batongit.Network{AllowedHosts: splitNames(allowed), PlainHTTPHosts: splitNames(insecureHTTP)}
+	for _, h := range n.PlainHTTPHosts {
+		if !batongit.IsLoopback(h) {
+			return n, fmt.Errorf("--insecure-http-git-hosts: %q is not a loopback host; credentials travel over plain HTTP only inside the manager's own host", h)
+		}
+	}
+	return n, nil
 }

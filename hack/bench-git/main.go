@@ -68,7 +68,7 @@ func run(n, files, commits int) error {
 
 	// Baton: one warm-up delivery makes the cached clone, as the first
 	// Promotion after a restart does; the rest are measured.
-	d := gitdelivery.New(nil, filepath.Join(dir, "baton-cache"))
+	d := gitdelivery.New(nil, filepath.Join(dir, "baton-cache"), gitdelivery.StaticKey("bench-git commit key"))
 	e := environment(url)
 	if _, err := d.Deliver(context.Background(), request(e, next())); err != nil {
 		return fmt.Errorf("baton warm-up: %w", err)

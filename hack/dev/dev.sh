@@ -165,6 +165,9 @@ up() {
 	# Its clones of the application repository stay with the cluster, not in
 	# the shared /tmp/baton-git.
 	args+=(--git-cache-dir="$DEV_DIR/manager/git-cache")
+	# The dev Git servers are on the loopback: only they may be named, and
+	# only 127.0.0.1 may get credentials over plain HTTP (docs/security.md).
+	args+=(--allowed-git-hosts=127.0.0.1,localhost --insecure-http-git-hosts=127.0.0.1)
 	KUBECONFIG="$DEV_DIR/admin.kubeconfig" cluster run manager -- "$MANAGER" "${args[@]}"
 	local ready=""
 	for _ in $(seq 1 300); do

@@ -51,6 +51,8 @@ type Remote struct {
 	// Push is true when Baton writes to the repository, false when it only
 	// reads it, for messages about what the credentials must allow.
 	Push bool
+	// Network is the manager's policy for hosts and plain HTTP.
+	Network Network
 }
 
 // secretName names the Secret for messages: namespace/name.
@@ -99,6 +101,9 @@ func sshUser(rawURL string) string {
 // the Environment is readable by everyone who can read the namespace, and
 // the password would end up in status and Events.
 func checkURL(r Remote) error {
+	if err := r.Network.check(r); err != nil {
+		return err
+	}
 	if !strings.Contains(r.URL, "://") {
 		return nil
 	}
@@ -139,6 +144,9 @@ func ReadCredentials(ctx context.Context, reader client.Reader, r Remote, knownH
 		}
 		return nil, fmt.Errorf("read Secret %s: %w", key, err)
 	}
+	if err := checkSecretKind(r, secret); err != nil {
+		return nil, err
+	}
 	creds := &Credentials{ID: key.String() + "@" + string(secret.UID) + "/" + secret.ResourceVersion, remote: r}
 	for _, v := range secret.Data {
 		creds.secrets = append(creds.secrets, secretFragments(v)...)
@@ -170,6 +178,9 @@ func httpCredentials(key client.ObjectKey, secret *corev1.Secret, creds *Credent
 
 func sshCredentials(rawURL string, key client.ObjectKey, secret *corev1.Secret, creds *Credentials, dir string) (*Credentials, error) {
 	identity, knownHosts := secret.Data[IdentityKey], secret.Data[KnownHostsKey]
+	if len(identity) == 0 {
+		identity = secret.Data[corev1.SSHAuthPrivateKey]
+	}
 	if len(identity) == 0 {
 		return nil, outcome.Stall(batonv1alpha1.GitCredentialsInvalidReason,
 			"Secret %s has no %s (the SSH private key) that the SSH URL needs", key, IdentityKey)
@@ -216,4 +227,31 @@ func checkKnownHosts(data []byte) error {
 		rest = next
 	}
 	return nil
+}
+
+// checkSecretKind accepts only a Secret meant as Git credentials: of type
+// kubernetes.io/basic-auth or kubernetes.io/ssh-auth, or labelled
+// promotion.baton.dev/credentials: "true". Without this rule anyone who may
+// edit an Environment could name any Secret of the namespace (a
+// ServiceAccount token, a database password) and have Baton send it to a
+// server of their choosing.
+func checkSecretKind(r Remote, s *corev1.Secret) error {
+	name := r.Namespace + "/" + s.Name
+	switch {
+	case s.Type == corev1.SecretTypeServiceAccountToken:
+		return outcome.Stall(batonv1alpha1.GitCredentialsInvalidReason,
+			"%s.secretRef: Secret %s is a ServiceAccount token (type %s); Baton never sends one to a Git server: name a Secret of type %s or %s, or one labelled %s=true",
+			r.Field, name, s.Type, corev1.SecretTypeBasicAuth, corev1.SecretTypeSSHAuth, batonv1alpha1.CredentialsLabel)
+	case s.Type == corev1.SecretTypeBasicAuth, s.Type == corev1.SecretTypeSSHAuth:
+		return nil
+	case s.Labels[batonv1alpha1.CredentialsLabel] == "true":
+		return nil
+	}
+	typ := s.Type
+	if typ == "" {
+		typ = corev1.SecretTypeOpaque
+	}
+	return outcome.Stall(batonv1alpha1.GitCredentialsInvalidReason,
+		"%s.secretRef: Secret %s (type %s) lacks the label %s=true; label it, or use a Secret of type %s or %s, so that only Secrets meant as Git credentials are sent to a Git server",
+		r.Field, name, typ, batonv1alpha1.CredentialsLabel, corev1.SecretTypeBasicAuth, corev1.SecretTypeSSHAuth)
 }

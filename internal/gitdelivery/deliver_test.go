@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"golang.org/x/crypto/ssh"
+	corev1 "k8s.io/api/core/v1"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
@@ -229,6 +230,19 @@ func TestBadInput(t *testing.T) {
 		{"Secret without password", func(e *batonv1alpha1.Environment) {
 			e.Spec.Delivery.Git.SecretRef = secret(t, map[string]string{batongit.UsernameKey: gitUser})
 		}, batonv1alpha1.GitCredentialsInvalidReason, []string{"has neither password nor token"}},
+		{"ServiceAccount token Secret", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery.Git.SecretRef = typedSecret(t, corev1.SecretTypeServiceAccountToken, true,
+				map[string]string{batongit.UsernameKey: gitUser, batongit.PasswordKey: gitPassword})
+		}, batonv1alpha1.GitCredentialsInvalidReason, []string{"is a ServiceAccount token", "never sends one to a Git server"}},
+		{"unlabelled Opaque Secret", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery.Git.SecretRef = typedSecret(t, corev1.SecretTypeOpaque, false,
+				map[string]string{batongit.UsernameKey: gitUser, batongit.PasswordKey: gitPassword})
+		}, batonv1alpha1.GitCredentialsInvalidReason, []string{"(type Opaque) lacks the label promotion.baton.dev/credentials=true"}},
+		{"credentials over plain http to a host not allowed it", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery.Git.URL = strings.Replace(r.httpURL(), "127.0.0.1", "localhost", 1)
+		}, batonv1alpha1.InsecureTransportReason, []string{"delivery.git.url http://localhost:", "never sends the credentials of delivery.git.secretRef"}},
+		{"unsupported scheme", func(e *batonv1alpha1.Environment) { e.Spec.Delivery.Git.URL = "file://" + r.bare },
+			batonv1alpha1.RepositoryNotFoundReason, []string{`scheme "file" is not supported`}},
 		{"password in the URL", func(e *batonv1alpha1.Environment) {
 			e.Spec.Delivery.Git.URL = strings.Replace(r.httpURL(), "://", "://"+gitUser+":"+gitPassword+"@", 1)
 		}, batonv1alpha1.GitCredentialsInvalidReason, []string{"delivery.git.url carries a password"}},

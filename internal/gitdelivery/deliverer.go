@@ -58,6 +58,12 @@ type Deliverer struct {
 	// MergePoll is the requeue interval while waiting for a merge. Zero means
 	// DefaultMergePoll.
 	MergePoll time.Duration
+	// Keys is the manager's key, from which the key of the Baton-Signature
+	// trailer is derived: only a commit that carries it counts as delivered.
+	Keys KeySource
+	// Network is the manager's policy for the hosts delivery.git.url may
+	// name, and for credentials over plain HTTP.
+	Network batongit.Network
 
 	locks sync.Map // cache key -> *sync.Mutex
 	// clean remembers, per cache key, the commit the worktree was left
@@ -68,9 +74,10 @@ type Deliverer struct {
 
 var _ delivery.Deliverer = (*Deliverer)(nil)
 
-// New returns a Deliverer that caches its clones under cacheDir.
-func New(reader client.Reader, cacheDir string) *Deliverer {
-	return &Deliverer{Reader: reader, CacheDir: cacheDir}
+// New returns a Deliverer that caches its clones under cacheDir and signs
+// its commits with a key derived from keys.
+func New(reader client.Reader, cacheDir string, keys KeySource) *Deliverer {
+	return &Deliverer{Reader: reader, CacheDir: cacheDir, Keys: keys}
 }
 
 // DefaultCacheDir is the cache directory when none is configured.
@@ -101,6 +108,8 @@ type session struct {
 	// mergePoll is how soon a commit waiting for its merge is looked at
 	// again.
 	mergePoll time.Duration
+	// signingKey signs and verifies the Baton-Signature trailer.
+	signingKey []byte
 }
 
 // open validates the Environment's delivery.git, reads the credentials,
@@ -126,7 +135,14 @@ func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, e
 	}
 	// The key cannot include the Secret's version before it is read, so the
 	// known_hosts file lives beside the clone of the current version.
-	remote := batongit.Remote{Namespace: env.Namespace, URL: g.URL, SecretRef: g.SecretRef, Field: "delivery.git", Push: true}
+	if d.Keys == nil {
+		return nil, errors.New("the git deliverer has no key to sign its commits with")
+	}
+	managerKey, err := d.Keys.Key(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the key of commit signatures: %w", err)
+	}
+	remote := batongit.Remote{Namespace: env.Namespace, URL: g.URL, SecretRef: g.SecretRef, Field: "delivery.git", Push: true, Network: d.Network}
 	creds, err := batongit.ReadCredentials(ctx, d.Reader, remote, filepath.Join(d.CacheDir, "known-hosts", cacheKey(g.URL, branch, pushBranch, env.Namespace)))
 	if err != nil {
 		return nil, err
@@ -145,9 +161,10 @@ func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, e
 			forget: func() { d.clean.Delete(key) },
 		},
 		req: req, git: g, branch: branch, pushBranch: pushBranch, key: key, clean: &d.clean,
-		mergePoll: orDefault(d.MergePoll, DefaultMergePoll),
-		log:       log.FromContext(ctx).WithValues("repository", batongit.RedactURLs(g.URL), "branch", branch, "promotion", klog.KObj(req.Promotion)),
-		unlock:    mu.(*sync.Mutex).Unlock,
+		mergePoll:  orDefault(d.MergePoll, DefaultMergePoll),
+		signingKey: commitKey(managerKey),
+		log:        log.FromContext(ctx).WithValues("repository", batongit.RedactURLs(g.URL), "branch", branch, "promotion", klog.KObj(req.Promotion)),
+		unlock:     mu.(*sync.Mutex).Unlock,
 	}
 	if err := s.clone.open(); err != nil {
 		s.unlock()
@@ -212,23 +229,35 @@ func (s *session) record(sha plumbing.Hash) delivery.Record {
 }
 
 // find looks for the Promotion's commit on the branch, then on the push
-// branch. onBranch says whether it is on the branch itself.
+// branch. onBranch says whether it is on the branch itself. Only a commit
+// that verify accepts counts; a commit that carries the UID and is not
+// Baton's, with none of Baton's own beside it, stalls the Promotion as
+// ForeignCommit.
 func (s *session) find(h heads) (sha plumbing.Hash, onBranch bool, err error) {
 	uid := string(s.req.Promotion.UID)
-	c, err := s.findCommit(h.branch, uid, s.depth)
-	if err != nil || c != nil {
-		if c != nil {
-			return c.Hash, true, nil
+	var firstForeign *match
+	for _, b := range []struct {
+		head     plumbing.Hash
+		onBranch bool
+		exists   bool
+	}{{h.branch, true, true}, {h.push, false, h.pushExists}} {
+		if !b.exists {
+			continue
 		}
-		return plumbing.ZeroHash, false, err
-	}
-	if h.pushExists {
-		if c, err = s.findCommit(h.push, uid, s.depth); err != nil || c != nil {
-			if c != nil {
-				return c.Hash, false, nil
-			}
+		m, err := s.findCommit(b.head, uid, s.depth, s.verify)
+		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
+		if m.found != nil {
+			return m.found.Hash, b.onBranch, nil
+		}
+		if m.rejected != nil && firstForeign == nil {
+			firstForeign = &m
+		}
+	}
+	if firstForeign != nil {
+		s.log.Info("A commit carries the Promotion's UID but is not Baton's", "commit", firstForeign.rejected.Hash.String(), "why", firstForeign.why.Error())
+		return plumbing.ZeroHash, false, s.foreign(firstForeign.rejected, firstForeign.why)
 	}
 	return plumbing.ZeroHash, false, nil
 }
@@ -297,6 +326,9 @@ func (s *session) edit(base plumbing.Hash) (bool, error) {
 		return false, err
 	}
 	res, err := manifest.Apply(s.workDir(), edit, img, manifest.Options{PinDigest: s.req.Environment.Spec.Delivery.PinDigest})
+	if errors.Is(err, manifest.ErrPathEscapes) {
+		return false, outcome.Stall(batonv1alpha1.PathEscapesReason, "%s", s.creds.Redact(err.Error()))
+	}
 	if errors.Is(err, manifest.ErrInvalid) {
 		return false, outcome.Stall(batonv1alpha1.ManifestInvalidReason, "%s", s.creds.Redact(err.Error()))
 	}
@@ -389,7 +421,10 @@ func (s *session) try(ctx context.Context, attempt int) (rec delivery.Record, ra
 		rec, err := s.delivered(sha, onBranch)
 		return rec, false, err
 	}
-	target, base, remote := s.target(h)
+	target, base, remote, err := s.target(h)
+	if err != nil {
+		return delivery.Record{}, false, err
+	}
 	changed, err := s.edit(base)
 	if err != nil {
 		return delivery.Record{}, false, err
@@ -423,18 +458,21 @@ func (s *session) try(ctx context.Context, attempt int) (rec delivery.Record, ra
 }
 
 // target is the branch to push to, the commit to build on, and the remote
-// head the push must fast-forward. With a pushBranch that holds unmerged
-// work, the commit builds on it, so that the push is a fast-forward;
-// otherwise on the branch.
-func (s *session) target(h heads) (target string, base, remote plumbing.Hash) {
+// head the push must fast-forward. The commit is always built on the
+// branch: a pushBranch is writable by whoever may open pull requests, so
+// what it holds is nobody's approved work. A pushBranch that holds commits
+// the branch does not is refused, since pushing over them would need a
+// force push.
+func (s *session) target(h heads) (target string, base, remote plumbing.Hash, err error) {
 	if s.pushBranch == "" {
-		return s.branch, h.branch, h.branch
+		return s.branch, h.branch, h.branch, nil
 	}
-	base = h.branch
 	if h.pushExists && !s.isAncestor(h.push, h.branch) {
-		base = h.push
+		return "", plumbing.ZeroHash, plumbing.ZeroHash, outcome.Stall(batonv1alpha1.PushBranchDivergedReason,
+			"delivery.git.pushBranch %q (at %s) holds commits that are not on delivery.git.branch %q; Baton builds only on %q and never force-pushes: "+
+				"merge or delete branch %q, then Baton pushes its commit there", s.pushBranch, short(h.push), s.branch, s.branch, s.pushBranch)
 	}
-	return s.pushBranch, base, h.push
+	return s.pushBranch, h.branch, h.push, nil
 }
 
 // backoff is an exponential delay from 100ms up to 3.2s, with full jitter.

@@ -241,10 +241,22 @@ func (r *remote) commitsOf(t testing.TB, branch string, uid types.UID) int {
 
 var secretSeq atomic.Int64
 
-// secret creates a credentials Secret in the API server.
+// secret creates a credentials Secret in the API server, labelled as such.
 func secret(t *testing.T, data map[string]string) *batonv1alpha1.LocalObjectReference {
 	t.Helper()
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("git-%d", secretSeq.Add(1))}, StringData: data}
+	return typedSecret(t, "", true, data)
+}
+
+// typedSecret creates a Secret of a type, labelled as credentials or not.
+func typedSecret(t *testing.T, typ corev1.SecretType, labelled bool, data map[string]string) *batonv1alpha1.LocalObjectReference {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("git-%d", secretSeq.Add(1))}, Type: typ, StringData: data}
+	if labelled {
+		s.Labels = map[string]string{batonv1alpha1.CredentialsLabel: "true"}
+	}
+	if typ == corev1.SecretTypeServiceAccountToken {
+		s.Annotations = map[string]string{corev1.ServiceAccountNameKey: "default"}
+	}
 	if err := env.Client.Create(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
@@ -317,6 +329,13 @@ func testContext(t *testing.T, sink *logSink) context.Context {
 	return ctx
 }
 
+// testKey stands for the manager's admission key.
+var testKey = StaticKey("gitdelivery-test-manager-key-0d9f")
+
+// newDeliverer is a Deliverer that may send credentials to the test
+// server over plain HTTP on the loopback, as the dev cluster's manager may.
 func newDeliverer(t *testing.T) *Deliverer {
-	return New(env.Client, t.TempDir())
+	d := New(env.Client, t.TempDir(), testKey)
+	d.Network = batongit.Network{PlainHTTPHosts: []string{"127.0.0.1"}}
+	return d
 }

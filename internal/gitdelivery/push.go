@@ -32,15 +32,35 @@ func (s *session) commit() (plumbing.Hash, error) {
 	if err := wt.AddWithOptions(&git.AddOptions{Path: s.editedFile, SkipStatus: true}); err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", s.editedFile, err)
 	}
+	blob, err := s.stagedBlob()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	message := commitMessage(s.req) + fmt.Sprintf("%s: %s\n", TrailerSignature,
+		signature(s.signingKey, s.req.Environment, string(s.req.Promotion.UID), s.editedFile, blob))
 	name, email := author(s.req.Environment)
 	sig := &object.Signature{Name: name, Email: email, When: time.Now()}
-	sha, err := wt.Commit(commitMessage(s.req), &git.CommitOptions{Author: sig, Committer: sig})
+	sha, err := wt.Commit(message, &git.CommitOptions{Author: sig, Committer: sig})
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("commit %s: %w", s.editedFile, err)
 	}
 	// The edit touched only editedFile, now committed: the worktree is sha.
 	s.clean.Store(s.key, sha)
 	return sha, nil
+}
+
+// stagedBlob is the blob of the edited file in the index: the content the
+// commit's signature covers.
+func (s *session) stagedBlob() (plumbing.Hash, error) {
+	idx, err := s.repo.Storer.Index()
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read the index: %w", err)
+	}
+	e, err := idx.Entry(s.editedFile)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("find %s in the index: %w", s.editedFile, err)
+	}
+	return e.Hash, nil
 }
 
 // serverOutput keeps the first bytes the server sends on the side band:

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
-
-	securejoin "github.com/cyphar/filepath-securejoin"
 )
 
 // DefaultMaxFileSize is the largest file an edit reads when
@@ -124,9 +123,10 @@ func Apply(root string, edit Edit, img Image, opts Options) (Result, error) {
 	if dir == "" {
 		dir = "."
 	}
-	if err := checkRelative(fieldPath, dir); err != nil {
+	if err := c.jail(dir); err != nil {
 		return Result{}, err
 	}
+	defer c.close()
 	switch {
 	case edit.Kustomize != nil:
 		return c.kustomize(dir, *edit.Kustomize, img, opts)
@@ -141,6 +141,11 @@ func Apply(root string, edit Edit, img Image, opts Options) (Result, error) {
 type checkout struct {
 	root  string // with symlinks resolved
 	limit int64
+	// base is delivery.git.path, opened by jail: baseDir its real path,
+	// baseRel its name in the repository.
+	base    *os.Root
+	baseDir string
+	baseRel string
 }
 
 func openCheckout(root string, limit int64) (*checkout, error) {
@@ -172,19 +177,95 @@ func checkRelative(field, rel string) error {
 	return nil
 }
 
-// resolve joins rel to the checkout with securejoin and returns the real
-// path and its name relative to the checkout. securejoin alone would quietly
-// reinterpret a symlink to /etc as <root>/etc; a link that leaves the
-// checkout is a mistake or an attack, so it is reported instead.
-func (c *checkout) resolve(field, rel string) (real, name string, err error) {
+// jail resolves delivery.git.path, which must be a real directory of the
+// repository: no component of it may be a symlink, or an edit for staging
+// could be moved into production's directory by one link. Every later read
+// and write goes through an os.Root opened there, so that nothing an edit
+// does can leave it.
+func (c *checkout) jail(rel string) error {
+	if err := checkRelative(fieldPath, rel); err != nil {
+		return err
+	}
+	cur := c.root
+	for _, part := range splitPath(rel) {
+		next := filepath.Join(cur, part)
+		fi, err := os.Lstat(next)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return invalid(fieldPath, "%s does not exist in the repository", rel)
+		}
+		if err != nil {
+			return fmt.Errorf("resolve %s: %w", rel, err)
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			link, _ := os.Readlink(next)
+			return escapes(fieldPath, "%s: %s is a symlink to %s; delivery.git.path must be a directory of the repository itself, so that an edit cannot be moved into another Environment's files",
+				rel, c.rel(next), c.describeTarget(next, link))
+		}
+		cur = next
+	}
+	fi, err := os.Stat(cur)
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", rel, err)
+	}
+	if !fi.IsDir() {
+		return invalid(fieldPath, "%s is a file, want a directory", rel)
+	}
+	base, err := os.OpenRoot(cur)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", rel, err)
+	}
+	c.base, c.baseDir, c.baseRel = base, cur, path.Clean(filepath.ToSlash(rel))
+	return nil
+}
+
+// close releases the os.Root of delivery.git.path.
+func (c *checkout) close() {
+	if c.base != nil {
+		_ = c.base.Close()
+	}
+}
+
+func splitPath(rel string) []string {
+	var parts []string
+	for _, part := range strings.Split(filepath.ToSlash(filepath.Clean(rel)), "/") {
+		if part != "." && part != "" {
+			parts = append(parts, part)
+		}
+	}
+	return parts
+}
+
+// describeTarget says where a link points, relative to the repository when
+// it stays inside it.
+func (c *checkout) describeTarget(link, target string) string {
+	real, err := filepath.EvalSymlinks(link)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s, which does not resolve", target)
+	case within(c.root, real):
+		return c.rel(real)
+	}
+	return fmt.Sprintf("%s, outside the repository", target)
+}
+
+// resolve finds rel, a path from the repository root under
+// delivery.git.path, and returns its name relative to delivery.git.path
+// with every symlink resolved, and relative to the checkout. A link is
+// followed only while it stays inside delivery.git.path; one that leaves
+// it, for elsewhere in the repository or outside it, is refused and named.
+func (c *checkout) resolve(field, rel string) (inBase, name string, err error) {
 	if err := checkRelative(field, rel); err != nil {
 		return "", "", err
 	}
-	cur := c.root
-	for _, part := range strings.Split(filepath.ToSlash(filepath.Clean(rel)), "/") {
-		if part == "." || part == "" {
-			continue
-		}
+	clean := path.Clean(filepath.ToSlash(rel))
+	under := strings.TrimPrefix(clean, c.baseRel+"/")
+	if c.baseRel == "." {
+		under = clean
+	} else if under == clean {
+		return "", "", escapes(field, "%s is not under delivery.git.path %s", rel, c.baseRel)
+	}
+	cur := c.baseDir
+	for _, part := range splitPath(under) {
 		next := filepath.Join(cur, part)
 		fi, err := os.Lstat(next)
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
@@ -194,27 +275,26 @@ func (c *checkout) resolve(field, rel string) (real, name string, err error) {
 			return "", "", fmt.Errorf("resolve %s: %w", rel, err)
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
+			link, _ := os.Readlink(next)
 			target, err := filepath.EvalSymlinks(next)
-			if err != nil {
-				link, _ := os.Readlink(next)
+			switch {
+			case err != nil:
 				return "", "", invalid(field, "%s: symlink %s -> %s does not resolve", rel, c.rel(next), link)
-			}
-			if !within(c.root, target) {
-				link, _ := os.Readlink(next)
-				return "", "", invalid(field, "%s: symlink %s -> %s leaves the repository", rel, c.rel(next), link)
+			case !within(c.root, target):
+				return "", "", escapes(field, "%s: symlink %s -> %s leaves the repository", rel, c.rel(next), link)
+			case !within(c.baseDir, target):
+				return "", "", escapes(field, "%s: symlink %s -> %s leaves delivery.git.path %s for %s; an edit never leaves delivery.git.path",
+					rel, c.rel(next), link, c.baseRel, c.rel(target))
 			}
 			next = target
 		}
 		cur = next
 	}
-	real, err = securejoin.SecureJoin(c.root, rel)
-	if err != nil {
-		return "", "", fmt.Errorf("resolve %s: %w", rel, err)
+	inBase, err = filepath.Rel(c.baseDir, cur)
+	if err != nil || !within(c.baseDir, cur) {
+		return "", "", escapes(field, "%s resolves to %s, outside delivery.git.path %s", rel, c.rel(cur), c.baseRel)
 	}
-	if real != cur {
-		return "", "", invalid(field, "%s resolves to %s, outside the repository", rel, real)
-	}
-	return real, c.rel(real), nil
+	return inBase, c.rel(cur), nil
 }
 
 func (c *checkout) rel(p string) string {
@@ -230,37 +310,28 @@ func within(root, p string) bool {
 	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) && !filepath.IsAbs(r)
 }
 
-// dir resolves the delivery path, which must be a directory.
-func (c *checkout) dir(rel string) (string, error) {
-	real, _, err := c.resolve(fieldPath, rel)
-	if err != nil {
-		return "", err
-	}
-	fi, err := os.Stat(real)
-	if err != nil {
-		return "", fmt.Errorf("stat %s: %w", rel, err)
-	}
-	if !fi.IsDir() {
-		return "", invalid(fieldPath, "%s is a file, want a directory", rel)
-	}
-	return real, nil
-}
-
 // file is a regular file read into memory.
 type file struct {
-	real string
-	name string // relative to the checkout
-	mode fs.FileMode
-	data []byte
+	base   *os.Root
+	inBase string // relative to delivery.git.path, symlinks resolved
+	name   string // relative to the checkout
+	mode   fs.FileMode
+	data   []byte
 }
 
-// read resolves and reads rel, which field names.
+// read resolves and reads rel, which field names, through the os.Root of
+// delivery.git.path: a link swapped in after resolve cannot lead out.
 func (c *checkout) read(field, rel string) (*file, error) {
-	real, name, err := c.resolve(field, rel)
+	inBase, name, err := c.resolve(field, rel)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := os.Stat(real)
+	f, err := c.base.Open(inBase)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("stat %s: %w", name, err)
 	}
@@ -272,11 +343,6 @@ func (c *checkout) read(field, rel string) (*file, error) {
 	case fi.Size() > c.limit:
 		return nil, invalid(field, "%s is %d bytes, over the limit of %d", name, fi.Size(), c.limit)
 	}
-	f, err := os.Open(real)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, c.limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
@@ -284,13 +350,14 @@ func (c *checkout) read(field, rel string) (*file, error) {
 	if int64(len(data)) > c.limit {
 		return nil, invalid(field, "%s is over the limit of %d bytes", name, c.limit)
 	}
-	return &file{real: real, name: name, mode: fi.Mode(), data: data}, nil
+	return &file{base: c.base, inBase: inBase, name: name, mode: fi.Mode(), data: data}, nil
 }
 
-// write replaces the file atomically: a reader sees the old or the new
-// content, never a mix, and a failure leaves the old file in place.
+// write replaces the file atomically, inside delivery.git.path: a reader
+// sees the old or the new content, never a mix, and a failure leaves the
+// old file in place.
 func (f *file) write(data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(f.real), "."+filepath.Base(f.real)+".baton-*")
+	tmp, tmpName, err := f.createTemp()
 	if err != nil {
 		return fmt.Errorf("write %s: %w", f.name, err)
 	}
@@ -298,7 +365,7 @@ func (f *file) write(data []byte) error {
 	defer func() {
 		if !done {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			_ = f.base.Remove(tmpName)
 		}
 	}()
 	if _, err := tmp.Write(data); err != nil {
@@ -313,13 +380,23 @@ func (f *file) write(data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", f.name, err)
 	}
-	if err := os.Rename(tmp.Name(), f.real); err != nil {
-		os.Remove(tmp.Name())
-		done = true
+	if err := f.base.Rename(tmpName, f.inBase); err != nil {
 		return fmt.Errorf("write %s: %w", f.name, err)
 	}
 	done = true
 	return nil
+}
+
+// createTemp creates a new file beside the one to replace, inside the root.
+func (f *file) createTemp() (*os.File, string, error) {
+	dir, base := filepath.Split(f.inBase)
+	for i := 0; ; i++ {
+		name := filepath.Join(dir, fmt.Sprintf(".%s.baton-%d-%d", base, os.Getpid(), rand.Int64()))
+		tmp, err := f.base.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil || !errors.Is(err, fs.ErrExist) || i >= 10 {
+			return tmp, name, err
+		}
+	}
 }
 
 // finish writes the edited source if it changed, and reports the result.

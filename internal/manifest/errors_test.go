@@ -47,7 +47,7 @@ func TestBadInput(t *testing.T) {
 			field: "delivery.git.edit.helm.file", reason: "symlink chart/values.yaml -> ../../outside-values.yaml leaves the repository"},
 		{name: "traversal by the delivery path symlink", links: map[string]string{"overlays": "OUTSIDE"},
 			edit:  Edit{Path: "overlays", Kustomize: &KustomizeEdit{}},
-			field: "delivery.git.path", reason: "leaves the repository"},
+			field: "delivery.git.path", reason: "outside the repository"},
 		{name: "dangling symlink", links: map[string]string{"values.yaml": "nowhere.yaml"},
 			edit:  Edit{Helm: &HelmEdit{}},
 			field: "delivery.git.edit.helm.file", reason: "symlink values.yaml -> nowhere.yaml does not resolve"},

@@ -76,9 +76,6 @@ func (c *checkout) setFields(dir, fileField, file string, fields []fieldValue) (
 	if err := checkRelative(fileField, file); err != nil {
 		return Result{}, err
 	}
-	if _, err := c.dir(dir); err != nil {
-		return Result{}, err
-	}
 	f, err := c.read(fileField, path.Join(dir, file))
 	if err != nil {
 		return Result{}, err

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -36,13 +34,9 @@ func (c *checkout) kustomize(dir string, e KustomizeEdit, img Image, opts Option
 	if name == "" {
 		name = img.Repository
 	}
-	real, err := c.dir(dir)
-	if err != nil {
-		return Result{}, err
-	}
 	var found []string
 	for _, n := range kustomizationNames {
-		_, err := os.Lstat(filepath.Join(real, n))
+		_, err := c.base.Lstat(n)
 		switch {
 		case err == nil:
 			found = append(found, n)

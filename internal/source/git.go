@@ -91,8 +91,11 @@ const maxWalk = 1000
 type Cache struct {
 	// Dir is where the repositories live. An emptyDir is enough: a lost
 	// cache is fetched again.
-	Dir   string
-	locks sync.Map
+	Dir string
+	// Network is the manager's policy for the hosts spec.source.git.url may
+	// name.
+	Network batongit.Network
+	locks   sync.Map
 }
 
 func (c *Cache) dir(repoURL, branch string) string {

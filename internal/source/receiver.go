@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,12 +53,16 @@ type Receiver struct {
 	Client client.Client
 	// Log records every answer, never a body, header or secret.
 	Log logr.Logger
-	// Rate and Burst limit all hooks; PerEnvironment and PerEnvBurst the
-	// hooks for one Environment. Zero means the defaults.
+	// Rate and Burst limit all hooks, a flood guard for the API server;
+	// PerEnvironment and PerEnvBurst the authenticated hooks for one
+	// Environment. Zero means the defaults.
 	Rate, PerEnvironment rate.Limit
 	Burst, PerEnvBurst   int
 	// Now stamps the annotation; empty means time.Now.
 	Now func() time.Time
+	// RefusalFloor is the least time a refusal of an unauthenticated hook
+	// takes. Zero means DefaultRefusalFloor.
+	RefusalFloor time.Duration
 
 	once     sync.Once
 	global   *rate.Limiter
@@ -84,6 +89,9 @@ func (r *Receiver) init() {
 		}
 		if r.Now == nil {
 			r.Now = time.Now
+		}
+		if r.RefusalFloor == 0 {
+			r.RefusalFloor = DefaultRefusalFloor
 		}
 		r.global = rate.NewLimiter(r.Rate, r.Burst)
 		r.limiters = map[string]*rate.Limiter{}
@@ -139,15 +147,26 @@ func (r *Receiver) serveHook(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.WriteString(w, msg+"\n")
 }
 
-// handle decides the answer. The order matters: cheap refusals first, the
-// Secret only for a known Environment, and the body is parsed only once its
-// signature verifies.
+// Refused is the one answer to every hook that does not authenticate:
+// for an Environment that does not exist, that takes no webhooks, whose
+// webhook Secret is not set up, and for a signature that does not match.
+// The caller learns nothing about which Environments exist; the manager's
+// log says which it was.
+const Refused = "refused: no Environment at this path takes hooks signed with this secret; check the URL and the secret in spec.source.git.webhookSecretRef"
+
+// DefaultRefusalFloor is how long every refusal of an unauthenticated hook
+// takes at least, so that the API reads an existing Environment costs do
+// not tell it apart from one that does not exist.
+const DefaultRefusalFloor = 100 * time.Millisecond
+
+// handle decides the answer. The order matters: cheap refusals first, then
+// authentication, the same way whether the Environment exists or not; the
+// rate limit of one Environment is spent only by hooks that authenticate,
+// and the body is parsed only once its signature verifies.
 func (r *Receiver) handle(req *http.Request, key types.NamespacedName) (int, string) {
-	if len(validation.IsDNS1123Label(key.Namespace)) > 0 || len(validation.IsDNS1123Subdomain(key.Name)) > 0 {
-		return http.StatusNotFound, "no Environment " + Sanitize(key.String(), 64) + " takes webhooks: the path must be /hooks/<namespace>/<environment>"
-	}
-	if !r.global.Allow() || !r.limiter(key.String()).Allow() {
-		return http.StatusTooManyRequests, "too many hooks for " + key.String() + "; retry later"
+	start := time.Now()
+	if !r.global.Allow() {
+		return http.StatusTooManyRequests, "too many hooks; retry later"
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, req.Body, MaxBodyBytes))
 	if err != nil {
@@ -157,28 +176,26 @@ func (r *Receiver) handle(req *http.Request, key types.NamespacedName) (int, str
 		}
 		return http.StatusBadRequest, "the body could not be read"
 	}
-	ctx := req.Context()
-	env := &batonv1alpha1.Environment{}
-	if err := r.Reader.Get(ctx, key, env); err != nil {
-		if apierrors.IsNotFound(err) {
-			return http.StatusNotFound, notAccepting(key)
-		}
-		r.Log.Error(err, "read the Environment of a webhook", "environment", key.String())
-		return http.StatusServiceUnavailable, "the Environment could not be read; retry later"
-	}
-	if env.Spec.Source == nil || env.Spec.Source.Git.WebhookSecretRef == nil {
-		return http.StatusNotFound, notAccepting(key)
-	}
-	secret, status, msg := r.secret(ctx, env)
-	if secret == nil {
-		return status, msg
-	}
 	sig, err := ParseSignature(req.Header)
 	if err != nil {
 		return hookStatus(err)
 	}
-	if !sig.Verify(body, secret) {
-		return http.StatusUnauthorized, fmt.Sprintf("the %s signature does not match the secret in spec.source.git.webhookSecretRef", sig.Provider)
+	ctx := req.Context()
+	env, secret, err := r.authenticate(ctx, key)
+	if err != nil {
+		r.Log.Error(err, "read the Environment of a webhook", "environment", key.String())
+		return http.StatusServiceUnavailable, "the hook could not be checked; retry later"
+	}
+	// A missing secret is checked against a random one, so that an unknown
+	// Environment costs the same HMAC as a wrong signature.
+	ok := sig.Verify(body, orRandom(secret))
+	if !ok || secret == nil {
+		r.Log.V(1).Info("refused a webhook", "environment", key.String(), "known", env != nil, "secretSetUp", secret != nil)
+		r.pad(ctx, start)
+		return http.StatusUnauthorized, Refused
+	}
+	if !r.limiter(key.String()).Allow() {
+		return http.StatusTooManyRequests, "too many hooks for " + key.String() + "; retry later"
 	}
 	ev, err := ParseEvent(sig.Provider, req.Header, body)
 	if err != nil {
@@ -198,8 +215,46 @@ func (r *Receiver) handle(req *http.Request, key types.NamespacedName) (int, str
 	return http.StatusAccepted, "accepted: Baton reads the head of branch " + branch + " now"
 }
 
-func notAccepting(key types.NamespacedName) string {
-	return "no Environment " + key.String() + " takes webhooks: it does not exist or has no spec.source.git.webhookSecretRef"
+// authenticate reads the Environment at key and its webhook secret, with
+// the uncached reader, from the Environment's namespace only. secret is nil
+// when the path names no Environment, one that takes no webhooks, or one
+// whose Secret is not set up; err is only for an API server that cannot
+// be read.
+func (r *Receiver) authenticate(ctx context.Context, key types.NamespacedName) (env *batonv1alpha1.Environment, secret []byte, err error) {
+	if len(validation.IsDNS1123Label(key.Namespace)) > 0 || len(validation.IsDNS1123Subdomain(key.Name)) > 0 {
+		return nil, nil, nil
+	}
+	env = &batonv1alpha1.Environment{}
+	if err := r.Reader.Get(ctx, key, env); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	if env.Spec.Source == nil || env.Spec.Source.Git.WebhookSecretRef == nil {
+		return env, nil, nil
+	}
+	return env, r.secret(ctx, env), nil
+}
+
+// orRandom is secret, or a fresh random key when there is none.
+func orRandom(secret []byte) []byte {
+	if secret != nil {
+		return secret
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// pad waits until the refusal floor has passed since start.
+func (r *Receiver) pad(ctx context.Context, start time.Time) {
+	t := time.NewTimer(time.Until(start.Add(r.RefusalFloor)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 func hookStatus(err error) (int, string) {
@@ -210,25 +265,21 @@ func hookStatus(err error) (int, string) {
 	return http.StatusBadRequest, "the hook could not be parsed"
 }
 
-// secret reads the webhook secret with the uncached reader, from the
-// Environment's namespace only. Its value is returned, never shown.
-func (r *Receiver) secret(ctx context.Context, env *batonv1alpha1.Environment) ([]byte, int, string) {
+// secret reads the webhook secret. Its value is returned, never shown; a
+// Secret that is missing or lacks the key is logged and returned as nil.
+func (r *Receiver) secret(ctx context.Context, env *batonv1alpha1.Environment) []byte {
 	key := types.NamespacedName{Namespace: env.Namespace, Name: env.Spec.Source.Git.WebhookSecretRef.Name}
 	s := &corev1.Secret{}
 	if err := r.Reader.Get(ctx, key, s); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.Log.Info("the webhook Secret does not exist", "environment", env.Namespace+"/"+env.Name, "secret", key.String())
-			return nil, http.StatusServiceUnavailable, "the webhook secret of this Environment is not set up; see spec.source.git.webhookSecretRef"
-		}
-		r.Log.Error(err, "read the webhook Secret", "secret", key.String())
-		return nil, http.StatusServiceUnavailable, "the webhook secret could not be read; retry later"
+		r.Log.Info("the webhook Secret cannot be read", "environment", env.Namespace+"/"+env.Name, "secret", key.String(), "error", err.Error())
+		return nil
 	}
 	v := s.Data[WebhookTokenKey]
 	if len(v) == 0 {
 		r.Log.Info("the webhook Secret has no "+WebhookTokenKey+" key", "environment", env.Namespace+"/"+env.Name, "secret", key.String())
-		return nil, http.StatusServiceUnavailable, "the webhook secret of this Environment is not set up; see spec.source.git.webhookSecretRef"
+		return nil
 	}
-	return v, 0, ""
+	return v
 }
 
 // request sets the annotation with a merge patch of that one key.

@@ -334,6 +334,7 @@ var _ = Describe("Promotions on the local cluster", func() {
 
 		Expect(admin.Create(suiteCtx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "config-repo-credentials", Namespace: ns},
+			Type:       corev1.SecretTypeBasicAuth,
 			StringData: map[string]string{"username": user, "password": password},
 		})).To(Succeed())
 		newEnvironment("s7-production", func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
