@@ -56,6 +56,7 @@ type Server struct {
 	perms *permissionCache
 
 	dirty chan struct{}
+	ready chan struct{} // closed once the first state is built
 	mu    sync.Mutex
 	state []byte // the latest State as JSON
 	subs  map[chan []byte]struct{}
@@ -71,6 +72,7 @@ func NewServer(c client.WithWatch, ns string, port int, log logr.Logger) (*Serve
 		client: c, ns: ns, guard: g, log: log, now: time.Now,
 		perms: &permissionCache{client: c, ns: ns, ttl: permissionsTTL, answers: map[string]cached{}},
 		dirty: make(chan struct{}, 1),
+		ready: make(chan struct{}),
 		subs:  map[chan []byte]struct{}{},
 	}, nil
 }
@@ -86,6 +88,7 @@ func (s *Server) Run(ctx context.Context) {
 		go s.watch(ctx, list)
 	}
 	s.refresh(ctx)
+	close(s.ready)
 	ticker := time.NewTicker(resync)
 	defer ticker.Stop()
 	for {
@@ -245,11 +248,12 @@ func (s *Server) latest() []byte {
 }
 
 func (s *Server) currentState(w http.ResponseWriter, r *http.Request) {
-	data := s.latest()
-	if data == nil {
-		s.refresh(r.Context())
-		data = s.latest()
+	select {
+	case <-s.ready:
+	case <-r.Context().Done():
+		return
 	}
+	data := s.latest()
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(data)
 }
@@ -378,7 +382,7 @@ func decode(body json.RawMessage, into any) error {
 			return &fieldError{strings.Trim(field, `"`), "unknown field"}
 		}
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
+		if errors.As(err, &te) && te.Field != "" {
 			return &fieldError{te.Field, fmt.Sprintf("must be a %s, got a JSON %s", te.Type, te.Value)}
 		}
 		return &fieldError{"body", "not a JSON object: " + err.Error()}
