@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -131,13 +132,21 @@ func (s *Server) watch(ctx context.Context, list client.ObjectList) {
 			s.markDirty()
 		}
 		w.Stop()
+		// What changed while no watch was open comes with the next list;
+		// the pause keeps a server that closes watches at once from
+		// spinning this loop.
+		s.markDirty()
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
 	}
 }
 
 // refresh reads the namespace, builds the State and sends it to every page.
 func (s *Server) refresh(ctx context.Context) {
 	snap := s.read(ctx)
-	state := buildState(snap, s.now())
+	state := buildState(snap)
 	state.CSRF = s.guard.csrf
 	data, err := json.Marshal(state)
 	if err != nil {
@@ -146,6 +155,11 @@ func (s *Server) refresh(ctx context.Context) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if bytes.Equal(data, s.state) {
+		// Nothing the page shows changed (a resync, or an update of a
+		// field it does not show): do not make every page render again.
+		return
+	}
 	s.state = data
 	for ch := range s.subs {
 		select {

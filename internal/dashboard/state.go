@@ -29,8 +29,7 @@ type State struct {
 	CSRF         string        `json:"csrf"`
 	Environments []Environment `json:"environments"`
 	// Notes say what could not be read, such as Events the user may not list.
-	Notes   []string `json:"notes,omitempty"`
-	Updated string   `json:"updated"`
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Environment is one stage of the pipeline.
@@ -136,7 +135,7 @@ type snapshot struct {
 }
 
 // buildState turns what was read into what the page shows. It is pure.
-func buildState(s snapshot, now time.Time) State {
+func buildState(s snapshot) State {
 	envs := slices.Clone(s.environments)
 	depth := depths(envs)
 	sort.SliceStable(envs, func(i, j int) bool {
@@ -149,7 +148,7 @@ func buildState(s snapshot, now time.Time) State {
 	for _, p := range s.promotions {
 		promoEnv[p.Name] = p.Spec.Environment
 	}
-	out := State{Namespace: s.namespace, User: s.user, Notes: s.notes, Updated: now.UTC().Format(time.RFC3339), Environments: []Environment{}}
+	out := State{Namespace: s.namespace, User: s.user, Notes: s.notes, Environments: []Environment{}}
 	for i := range envs {
 		env := &envs[i]
 		view := environmentView(env, depth[env.Name])

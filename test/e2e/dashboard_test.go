@@ -66,8 +66,8 @@ func startDashboard(user string, port int) *dashboard {
 	Expect(cmd.Start()).To(Succeed())
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	Expect(err).NotTo(HaveOccurred(), "stderr: %s", d.stderr.Contents())
-	GinkgoWriter.Printf("%s's dashboard: %s", user, strings.ReplaceAll(line, "token=", "token=<redacted>&"))
 	_, d.url, _ = strings.Cut(strings.TrimSpace(line), ": ")
+	GinkgoWriter.Printf("%s's dashboard: %s\n", user, strings.Split(d.url, "?")[0])
 	Expect(d.url).To(HavePrefix(fmt.Sprintf("http://127.0.0.1:%d/?token=", port)))
 	go func() { _, _ = bufio.NewReader(stdout).WriteTo(GinkgoWriter) }()
 	return d
@@ -174,6 +174,7 @@ var _ = Describe("dashboard", Ordered, func() {
 		DeferCleanup(func() {
 			for _, d := range []*dashboard{aliceUI, bobUI, carolUI, oncallUI} {
 				d.stop()
+				GinkgoWriter.Printf("%s's dashboard said on stderr:\n%s\n", d.user, d.stderr.Contents())
 			}
 		})
 		pids := map[int]string{}
@@ -205,6 +206,9 @@ var _ = Describe("dashboard", Ordered, func() {
 			tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 			DeferCleanup(cancel)
 			d.tab = tab
+			// The first Run opens the tab and binds its life to its context:
+			// no timeout on this one.
+			Expect(chromedp.Do(tab)).To(Succeed())
 			d.run(chromedp.EmulateViewport(1280, 800), chromedp.Navigate(d.url),
 				chromedp.WaitVisible(chromedp.CSS("#env-"+productionEnv)))
 			location, err := get(d, chromedp.Location())
@@ -222,14 +226,14 @@ var _ = Describe("dashboard", Ordered, func() {
 		)
 		var said string
 		Eventually(func() string { said = aliceUI.text("#result"); return said }).
-			WithTimeout(30 * time.Second).Should(HavePrefix("Created Promotion " + productionEnv + "-"))
+			WithTimeout(time.Minute).Should(HavePrefix("Created Promotion " + productionEnv + "-"))
 		name = strings.Fields(said)[2]
 
 		waiting := waitPhase(name, batonv1alpha1.PromotionWaitingForApproval, time.Minute)
 		Expect(waiting.Spec.RequestedBy.Username).To(Equal("alice"), "the webhook recorded the person, not the dashboard")
 		Expect(waiting.Status.Image).To(Equal(image110))
 		Expect(waiting.Spec.Reason).To(Equal("ship the new checkout"))
-		Eventually(aliceUI.phaseOnPage).WithArguments(name).WithTimeout(30 * time.Second).Should(Equal("WaitingForApproval"))
+		Eventually(aliceUI.phaseOnPage).WithArguments(name).WithTimeout(time.Minute).Should(Equal("WaitingForApproval"))
 		why := aliceUI.text(`[data-promotion=` + js(name) + `] .why`)
 		Expect(why).To(ContainSubstring("1 more approval(s)"), "why it waits, in the words of the plugin")
 		Expect(aliceUI.disabled(`button[data-approve=`+js(name)+`]`)).To(BeTrue(), "alice may not approve")
@@ -237,7 +241,7 @@ var _ = Describe("dashboard", Ordered, func() {
 	})
 
 	It("carol (viewer) sees every button disabled", func() {
-		Eventually(carolUI.phaseOnPage).WithArguments(name).WithTimeout(30 * time.Second).Should(Equal("WaitingForApproval"))
+		Eventually(carolUI.phaseOnPage).WithArguments(name).WithTimeout(time.Minute).Should(Equal("WaitingForApproval"))
 		for _, env := range []string{stagingEnv, productionEnv} {
 			Expect(carolUI.disabled("#promote-"+env)).To(BeTrue(), "promote %s", env)
 			Expect(carolUI.disabled("#undo-"+env)).To(BeTrue(), "undo %s", env)
@@ -258,7 +262,7 @@ var _ = Describe("dashboard", Ordered, func() {
 	})
 
 	It("bob approves in his own dashboard, and alice's page shows the rollout live, ending Succeeded", func() {
-		Eventually(bobUI.phaseOnPage).WithArguments(name).WithTimeout(30 * time.Second).Should(Equal("WaitingForApproval"))
+		Eventually(bobUI.phaseOnPage).WithArguments(name).WithTimeout(time.Minute).Should(Equal("WaitingForApproval"))
 		Expect(bobUI.disabled(`button[data-approve=` + js(name) + `]`)).To(BeFalse())
 
 		// alice's page notes when it first shows each phase; a watch in the
@@ -278,7 +282,7 @@ var _ = Describe("dashboard", Ordered, func() {
 		bobUI.run(chromedp.Click(chromedp.CSS(`button[data-approve=` + js(name) + `]`)))
 		var said string
 		Eventually(func() string { said = bobUI.text("#result"); return said }).
-			WithTimeout(30 * time.Second).Should(Equal("Approved " + name + " for " + image110))
+			WithTimeout(time.Minute).Should(Equal("Approved " + name + " for " + image110))
 
 		done := waitPhase(name, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
 		Expect(done.Spec.Approvals).To(ConsistOf(HaveField("Username", "bob")))
@@ -286,7 +290,7 @@ var _ = Describe("dashboard", Ordered, func() {
 
 		var seen map[string]float64
 		Eventually(func() map[string]float64 { seen, _ = eval[map[string]float64](aliceUI, `window.seen`); return seen }).
-			WithTimeout(30 * time.Second).Should(HaveKey("Succeeded"))
+			WithTimeout(time.Minute).Should(HaveKey("Succeeded"))
 		Expect(seen).To(HaveKey("RollingOut"), "alice's page showed the rollout while it ran, without a reload")
 		changed := inCluster()
 		for _, phase := range []string{"RollingOut", "Succeeded"} {
@@ -294,7 +298,7 @@ var _ = Describe("dashboard", Ordered, func() {
 			latency := time.Duration((seen[phase] - float64(changed[phase].UnixNano())/1e6) * float64(time.Millisecond))
 			GinkgoWriter.Printf("MEASURED dashboard latency, %s in the cluster to alice's page: %s\n", phase, latency.Round(time.Millisecond))
 			fmt.Printf("MEASURED dashboard latency, %s in the cluster to alice's page: %s\n", phase, latency.Round(time.Millisecond))
-			Expect(latency).To(BeNumerically("<", 2*time.Second))
+			Expect(latency).To(BeNumerically("<", 5*time.Second), "a status change reaches the page within seconds")
 		}
 		Eventually(aliceUI.text).WithArguments(`#env-` + productionEnv + ` tr[data-revision="2"]`).WithTimeout(10 * time.Second).Should(And(ContainSubstring("Succeeded"), ContainSubstring("alice"), ContainSubstring("bob")))
 	})
@@ -313,13 +317,14 @@ var _ = Describe("dashboard", Ordered, func() {
 		)
 		var said string
 		Eventually(func() string { said = oncallUI.text("#result"); return said }).
-			WithTimeout(30 * time.Second).Should(HavePrefix("Created rollback " + productionEnv + "-rollback-"))
+			WithTimeout(time.Minute).Should(HavePrefix("Created rollback " + productionEnv + "-rollback-"))
 		rollbackName = strings.Fields(said)[2]
 		back := waitPhase(rollbackName, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
 		Expect(back.Spec.RequestedBy.Username).To(Equal("oncall"))
 		Expect(back.Spec.Rollback).To(Equal(&batonv1alpha1.RollbackSpec{ToRevision: 1}))
 		Eventually(func(g Gomega) { expectDeployment(g, productionEnv, image100) }).WithTimeout(time.Minute).Should(Succeed())
-		Eventually(aliceUI.text).WithArguments(`#env-` + productionEnv + ` tr[data-revision="3"]`).WithTimeout(10 * time.Second).Should(And(ContainSubstring("(current)"), ContainSubstring("rollback"), ContainSubstring("oncall")))
+		Eventually(aliceUI.text).WithArguments(`#env-` + productionEnv + ` tr[data-revision="3"]`).WithTimeout(time.Minute).
+			Should(And(ContainSubstring("(current)"), ContainSubstring("Succeeded (rollback)"), ContainSubstring("oncall")))
 
 		// The screenshot in README.md: alice's page after this real run.
 		aliceUI.run(chromedp.EmulateViewport(1280, 800))
@@ -406,15 +411,24 @@ fetch("%[1]s/api/promote", {method: "POST", mode: "no-cors", credentials: "inclu
 		)
 		var said string
 		Eventually(func() string { said = aliceUI.text("#result"); return said }).
-			WithTimeout(30 * time.Second).Should(HavePrefix("Created Promotion " + stagingEnv + "-"))
+			WithTimeout(time.Minute).Should(HavePrefix("Created Promotion " + stagingEnv + "-"))
 		xss := strings.Fields(said)[2]
 		Expect(getPromotion(Default, xss).Spec.Reason).To(Equal(reason))
-		Eventually(aliceUI.text).WithArguments(`[data-promotion=` + js(xss) + `] .reason-text`).WithTimeout(30 * time.Second).Should(Equal(reason))
+		Eventually(aliceUI.text).WithArguments(`[data-promotion=` + js(xss) + `] .reason-text`).WithTimeout(time.Minute).Should(Equal(reason))
 		Expect(must[int](aliceUI, `document.querySelectorAll("#pipeline script, #pipeline img, #pipeline b").length`)).To(BeZero())
 		title, err := get(aliceUI, chromedp.Title())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(title).To(Equal("Baton dashboard"))
 		waitPhase(xss, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+	})
+
+	It("works from the keyboard", func() {
+		aliceUI.run(chromedp.Navigate(aliceUI.origin()+"/"), chromedp.WaitVisible(chromedp.CSS("#env-"+productionEnv)),
+			chromedp.KeyEvent("\t"))
+		Expect(must[string](aliceUI, `document.activeElement.className`)).To(Equal("skip"), "the first Tab reaches the skip link")
+		aliceUI.run(chromedp.KeyEvent("\r"), chromedp.KeyEvent("\t"))
+		Expect(must[string](aliceUI, `(() => { const a = document.activeElement; return a.closest("#pipeline") ? a.tagName : "outside: " + a.tagName; })()`)).
+			To(BeElementOf("INPUT", "SELECT", "BUTTON", "SUMMARY"), "then Tab goes into the pipeline, to a control")
 	})
 
 	It("reads on a narrow window", func() {

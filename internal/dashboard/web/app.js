@@ -14,7 +14,7 @@ function el(tag, attrs, ...children) {
     if (k === "disabled" || k === "value" || k === "selected") node[k] = v;
     else node.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     node.append(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
   }
@@ -193,7 +193,6 @@ function render(state) {
     if (input && !input.disabled && [...(input.options || [{ value }])].some((o) => o.value === value)) input.value = value;
   }
   if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
-  document.body.setAttribute("data-updated", state.updated);
 }
 
 function say(ok, text) {
@@ -201,7 +200,8 @@ function say(ok, text) {
   document.getElementById(ok ? "error" : "result").textContent = "";
 }
 
-async function act(path, body) {
+// act sends one action; after a success it clears the form it came from.
+async function act(path, body, form) {
   try {
     const resp = await fetch(path, {
       method: "POST",
@@ -213,6 +213,7 @@ async function act(path, body) {
     let res;
     try { res = JSON.parse(text); } catch (_) { res = { error: text }; }
     say(resp.ok, resp.ok ? res.message : "Refused: " + res.error);
+    if (resp.ok && form) form.reset();
   } catch (err) {
     say(false, "The dashboard did not answer: " + err);
   }
@@ -224,9 +225,9 @@ document.addEventListener("submit", (ev) => {
   const data = new FormData(form);
   const env = form.getAttribute("data-env");
   if (form.getAttribute("data-action") === "promote") {
-    act("/api/promote", { environment: env, image: String(data.get("image") || ""), reason: String(data.get("reason") || "") });
+    act("/api/promote", { environment: env, image: String(data.get("image") || ""), reason: String(data.get("reason") || "") }, form);
   } else {
-    act("/api/undo", { environment: env, toRevision: Number(data.get("toRevision") || 0), reason: String(data.get("reason") || "") });
+    act("/api/undo", { environment: env, toRevision: Number(data.get("toRevision") || 0), reason: String(data.get("reason") || "") }, form);
   }
 });
 
@@ -244,6 +245,9 @@ function connect() {
   source.addEventListener("state", (ev) => render(JSON.parse(ev.data)));
   source.addEventListener("error", () => { live.textContent = "○ reconnecting"; });
 }
+
+// Ages ("3m ago") move on without any change in the cluster.
+setInterval(() => { if (current) render(current); }, 30000);
 
 fetch("/api/state", { credentials: "same-origin" })
   .then((r) => (r.ok ? r.json() : r.text().then((t) => Promise.reject(new Error(t)))))
