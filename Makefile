@@ -179,6 +179,15 @@ $(GOTESTSUM):
 $(KUSTOMIZE):
 	$(GO_BUILD_TOOL) $@ sigs.k8s.io/kustomize/kustomize/v5
 
+# Debian's Chromium, for the dashboard's browser test (test/e2e/dashboard_test.go).
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: chromium
+chromium: ## Install Debian's chromium for the dashboard's browser test, unless $(CHROMIUM) is there (apt-get; root or sudo).
+	@if [ -x "$(CHROMIUM)" ]; then echo "$(CHROMIUM): $$($(CHROMIUM) --version 2>/dev/null)"; else \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; fi
+
 .PHONY: clean
 clean: ## Remove built binaries (not the cached tools).
 	rm -f $(BIN)/manager $(BIN)/kubectl-promote
@@ -251,5 +260,5 @@ test-e2e-gitops: build flux-bins ## Run the e2e scenarios where Flux applies Bat
 .PHONY: test-e2e
 test-e2e: build ## Run the e2e suites against their own local clusters (ports from E2E_PORT_BASE).
 	$(DEV_BUILD)
-	E2E_PORT_BASE=$(E2E_PORT_BASE) K8S_ASSETS=$(K8S_ASSETS) K8S_CLUSTER=$(K8S_CLUSTER) \
+	E2E_PORT_BASE=$(E2E_PORT_BASE) K8S_ASSETS=$(K8S_ASSETS) K8S_CLUSTER=$(K8S_CLUSTER) CHROMIUM=$(CHROMIUM) \
 		go test -tags e2e -count=1 -p 1 -timeout 30m -v $(E2E_PKGS) $(E2E_FLAGS)

@@ -77,18 +77,9 @@ func (o *Options) approve(ctx context.Context, name, output string) error {
 	if err != nil {
 		return err
 	}
-	promo, err := o.findApprovable(ctx, c, ns, name)
+	promo, err := ApprovePromotion(ctx, c, ns, name)
 	if err != nil {
 		return err
-	}
-	if promo.Status.Phase.IsTerminal() {
-		return failedErrorf("Promotion %s already ended %s; there is nothing to approve. See `kubectl promote status %s`", promo.Name, promo.Status.Phase, promo.Spec.Environment)
-	}
-	env := promo.Spec.Environment
-	if err := c.Patch(ctx, promo, client.RawPatch(types.JSONPatchType, []byte(approvePatch))); err != nil {
-		err = denied(err, fmt.Sprintf("Approving needs patch on promotions and the %q verb on environments/%s; check with `kubectl auth can-i %s environments/%s -n %s`",
-			identity.VerbApprove, env, identity.VerbApprove, env, ns))
-		return fmt.Errorf("approve Promotion %s: %w", promo.Name, err)
 	}
 	if output != "" {
 		return o.printObject(promo, output)
@@ -99,7 +90,7 @@ func (o *Options) approve(ctx context.Context, name, output string) error {
 	}
 	fmt.Fprintf(o.Out, "%s approved by %s for %s\n", promo.Name, by, promo.Status.Image)
 	envObj := &batonv1alpha1.Environment{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: env}, envObj); err == nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: promo.Spec.Environment}, envObj); err == nil {
 		if ok, have, need, _ := identity.ApprovalState(envObj, promo); !ok {
 			fmt.Fprintf(o.Out, "%d of %d required approval(s); %d more needed\n", have, need, need-have)
 		}
@@ -107,9 +98,31 @@ func (o *Options) approve(ctx context.Context, name, output string) error {
 	return nil
 }
 
+// ApprovePromotion is what `kubectl promote approve` and the dashboard's
+// Approve button do: it resolves name (a Promotion, or the one Promotion
+// waiting for approval in the Environment of that name) and sends the
+// documented approval patch as the client's user. It returns the Promotion
+// as the webhook stored it.
+func ApprovePromotion(ctx context.Context, c client.Client, ns, name string) (*batonv1alpha1.Promotion, error) {
+	promo, err := findApprovable(ctx, c, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if promo.Status.Phase.IsTerminal() {
+		return nil, failedErrorf("Promotion %s already ended %s; there is nothing to approve. See `kubectl promote status %s`", promo.Name, promo.Status.Phase, promo.Spec.Environment)
+	}
+	env := promo.Spec.Environment
+	if err := c.Patch(ctx, promo, client.RawPatch(types.JSONPatchType, []byte(approvePatch))); err != nil {
+		err = denied(err, fmt.Sprintf("Approving needs patch on promotions and the %q verb on environments/%s; check with `kubectl auth can-i %s environments/%s -n %s`",
+			identity.VerbApprove, env, identity.VerbApprove, env, ns))
+		return nil, fmt.Errorf("approve Promotion %s: %w", promo.Name, err)
+	}
+	return promo, nil
+}
+
 // findApprovable resolves PROMOTION|ENV: a Promotion of that name, or else
 // the single Promotion waiting for approval in the Environment of that name.
-func (o *Options) findApprovable(ctx context.Context, c client.Client, ns, name string) (*batonv1alpha1.Promotion, error) {
+func findApprovable(ctx context.Context, c client.Client, ns, name string) (*batonv1alpha1.Promotion, error) {
 	promo := &batonv1alpha1.Promotion{}
 	err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, promo)
 	if err == nil {
@@ -125,7 +138,7 @@ func (o *Options) findApprovable(ctx context.Context, c client.Client, ns, name 
 		}
 		return nil, denied(fmt.Errorf("read Environment %s: %w", name, err), readHint("environments", ns))
 	}
-	promos, err := listPromotions(ctx, c, ns, name)
+	promos, err := ListPromotions(ctx, c, ns, name)
 	if err != nil {
 		return nil, err
 	}
@@ -158,27 +171,9 @@ func (o *Options) cancel(ctx context.Context, name, output string) error {
 	if err != nil {
 		return err
 	}
-	promo := &batonv1alpha1.Promotion{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, promo); err != nil {
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("Promotion %q not found in namespace %s; list them with `kubectl get promotions -n %s`", name, ns, ns)
-		}
-		return denied(fmt.Errorf("read Promotion %s: %w", name, err), readHint("promotions", ns))
-	}
-	if promo.Status.Phase.IsTerminal() {
-		return failedErrorf("Promotion %s already ended %s; there is nothing to cancel. To go back to an earlier revision, run `kubectl promote undo %s`", promo.Name, promo.Status.Phase, promo.Spec.Environment)
-	}
-	env := promo.Spec.Environment
-	verb := identity.VerbPromote
-	if promo.Spec.Rollback != nil {
-		verb = identity.VerbRollback
-	}
-	if !promo.Spec.Cancel {
-		if err := c.Patch(ctx, promo, client.RawPatch(types.MergePatchType, []byte(cancelPatch))); err != nil {
-			err = denied(err, fmt.Sprintf("Canceling needs patch on promotions and the %q verb on environments/%s; check with `kubectl auth can-i %s environments/%s -n %s`",
-				verb, env, verb, env, ns))
-			return fmt.Errorf("cancel Promotion %s: %w", promo.Name, err)
-		}
+	promo, err := CancelPromotion(ctx, c, ns, name)
+	if err != nil {
+		return err
 	}
 	if output != "" {
 		return o.printObject(promo, output)
@@ -188,17 +183,57 @@ func (o *Options) cancel(ctx context.Context, name, output string) error {
 		by = promo.Spec.CanceledBy.Username
 	}
 	fmt.Fprintf(o.Out, "%s cancel requested by %s\n", promo.Name, by)
-	switch promo.Status.Phase {
-	case batonv1alpha1.PromotionPromoting, batonv1alpha1.PromotionRollingOut:
+	if CancelTooLate(promo) {
 		fmt.Fprintf(o.ErrOut, "Warning: %s is %s: the target has already changed, so Baton will refuse the cancel. To go back, run `kubectl promote undo %s`.\n",
-			promo.Name, promo.Status.Phase, env)
+			promo.Name, promo.Status.Phase, promo.Spec.Environment)
 	}
 	return nil
 }
 
-// listPromotions lists the Promotions into one Environment, rollbacks first,
+// CancelPromotion is what `kubectl promote cancel` and the dashboard's
+// Cancel button do: it sets spec.cancel on Promotion name as the client's
+// user, unless it is set already, and returns the Promotion as the webhook
+// stored it (with spec.canceledBy).
+func CancelPromotion(ctx context.Context, c client.Client, ns, name string) (*batonv1alpha1.Promotion, error) {
+	promo := &batonv1alpha1.Promotion{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, promo); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("Promotion %q not found in namespace %s; list them with `kubectl get promotions -n %s`", name, ns, ns)
+		}
+		return nil, denied(fmt.Errorf("read Promotion %s: %w", name, err), readHint("promotions", ns))
+	}
+	if promo.Status.Phase.IsTerminal() {
+		return nil, failedErrorf("Promotion %s already ended %s; there is nothing to cancel. To go back to an earlier revision, run `kubectl promote undo %s`", promo.Name, promo.Status.Phase, promo.Spec.Environment)
+	}
+	if promo.Spec.Cancel {
+		return promo, nil
+	}
+	env := promo.Spec.Environment
+	verb := identity.VerbPromote
+	if promo.Spec.Rollback != nil {
+		verb = identity.VerbRollback
+	}
+	if err := c.Patch(ctx, promo, client.RawPatch(types.MergePatchType, []byte(cancelPatch))); err != nil {
+		err = denied(err, fmt.Sprintf("Canceling needs patch on promotions and the %q verb on environments/%s; check with `kubectl auth can-i %s environments/%s -n %s`",
+			verb, env, verb, env, ns))
+		return nil, fmt.Errorf("cancel Promotion %s: %w", promo.Name, err)
+	}
+	return promo, nil
+}
+
+// CancelTooLate reports whether a cancel of promo comes after its target
+// changed, so that Baton will refuse it.
+func CancelTooLate(promo *batonv1alpha1.Promotion) bool {
+	switch promo.Status.Phase {
+	case batonv1alpha1.PromotionPromoting, batonv1alpha1.PromotionRollingOut:
+		return true
+	}
+	return false
+}
+
+// ListPromotions lists the Promotions into one Environment, rollbacks first,
 // then oldest first, the order in which the engine queues them.
-func listPromotions(ctx context.Context, c client.Client, ns, env string) ([]batonv1alpha1.Promotion, error) {
+func ListPromotions(ctx context.Context, c client.Client, ns, env string) ([]batonv1alpha1.Promotion, error) {
 	list := &batonv1alpha1.PromotionList{}
 	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
 		return nil, denied(fmt.Errorf("list Promotions in namespace %s: %w", ns, err),
@@ -210,11 +245,13 @@ func listPromotions(ctx context.Context, c client.Client, ns, env string) ([]bat
 			out = append(out, p)
 		}
 	}
-	sortQueue(out)
+	SortQueue(out)
 	return out, nil
 }
 
-func sortQueue(promos []batonv1alpha1.Promotion) {
+// SortQueue orders Promotions the way the engine queues them: rollbacks
+// first, then oldest first, then by name.
+func SortQueue(promos []batonv1alpha1.Promotion) {
 	sort.SliceStable(promos, func(i, j int) bool {
 		a, b := promos[i], promos[j]
 		if (a.Spec.Rollback != nil) != (b.Spec.Rollback != nil) {

@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -57,19 +59,25 @@ func newScheme() *runtime.Scheme {
 	utilruntime.Must(batonv1alpha1.AddToScheme(s))
 	utilruntime.Must(appsv1.AddToScheme(s))
 	utilruntime.Must(corev1.AddToScheme(s))
+	utilruntime.Must(authorizationv1.AddToScheme(s))
+	utilruntime.Must(authenticationv1.AddToScheme(s))
 	return s
 }
 
+// Subcommand builds a subcommand that lives outside this package (the
+// dashboard, which calls this package's actions) from the shared Options.
+type Subcommand func(*Options) *cobra.Command
+
 // Execute runs kubectl promote with args and returns the process's exit
 // code. Errors are printed to streams.ErrOut.
-func Execute(ctx context.Context, args []string, streams genericiooptions.IOStreams) int {
-	return NewOptions(streams).Execute(ctx, args)
+func Execute(ctx context.Context, args []string, streams genericiooptions.IOStreams, extra ...Subcommand) int {
+	return NewOptions(streams).Execute(ctx, args, extra...)
 }
 
 // Execute runs kubectl promote with args and these Options and returns the
 // exit code.
-func (o *Options) Execute(ctx context.Context, args []string) int {
-	cmd := NewCommand(o)
+func (o *Options) Execute(ctx context.Context, args []string, extra ...Subcommand) int {
+	cmd := NewCommand(o, extra...)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
@@ -78,8 +86,9 @@ func (o *Options) Execute(ctx context.Context, args []string) int {
 	return exitCode(err)
 }
 
-// NewCommand builds the kubectl promote command tree.
-func NewCommand(o *Options) *cobra.Command {
+// NewCommand builds the kubectl promote command tree, with the extra
+// subcommands.
+func NewCommand(o *Options, extra ...Subcommand) *cobra.Command {
 	cmd := newPromoteCommand(o)
 	cmd.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl promote"}
 	cmd.SilenceErrors = true
@@ -99,6 +108,9 @@ func NewCommand(o *Options) *cobra.Command {
 		newUndoCommand(o),
 		newCancelCommand(o),
 	)
+	for _, sub := range extra {
+		cmd.AddCommand(sub(o))
+	}
 	return cmd
 }
 
@@ -112,6 +124,14 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// Connect is connect for the subcommands outside this package: the client
+// of the kubeconfig's user and the namespace the flags select.
+func (o *Options) Connect() (client.WithWatch, string, error) { return o.connect() }
+
+// UsageErrorf is a command-line mistake (exit code 2), for the subcommands
+// outside this package.
+func UsageErrorf(format string, args ...any) error { return usageErrorf(format, args...) }
 
 // connect builds the typed client and resolves the namespace from the
 // kubeconfig flags, once.

@@ -125,37 +125,13 @@ func (o *Options) create(ctx context.Context, spec batonv1alpha1.PromotionSpec, 
 	if err != nil {
 		return err
 	}
-	env, err := o.getEnvironment(ctx, c, ns, spec.Environment)
+	promo, env, err := CreatePromotion(ctx, c, ns, spec, o.Now())
 	if err != nil {
-		return err
-	}
-	if err := checkCreate(env, spec); err != nil {
 		return err
 	}
 	if env.Spec.Suspend {
 		fmt.Fprintf(o.ErrOut, "Warning: Environment %q is suspended: the Promotion will queue until spec.suspend is false (rollbacks still run).\n", env.Name)
 	}
-
-	verb, kind := "promote", "promotion"
-	if spec.Rollback != nil {
-		verb, kind = "rollback", "rollback"
-	}
-	promo := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: ns}, Spec: spec}
-	// The webhook refuses generateName, so the name is made here; a clash is
-	// unlikely and simply retried with new random characters.
-	for attempt := 0; ; attempt++ {
-		promo.Name = promotionName(spec.Environment, kind, o.Now(), utilrand.String(4))
-		err = c.Create(ctx, promo)
-		if err == nil || !apierrors.IsAlreadyExists(err) || attempt == 2 {
-			break
-		}
-	}
-	if err != nil {
-		err = denied(err, fmt.Sprintf("Creating it needs create on promotions and the %q verb on environments/%s; check with `kubectl auth can-i %s environments/%s -n %s`",
-			verb, spec.Environment, verb, spec.Environment, ns))
-		return fmt.Errorf("create a Promotion into Environment %q: %w", spec.Environment, err)
-	}
-
 	if flags.output != "" {
 		return o.printObject(promo, flags.output)
 	}
@@ -165,6 +141,42 @@ func (o *Options) create(ctx context.Context, spec batonv1alpha1.PromotionSpec, 
 		return nil
 	}
 	return o.wait(ctx, c, promo, flags.timeout)
+}
+
+// CreatePromotion is what `kubectl promote ENV` and `kubectl promote undo
+// ENV` do, and what the dashboard's Promote and Roll back buttons do: it
+// reads the Environment, refuses what the engine would refuse anyway, and
+// creates the Promotion under a fresh name, as the client's user. It returns
+// the created Promotion (with what the webhook stamped) and the Environment.
+// A refusal says what the action needs and how to check it.
+func CreatePromotion(ctx context.Context, c client.Client, ns string, spec batonv1alpha1.PromotionSpec, now time.Time) (*batonv1alpha1.Promotion, *batonv1alpha1.Environment, error) {
+	env, err := getEnvironment(ctx, c, ns, spec.Environment)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkCreate(env, spec); err != nil {
+		return nil, nil, err
+	}
+	verb, kind := "promote", "promotion"
+	if spec.Rollback != nil {
+		verb, kind = "rollback", "rollback"
+	}
+	promo := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: ns}, Spec: spec}
+	// The webhook refuses generateName, so the name is made here; a clash is
+	// unlikely and simply retried with new random characters.
+	for attempt := 0; ; attempt++ {
+		promo.Name = promotionName(spec.Environment, kind, now, utilrand.String(4))
+		err = c.Create(ctx, promo)
+		if err == nil || !apierrors.IsAlreadyExists(err) || attempt == 2 {
+			break
+		}
+	}
+	if err != nil {
+		err = denied(err, fmt.Sprintf("Creating it needs create on promotions and the %q verb on environments/%s; check with `kubectl auth can-i %s environments/%s -n %s`",
+			verb, spec.Environment, verb, spec.Environment, ns))
+		return nil, nil, fmt.Errorf("create a Promotion into Environment %q: %w", spec.Environment, err)
+	}
+	return promo, env, nil
 }
 
 // checkCreate refuses what the engine would refuse anyway, before anything
@@ -202,7 +214,7 @@ func promotionName(env, kind string, now time.Time, random string) string {
 }
 
 // getEnvironment reads an Environment and says what to do when it cannot.
-func (o *Options) getEnvironment(ctx context.Context, c client.Client, ns, name string) (*batonv1alpha1.Environment, error) {
+func getEnvironment(ctx context.Context, c client.Client, ns, name string) (*batonv1alpha1.Environment, error) {
 	env := &batonv1alpha1.Environment{}
 	err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, env)
 	switch {

@@ -88,3 +88,7 @@ func denied(err error, hint string) error {
 	}
 	return &exitError{code: ExitDenied, err: errors.New(msg)}
 }
+
+// ExitCode is the exit code kubectl promote ends with for err; the dashboard
+// uses it to tell a refusal (ExitDenied) from bad input (ExitUsage).
+func ExitCode(err error) int { return exitCode(err) }

@@ -197,7 +197,7 @@ func TestWaitingFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := waitingFor(&tt.promo, tt.env)
+			got := WaitingFor(&tt.promo, tt.env)
 			if len(got) < len(tt.want) || got[:len(tt.want)] != tt.want {
 				t.Errorf("waitingFor = %q, want it to start with %q", got, tt.want)
 			}
@@ -220,7 +220,7 @@ func TestSortQueue(t *testing.T) {
 		mk("z-rollback", 30*time.Second, true),
 		mk("oldest", time.Hour, false),
 	}
-	sortQueue(queue)
+	SortQueue(queue)
 	var got []string
 	for _, p := range queue {
 		got = append(got, p.Name)

@@ -52,7 +52,7 @@ func (o *Options) history(ctx context.Context, name string, revision int64, outp
 	if err != nil {
 		return err
 	}
-	env, err := o.getEnvironment(ctx, c, ns, name)
+	env, err := getEnvironment(ctx, c, ns, name)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func (o *Options) status(ctx context.Context, name, output string) error {
 	env := &batonv1alpha1.Environment{}
 	err = c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, env)
 	if err == nil {
-		promos, err := listPromotions(ctx, c, ns, env.Name)
+		promos, err := ListPromotions(ctx, c, ns, env.Name)
 		if err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func writeEnvironmentStatus(out io.Writer, env *batonv1alpha1.Environment, promo
 		fmt.Fprintf(w, "Image:\tunknown: Baton has not observed the workload yet\n")
 	}
 	fmt.Fprintf(w, "Workload:\t%s\n", workloadName(env))
-	fmt.Fprintf(w, "Approvals:\t%s\n", approvalPolicy(env))
+	fmt.Fprintf(w, "Approvals:\t%s\n", ApprovalPolicy(env))
 	if env.Spec.Suspend {
 		fmt.Fprintf(w, "Suspended:\ttrue: new Promotions queue until spec.suspend is false\n")
 	}
@@ -136,7 +136,7 @@ func writeEnvironmentStatus(out io.Writer, env *batonv1alpha1.Environment, promo
 	var queued []batonv1alpha1.Promotion
 	for i := range promos {
 		p := &promos[i]
-		if holdsLease(env, p) {
+		if HoldsLease(env, p) {
 			active = p
 			continue
 		}
@@ -165,8 +165,8 @@ func writeEnvironmentStatus(out io.Writer, env *batonv1alpha1.Environment, promo
 }
 
 func writePromotionLine(w io.Writer, prefix string, p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, now time.Time) {
-	fmt.Fprintf(w, "%s%s  %s  %s  (requested by %s, %s ago)\n", prefix, p.Name, phaseOf(p), targetOf(p), requester(p), age(&p.CreationTimestamp, now))
-	fmt.Fprintf(w, "%s%s\n", strings.Repeat(" ", len(prefix)+2), waitingFor(p, env))
+	fmt.Fprintf(w, "%s%s  %s  %s  (requested by %s, %s ago)\n", prefix, p.Name, PhaseOf(p), TargetOf(p), requester(p), age(&p.CreationTimestamp, now))
+	fmt.Fprintf(w, "%s%s\n", strings.Repeat(" ", len(prefix)+2), WaitingFor(p, env))
 }
 
 // writePromotionStatus prints one Promotion in detail. env may be nil when
@@ -176,12 +176,12 @@ func writePromotionStatus(out io.Writer, p *batonv1alpha1.Promotion, env *batonv
 	fmt.Fprintf(w, "Promotion:\t%s\n", p.Name)
 	fmt.Fprintf(w, "Namespace:\t%s\n", p.Namespace)
 	fmt.Fprintf(w, "Environment:\t%s\n", p.Spec.Environment)
-	phase := phaseOf(p)
+	phase := PhaseOf(p)
 	if p.Status.PhaseSince != nil {
 		phase += fmt.Sprintf(" (for %s)", age(p.Status.PhaseSince, now))
 	}
 	fmt.Fprintf(w, "Phase:\t%s\n", phase)
-	fmt.Fprintf(w, "Target:\t%s\n", targetOf(p))
+	fmt.Fprintf(w, "Target:\t%s\n", TargetOf(p))
 	if p.Status.Image != "" && p.Spec.Rollback != nil {
 		fmt.Fprintf(w, "Image:\t%s\n", p.Status.Image)
 	}
@@ -224,7 +224,7 @@ func writePromotionStatus(out io.Writer, p *batonv1alpha1.Promotion, env *batonv
 	} else if p.Status.Phase == batonv1alpha1.PromotionPromoting || p.Status.Phase == batonv1alpha1.PromotionRollingOut {
 		verb = "Progress:"
 	}
-	fmt.Fprintf(w, "%s\t%s\n", verb, waitingFor(p, env))
+	fmt.Fprintf(w, "%s\t%s\n", verb, WaitingFor(p, env))
 	writeConditions(w, p.Status.Conditions)
 	return w.Flush()
 }
@@ -243,9 +243,9 @@ func writeConditions(w io.Writer, conds []metav1.Condition) {
 	}
 }
 
-// waitingFor says, in one line, why a Promotion is where it is: from its
+// WaitingFor says, in one line, why a Promotion is where it is: from its
 // conditions, and for missing approvals from the Environment's policy.
-func waitingFor(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) string {
+func WaitingFor(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) string {
 	ready := apimeta.FindStatusCondition(p.Status.Conditions, batonv1alpha1.ReadyCondition)
 	describe := func(c *metav1.Condition) string {
 		if c.Message == "" {
@@ -282,7 +282,9 @@ func waitingFor(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) stri
 	return "Baton has not picked it up yet; check that the manager is running (kubectl get pods -n baton-system)"
 }
 
-func holdsLease(env *batonv1alpha1.Environment, p *batonv1alpha1.Promotion) bool {
+// HoldsLease reports whether p holds env's lease, or has already changed its
+// target.
+func HoldsLease(env *batonv1alpha1.Environment, p *batonv1alpha1.Promotion) bool {
 	ap := env.Status.ActivePromotion
 	if ap != nil && ap.Name == p.Name && (ap.UID == "" || ap.UID == string(p.UID)) {
 		return true
@@ -290,15 +292,16 @@ func holdsLease(env *batonv1alpha1.Environment, p *batonv1alpha1.Promotion) bool
 	return p.Status.Phase == batonv1alpha1.PromotionPromoting || p.Status.Phase == batonv1alpha1.PromotionRollingOut
 }
 
-func phaseOf(p *batonv1alpha1.Promotion) string {
+// PhaseOf is p's phase, "New" before Baton has picked it up.
+func PhaseOf(p *batonv1alpha1.Promotion) string {
 	if p.Status.Phase == "" {
 		return "New"
 	}
 	return string(p.Status.Phase)
 }
 
-// targetOf is what a Promotion moves to, as far as it is known.
-func targetOf(p *batonv1alpha1.Promotion) string {
+// TargetOf is what a Promotion moves to, as far as it is known.
+func TargetOf(p *batonv1alpha1.Promotion) string {
 	switch {
 	case p.Spec.Rollback != nil && p.Spec.Rollback.ToRevision > 0:
 		return fmt.Sprintf("rollback to revision %d", p.Spec.Rollback.ToRevision)
@@ -321,7 +324,8 @@ func workloadName(env *batonv1alpha1.Environment) string {
 	return name + ", container " + wl.Container
 }
 
-func approvalPolicy(env *batonv1alpha1.Environment) string {
+// ApprovalPolicy says in words what an Environment's approval policy asks.
+func ApprovalPolicy(env *batonv1alpha1.Environment) string {
 	a := env.Spec.Approval
 	if a.Required <= 0 {
 		return "none required"

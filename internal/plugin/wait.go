@@ -94,8 +94,8 @@ func (w *waiter) step(ctx context.Context) (bool, error) {
 		env = nil
 	}
 	// The reason often repeats the phase (Queued, Succeeded, Canceled).
-	why := strings.TrimPrefix(waitingFor(promo, env), phaseOf(promo)+": ")
-	line := fmt.Sprintf("%s: %s", phaseOf(promo), why)
+	why := strings.TrimPrefix(WaitingFor(promo, env), PhaseOf(promo)+": ")
+	line := fmt.Sprintf("%s: %s", PhaseOf(promo), why)
 	if env != nil && (promo.Status.Phase == batonv1alpha1.PromotionPromoting || promo.Status.Phase == batonv1alpha1.PromotionRollingOut) {
 		if progress := w.rollout(ctx, env); progress != "" {
 			line += "; " + progress

@@ -38,7 +38,7 @@ import (
 )
 
 // Ports of this file's own servers, inside the range docs/e2e.md gives the
-// red-team specs (E2E_PORT_BASE+80 … +99).
+// red-team specs (E2E_PORT_BASE+80 … +84; the dashboard spec has +85 … +89).
 const (
 	recorderPortOffset = 80 // a plain-HTTP server that counts what reaches it
 	hugeBodyPortOffset = 81 // a "Git server" that answers with an endless error
