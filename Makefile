@@ -99,7 +99,8 @@ run: manifests generate ## Run the manager against the cluster in ~/.kube/config
 
 # The manager image, and what deploys it (docs/install.md). DEPLOY_CONFIG
 # picks the kustomization under config/: default (the manager issues its own
-# webhook certificate) or certmanager.
+# webhook certificate), certmanager, or webhook-client-auth (the webhook
+# answers only the API server's client certificate).
 IMG              ?= ghcr.io/baton-dev/baton:latest
 CONTAINER_TOOL   ?= docker
 PLATFORMS        ?= linux/amd64,linux/arm64
