@@ -272,12 +272,14 @@ var _ = Describe("red team: engine", func() {
 			waitPhase("rt-l1-broken", batonv1alpha1.PromotionRollingOut, time.Minute)
 			Expect(alice.Create(suiteCtx, promotion("rt-l1-next", "rt-l1", image110, "next"))).To(Succeed())
 			waitPhase("rt-l1-next", batonv1alpha1.PromotionQueued, time.Minute)
-			// Delete, then remove Baton's finalizer: whether the Promotion
-			// reconciler closes the entry first or never sees it again, the
-			// lease must be released with a history entry.
+			// mallory deletes it; then admin removes Baton's finalizer (the
+			// webhook refuses that to mallory: the admission red team's
+			// case 15). Whether the Promotion reconciler closes the entry
+			// first or never sees it again, the lease must be released with
+			// a history entry.
 			holder := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "rt-l1-broken"}}
 			Eventually(func() error { return mallory.Delete(suiteCtx, holder) }).WithTimeout(30 * time.Second).Should(Succeed())
-			Expect(client.IgnoreNotFound(mallory.Patch(suiteCtx, holder, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))))).To(Succeed())
+			Expect(client.IgnoreNotFound(admin.Patch(suiteCtx, holder, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))))).To(Succeed())
 			Eventually(func(g Gomega) {
 				e := getEnv(g, "rt-l1")
 				g.Expect(historyOf(e, "rt-l1-broken")).To(ConsistOf(SatisfyAll(
