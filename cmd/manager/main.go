@@ -213,7 +213,12 @@ func main() {
 
 	// Without it, only ControllerUser proves an automatic rollback Baton's
 	// own, and a rollback the webhook stamped is never adopted: say so.
-	self, err := controllers.SelfUsername(context.Background(), mgr.GetConfig())
+	self, err := identity.NewSelf(mgr)
+	if err != nil {
+		setupLog.Error(err, "unable to set up the SelfSubjectReview client")
+		os.Exit(1)
+	}
+	selfName, err := self.Username(context.Background())
 	if err != nil {
 		setupLog.Error(err, "unable to learn the manager's own username; automatic rollbacks will not be adopted")
 	}
@@ -235,7 +240,7 @@ func main() {
 			&delivery.Direct{Workloads: workloads},
 			gitDeliverer),
 		Admission: admissionKeys,
-		Self:      self,
+		Self:      selfName,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
 		os.Exit(1)

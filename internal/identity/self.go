@@ -8,6 +8,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
 )
 
 // Self is the user Baton's manager authenticates as (its ServiceAccount in a
@@ -21,16 +22,26 @@ type Self struct {
 	username string
 }
 
+// NewSelf returns the Self of the manager that talks to c's API server.
+func NewSelf(c cluster.Cluster) (*Self, error) {
+	authn, err := authenticationv1client.NewForConfigAndClient(c.GetConfig(), c.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("build the SelfSubjectReview client: %w", err)
+	}
+	return &Self{Client: authn.SelfSubjectReviews()}, nil
+}
+
 // Is reports whether user is the manager.
 func (s *Self) Is(ctx context.Context, user authenticationv1.UserInfo) (bool, error) {
-	name, err := s.name(ctx)
+	name, err := s.Username(ctx)
 	if err != nil {
 		return false, err
 	}
 	return user.Username == name, nil
 }
 
-func (s *Self) name(ctx context.Context) (string, error) {
+// Username is the manager's username, asked once and then remembered.
+func (s *Self) Username(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.username != "" {

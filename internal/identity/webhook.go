@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -63,11 +62,11 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName) (*KeyStore, 
 		Keys:       keys,
 		Now:        time.Now,
 	}})
-	authn, err := authenticationv1client.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	self, err := NewSelf(mgr)
 	if err != nil {
-		return nil, fmt.Errorf("build the SelfSubjectReview client: %w", err)
+		return nil, err
 	}
-	server.Register(ValidatePath, &webhook.Admission{Handler: &Validator{Keys: keys, Manager: &Self{Client: authn.SelfSubjectReviews()}}})
+	server.Register(ValidatePath, &webhook.Admission{Handler: &Validator{Keys: keys, Manager: self}})
 	return keys, nil
 }
 
