@@ -495,9 +495,11 @@ var _ = Describe("red team: git and credentials", Label("redteam"), Ordered, fun
 		}
 
 		It("answers a bad signature for staging exactly as a hook for an Environment that does not exist", func() {
+			before := getEnv(Default, "staging").Annotations[batonv1alpha1.SourceRequestedAtAnnotation]
 			alike("/hooks/web/staging", "not-the-token")
 			alike("/hooks/web/no-such-environment", "not-the-token")
 			alike("/hooks/web/no-such-environment", hookToken())
+			Expect(getEnv(Default, "staging").Annotations[batonv1alpha1.SourceRequestedAtAnnotation]).To(Equal(before), "no read was requested")
 		})
 
 		It("answers alike for an Environment without webhooks and a namespace that does not exist", func() {
