@@ -31,9 +31,14 @@ function when(stamp) {
   return Math.round(secs / 86400) + "d ago";
 }
 
+// For these conditions True is what needs a look (an image held back, a
+// change Baton did not make, a person must act), so True is not green.
+const trueIsTrouble = ["Held", "Drifted", "Stalled", "Suspended"];
+
 // Status colours always come with a symbol and words, for people who do not
 // see the colour.
-function badge(status) {
+function badge(status, type) {
+  if (trueIsTrouble.includes(type) && status === "True") return el("span", { class: "badge s-warn" }, "! True");
   const sym = { True: "✓", False: "✗" }[status] || "?";
   return el("span", { class: "badge s-" + String(status).toLowerCase() }, sym + " " + status);
 }
@@ -41,7 +46,7 @@ function badge(status) {
 function conditionList(conds) {
   return el("ul", { class: "conds", "aria-label": "Conditions" },
     conds.map((c) => el("li", { "data-condition": c.type },
-      el("strong", {}, c.type + " "), badge(c.status), " ",
+      el("strong", {}, c.type + " "), badge(c.status, c.type), " ",
       el("span", {}, c.reason), c.message ? el("span", { class: "why" }, " — " + c.message) : null)));
 }
 
@@ -121,7 +126,7 @@ function undoForm(e) {
 function historyTable(e) {
   if (!e.history.length) return el("p", { class: "muted" }, "No revisions yet.");
   return el("table", { "aria-label": "History of " + e.name },
-    el("thead", {}, el("tr", {}, ["Rev", "Image", "Result", "Requested", "Approved", "Commit", "When"].map((h) => el("th", { scope: "col" }, h)))),
+    el("thead", {}, el("tr", {}, ["Rev", "Image", "Result", "By", "Approved by", "Commit", "When"].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, e.history.slice(0, 10).map((r) => el("tr", { "data-revision": r.revision },
       el("td", {}, String(r.revision) + (r.current ? " (current)" : "")),
       el("td", { class: "mono" }, r.image),
