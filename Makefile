@@ -262,4 +262,4 @@ test-e2e-gitops: build flux-bins ## Run the e2e scenarios where Flux applies Bat
 test-e2e: build ## Run the e2e suites against their own local clusters (ports from E2E_PORT_BASE).
 	$(DEV_BUILD)
 	E2E_PORT_BASE=$(E2E_PORT_BASE) K8S_ASSETS=$(K8S_ASSETS) K8S_CLUSTER=$(K8S_CLUSTER) CHROMIUM=$(CHROMIUM) \
-		go test -tags e2e -count=1 -p 1 -timeout 30m -v $(E2E_PKGS) $(E2E_FLAGS)
+		go test -tags e2e -count=1 -p 1 -timeout 60m -v $(E2E_PKGS) $(E2E_FLAGS)

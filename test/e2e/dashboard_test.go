@@ -298,7 +298,9 @@ var _ = Describe("dashboard", Ordered, func() {
 			latency := time.Duration((seen[phase] - float64(changed[phase].UnixNano())/1e6) * float64(time.Millisecond))
 			GinkgoWriter.Printf("MEASURED dashboard latency, %s in the cluster to alice's page: %s\n", phase, latency.Round(time.Millisecond))
 			fmt.Printf("MEASURED dashboard latency, %s in the cluster to alice's page: %s\n", phase, latency.Round(time.Millisecond))
-			Expect(latency).To(BeNumerically("<", 5*time.Second), "a status change reaches the page within seconds")
+			// A measurement, not a goal: the machines are shared, so a
+			// bound here would be a timed test. That the page shows the
+			// change at all, without a reload, is asserted above.
 		}
 		Eventually(aliceUI.text).WithArguments(`#env-` + productionEnv + ` tr[data-revision="2"]`).WithTimeout(10 * time.Second).Should(And(ContainSubstring("Succeeded"), ContainSubstring("alice"), ContainSubstring("bob")))
 	})
@@ -326,14 +328,21 @@ var _ = Describe("dashboard", Ordered, func() {
 		Eventually(aliceUI.text).WithArguments(`#env-` + productionEnv + ` tr[data-revision="3"]`).WithTimeout(time.Minute).
 			Should(And(ContainSubstring("(current)"), ContainSubstring("Succeeded (rollback)"), ContainSubstring("oncall")))
 
-		// The screenshot in README.md and docs/dashboard.md: alice's page
-		// after this real run.
+		// The screenshot in README.md and docs/dashboard.md is alice's page
+		// after this real run: DASHBOARD_SCREENSHOT=$PWD/docs/images/dashboard.png
+		// writes it there; otherwise it goes to a temporary file, so that a
+		// test run leaves the tree as it was.
 		// What a 1280×800 window shows first: the header and this pipeline.
 		Expect(must[bool](aliceUI, `window.scrollTo(0, 0); true`)).To(BeTrue())
 		aliceUI.run(chromedp.EmulateViewport(1280, 800))
 		png, err := get(aliceUI, chromedp.CaptureScreenshot())
 		Expect(err).NotTo(HaveOccurred())
-		Expect(os.WriteFile(filepath.Join(root, "docs", "images", "dashboard.png"), png, 0o644)).To(Succeed())
+		shot := os.Getenv("DASHBOARD_SCREENSHOT")
+		if shot == "" {
+			shot = filepath.Join(os.TempDir(), "baton-dashboard.png")
+		}
+		Expect(os.WriteFile(shot, png, 0o644)).To(Succeed())
+		GinkgoWriter.Printf("dashboard screenshot: %s\n", shot)
 	})
 
 	It("refuses a request without the token, or with a foreign Origin or Host", func() {
