@@ -95,7 +95,7 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		return fmt.Errorf("index Environments by %s: %w", upstreamIndex, err)
 	}
 	if err := indexer.IndexField(ctx, &batonv1alpha1.Promotion{}, promotionEnvironmentIndex, func(o client.Object) []string {
-		if p, ok := o.(*batonv1alpha1.Promotion); ok {
+		if p, ok := o.(*batonv1alpha1.Promotion); ok && !p.Status.Phase.IsTerminal() {
 			return []string{p.Spec.Environment}
 		}
 		return nil

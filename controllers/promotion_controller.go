@@ -10,10 +10,12 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
@@ -30,8 +32,10 @@ const PromotionFinalizer = batonv1alpha1.PromotionFinalizer
 // itself.
 const ControllerUser = promote.ControllerUser
 
-// promotionEnvironmentIndex maps a Promotion to its spec.environment.
-const promotionEnvironmentIndex = "spec.environment"
+// promotionEnvironmentIndex maps an unfinished Promotion to its
+// spec.environment. Finished ones are in no bucket, so neither the queue nor
+// an Environment's change ever walks a namespace's past Promotions.
+const promotionEnvironmentIndex = "spec.environment.unfinished"
 
 // maxActions bounds the side effects one reconcile performs: a delivery,
 // or the creation of an automatic rollback.
@@ -76,10 +80,19 @@ func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		// Every change counts, status included: each reconcile takes one
 		// step and writes it, and that write brings the next reconcile.
-		For(&batonv1alpha1.Promotion{}).
+		// Only a finished Promotion that has let go of its finalizer is
+		// left out: it has nothing to do, and at start-up the past
+		// Promotions of a namespace would each cost an uncached read.
+		For(&batonv1alpha1.Promotion{}, builder.WithPredicates(predicate.NewPredicateFuncs(mayAct))).
 		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.promotionsForEnvironment)).
 		Named("promotion").
 		Complete(r)
+}
+
+// mayAct tells whether a Promotion may still have something to do.
+func mayAct(o client.Object) bool {
+	p, ok := o.(*batonv1alpha1.Promotion)
+	return ok && (!p.Status.Phase.IsTerminal() || controllerutil.ContainsFinalizer(p, PromotionFinalizer))
 }
 
 // promotionsForEnvironment enqueues the Promotions into an Environment and
@@ -92,9 +105,7 @@ func (r *PromotionReconciler) promotionsForEnvironment(ctx context.Context, o cl
 			continue
 		}
 		for _, p := range promos.Items {
-			if !p.Status.Phase.IsTerminal() || controllerutil.ContainsFinalizer(&p, PromotionFinalizer) {
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
-			}
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
 		}
 	}
 	return reqs
@@ -108,8 +119,12 @@ func (r *PromotionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("environment", promo.Spec.Environment))
 	deleting := !promo.DeletionTimestamp.IsZero()
-	if (deleting && !controllerutil.ContainsFinalizer(promo, PromotionFinalizer)) || (!deleting && promo.Status.Phase.IsTerminal()) {
+	if deleting && !controllerutil.ContainsFinalizer(promo, PromotionFinalizer) {
 		return ctrl.Result{}, nil
+	}
+	if !deleting && promo.Status.Phase.IsTerminal() {
+		// One that an earlier Baton finished with its finalizer still on.
+		return ctrl.Result{}, r.letGo(ctx, promo)
 	}
 	var notAdmitted error
 	if !deleting {

@@ -40,15 +40,30 @@ func (r *PromotionReconciler) write(ctx context.Context, in promote.Input, d pro
 		}
 		return ctrl.Result{}, err
 	}
-	if d.RemoveFinalizer && controllerutil.ContainsFinalizer(promo, PromotionFinalizer) {
-		base := promo.DeepCopy()
-		controllerutil.RemoveFinalizer(promo, PromotionFinalizer)
-		if err := r.Patch(ctx, promo, client.MergeFrom(base)); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(fmt.Errorf("remove the finalizer: %w", err))
+	// The finalizer only keeps an open history entry; a finished Promotion
+	// has none (it was closed in the Environment write above), so it lets go
+	// at once: deleting it never waits for the manager, and it never comes
+	// back to this reconciler.
+	if d.RemoveFinalizer || d.Status.Phase.IsTerminal() {
+		if err := r.letGo(ctx, promo); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	r.emit(ctx, promo, d)
 	return ctrl.Result{RequeueAfter: d.RequeueAfter}, d.Err
+}
+
+// letGo removes the engine's finalizer, if the Promotion still has it.
+func (r *PromotionReconciler) letGo(ctx context.Context, promo *batonv1alpha1.Promotion) error {
+	if !controllerutil.ContainsFinalizer(promo, PromotionFinalizer) {
+		return nil
+	}
+	base := promo.DeepCopy()
+	controllerutil.RemoveFinalizer(promo, PromotionFinalizer)
+	if err := r.Patch(ctx, promo, client.MergeFrom(base)); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("remove the finalizer: %w", err))
+	}
+	return nil
 }
 
 // emit announces a written Decision: each Event is also logged, with the

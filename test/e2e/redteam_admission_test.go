@@ -253,15 +253,15 @@ var _ = Describe("red team: admission", Ordered, func() {
 		expectUntouched(p.Name)
 	})
 
-	It("21. anyone may remove the finalizer once a Promotion is finished, so a delete never waits for the manager", func() {
+	It("21. a finished Promotion has no finalizer, so a delete never waits for the manager", func() {
 		name := alicesPromotion("rt-finished")
 		Expect(alice.Patch(suiteCtx, &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
 			client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`)))).To(Succeed())
 		waitPhase(name, batonv1alpha1.PromotionCanceled, time.Minute)
-		grant(rt, promotionRights("patch"))
-		Expect(rt.mallory.Patch(suiteCtx, &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
-			client.RawPatch(types.JSONPatchType, []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`)))).To(Succeed())
-		Eventually(func(g Gomega) { g.Expect(getPromotion(g, name).Finalizers).To(BeEmpty()) }).Should(Succeed())
+		Eventually(func(g Gomega) { g.Expect(getPromotion(g, name).Finalizers).To(BeEmpty()) }).Should(Succeed(), "the engine lets go once it is finished")
+		grant(rt, promotionRights("delete"))
+		Expect(rt.mallory.Delete(suiteCtx, &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})).To(Succeed())
+		Expect(apierrors.IsNotFound(admin.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: name}, &batonv1alpha1.Promotion{}))).To(BeTrue(), "gone at once")
 	})
 
 	It("22. impersonate rights make mallory anyone: an approval made with --as bob records bob", func() {
