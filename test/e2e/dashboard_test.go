@@ -358,7 +358,7 @@ var _ = Describe("dashboard", Ordered, func() {
 		cookie := jar.Cookies(u)
 		Expect(cookie).To(HaveLen(1))
 
-		forged := `{"environment":"` + productionEnv + `","reason":"forged"}`
+		forged := `{"environment":"` + productionEnv + `","reason":"forged by a foreign page"}`
 		send := func(method, path string, spoil func(*http.Request)) int {
 			req, err := http.NewRequest(method, aliceUI.origin()+path, strings.NewReader(forged))
 			Expect(err).NotTo(HaveOccurred())
@@ -386,7 +386,7 @@ var _ = Describe("dashboard", Ordered, func() {
 		evil := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			fmt.Fprintf(w, `<!doctype html><title>cute cats</title>
-<form id=f method=POST action="%[1]s/api/promote" enctype="text/plain" target=sink><input name='{"environment":"%[2]s","reason":"forged","x":"' value='"}'></form>
+<form id=f method=POST action="%[1]s/api/promote" enctype="text/plain" target=sink><input name='{"environment":"%[2]s","reason":"forged by a foreign page","x":"' value='"}'></form>
 <iframe name=sink></iframe>
 <script>
 fetch("%[1]s/api/promote", {method: "POST", mode: "no-cors", credentials: "include", headers: {"Content-Type": "text/plain"}, body: '%[3]s'})
@@ -408,7 +408,7 @@ fetch("%[1]s/api/promote", {method: "POST", mode: "no-cors", credentials: "inclu
 		list := &batonv1alpha1.PromotionList{}
 		Expect(carol.List(suiteCtx, list, client.InNamespace(ns))).To(Succeed())
 		for _, p := range list.Items {
-			Expect(p.Spec.Reason).NotTo(Equal("forged"), "Promotion %s", p.Name)
+			Expect(p.Spec.Reason).NotTo(Equal("forged by a foreign page"), "Promotion %s", p.Name)
 		}
 		Eventually(func(g Gomega) { expectDeployment(g, productionEnv, image100) }).Should(Succeed())
 		aliceUI.run(chromedp.Navigate(aliceUI.origin()+"/"), chromedp.WaitVisible(chromedp.CSS("#env-"+productionEnv)))

@@ -290,22 +290,12 @@ var _ = Describe("red team: engine", func() {
 	})
 })
 
-// grantMallory gives mallory, as admin, exactly rules in namespace, and takes
-// them back after the spec.
+// grantMallory gives mallory, as admin, exactly rules in namespace, waits
+// until RBAC answers with them, and takes them back after the spec.
 func grantMallory(name, namespace string, rules ...rbacv1.PolicyRule) {
 	GinkgoHelper()
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "redteam-" + name, Namespace: namespace}, Rules: rules}
-	binding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "redteam-" + name, Namespace: namespace},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: "mallory"}},
-	}
-	Expect(admin.Create(suiteCtx, role)).To(Succeed())
-	Expect(admin.Create(suiteCtx, binding)).To(Succeed())
-	DeferCleanup(func() {
-		Expect(client.IgnoreNotFound(admin.Delete(suiteCtx, binding))).To(Succeed())
-		Expect(client.IgnoreNotFound(admin.Delete(suiteCtx, role))).To(Succeed())
-	})
+	bind(role, &rbacv1.RoleBinding{ObjectMeta: role.ObjectMeta, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name}}, namespace, rules)
 }
 
 // verbOn is Baton's custom verb on one Environment.

@@ -168,22 +168,6 @@ var _ = Describe("red team: git and credentials", Label("redteam"), Ordered, fun
 		Expect(err).NotTo(HaveOccurred())
 	})
 
-	// grantMallory gives mallory, as admin, exactly the rights an attack
-	// starts from, on the named objects in namespace web, until the spec
-	// ends.
-	grantMallory := func(name string, rules ...rbacv1.PolicyRule) {
-		GinkgoHelper()
-		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "redteam-" + name}, Rules: rules}
-		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "redteam-" + name},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "mallory"}}}
-		Expect(admin.Create(suiteCtx, role)).To(Succeed())
-		Expect(admin.Create(suiteCtx, binding)).To(Succeed())
-		DeferCleanup(func() {
-			_ = admin.Delete(suiteCtx, binding)
-			_ = admin.Delete(suiteCtx, role)
-		})
-	}
 	editEnvironment := func(name string) rbacv1.PolicyRule {
 		return rbacv1.PolicyRule{APIGroups: []string{batonv1alpha1.GroupVersion.Group}, Resources: []string{"environments"},
 			ResourceNames: []string{name}, Verbs: []string{"get", "patch"}}
@@ -301,7 +285,7 @@ var _ = Describe("red team: git and credentials", Label("redteam"), Ordered, fun
 			if prepare != nil {
 				prepare()
 			}
-			grantMallory(env, editEnvironment(env))
+			grantMallory(env, ns, editEnvironment(env))
 			mallorySets(env, gitPatch)
 			Expect(alice.Create(suiteCtx, promotion(env+"-110", env, image110, "red team: network"))).To(Succeed())
 			refused(env+"-110", env, reason, says...)
@@ -353,7 +337,7 @@ var _ = Describe("red team: git and credentials", Label("redteam"), Ordered, fun
 			const env = "rt-file"
 			repo := newConfigRepo("rt-" + env)
 			gitEnvironment(env, repo, "staging", kustomize, nil)
-			grantMallory(env, editEnvironment(env))
+			grantMallory(env, ns, editEnvironment(env))
 			err := mallory.Patch(suiteCtx, &batonv1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: env}},
 				client.RawPatch(types.MergePatchType, []byte(`{"spec":{"delivery":{"git":{"url":"file:///etc"}}}}`)))
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
@@ -402,7 +386,7 @@ var _ = Describe("red team: git and credentials", Label("redteam"), Ordered, fun
 			gitEnvironment(env, repo, "production", kustomize, func(s *batonv1alpha1.EnvironmentSpec) { s.Approval.Required = 1 })
 			Expect(alice.Create(suiteCtx, promotion(env+"-110", env, image110, "red team: forged commit"))).To(Succeed())
 			waitPhase(env+"-110", batonv1alpha1.PromotionWaitingForApproval, time.Minute)
-			grantMallory(env, readPromotion(env+"-110"))
+			grantMallory(env, ns, readPromotion(env+"-110"))
 			p := &batonv1alpha1.Promotion{}
 			Expect(mallory.Get(suiteCtx, types.NamespacedName{Namespace: ns, Name: env + "-110"}, p)).To(Succeed())
 			msg := "Promote " + env + " to " + image110 + "\n\nBaton-Promotion: web/" + p.Name + "\nBaton-Promotion-UID: " + string(p.UID) + "\nBaton-Revision: 2\nPromoted-by: alice\nApproved-by: bob\n"
