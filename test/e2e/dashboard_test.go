@@ -312,6 +312,11 @@ var _ = Describe("dashboard", Ordered, func() {
 			ok, _ := eval[bool](oncallUI, `!!document.querySelector('#revision-undo-`+productionEnv+` option[value="1"]')`)
 			return ok
 		}).WithTimeout(30*time.Second).Should(BeTrue(), "revision 1 is offered")
+		// As a person would, oncall acts once her page shows production
+		// settled: until then the lease holder's box above the form is
+		// still there, and the form moves when it goes.
+		Eventually(oncallUI.text).WithArguments("#env-"+productionEnv).WithTimeout(30*time.Second).
+			Should(ContainSubstring("Nothing in flight"), "oncall's page shows production settled")
 		oncallUI.run(
 			chromedp.SetValue(chromedp.CSS("#revision-undo-"+productionEnv), "1"),
 			chromedp.SetValue(chromedp.CSS("#reason-undo-"+productionEnv), "checkout errors"),
@@ -319,7 +324,8 @@ var _ = Describe("dashboard", Ordered, func() {
 		)
 		var said string
 		Eventually(func() string { said = oncallUI.text("#result"); return said }).
-			WithTimeout(time.Minute).Should(HavePrefix("Created rollback " + productionEnv + "-rollback-"))
+			WithTimeout(time.Minute).Should(HavePrefix("Created rollback "+productionEnv+"-rollback-"),
+			func() string { return "the page's error line says: " + oncallUI.text("#error") })
 		rollbackName = strings.Fields(said)[2]
 		back := waitPhase(rollbackName, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
 		Expect(back.Spec.RequestedBy.Username).To(Equal("oncall"))
