@@ -205,7 +205,12 @@ func main() {
 		setupLog.Error(err, "unable to find the admission key namespace")
 		os.Exit(1)
 	}
-	admissionKeys, err := identity.SetupWebhook(mgr, types.NamespacedName{Namespace: keyNamespace, Name: *admissionKeySecret})
+	self, err := identity.NewSelf(mgr)
+	if err != nil {
+		setupLog.Error(err, "unable to set up the SelfSubjectReview client")
+		os.Exit(1)
+	}
+	admissionKeys, err := identity.SetupWebhook(mgr, types.NamespacedName{Namespace: keyNamespace, Name: *admissionKeySecret}, self)
 	if err != nil {
 		setupLog.Error(err, "unable to set up the Promotion admission webhook")
 		os.Exit(1)
@@ -213,11 +218,7 @@ func main() {
 
 	// Without it, only ControllerUser proves an automatic rollback Baton's
 	// own, and a rollback the webhook stamped is never adopted: say so.
-	self, err := identity.NewSelf(mgr)
-	if err != nil {
-		setupLog.Error(err, "unable to set up the SelfSubjectReview client")
-		os.Exit(1)
-	}
+	// The webhook asks the same Self, which remembers the answer.
 	selfName, err := self.Username(context.Background())
 	if err != nil {
 		setupLog.Error(err, "unable to learn the manager's own username; automatic rollbacks will not be adopted")

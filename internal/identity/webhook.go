@@ -46,7 +46,9 @@ const (
 // SetupWebhook registers the Promotion admission webhooks on the manager's
 // webhook server, and adds the Runnable that creates the key Secret at
 // start-up. The returned KeyStore also verifies markers for the engine.
-func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName) (*KeyStore, error) {
+// self is the manager's own user, the one requester CheckMetadata lets
+// change the metadata the engine trusts (NewSelf).
+func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) (*KeyStore, error) {
 	keys := &KeyStore{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Secret: keySecret}
 	if err := mgr.Add(keys); err != nil {
 		return nil, fmt.Errorf("add the admission key bootstrap: %w", err)
@@ -62,10 +64,6 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName) (*KeyStore, 
 		Keys:       keys,
 		Now:        time.Now,
 	}})
-	self, err := NewSelf(mgr)
-	if err != nil {
-		return nil, err
-	}
 	server.Register(ValidatePath, &webhook.Admission{Handler: &Validator{Keys: keys, Manager: self}})
 	return keys, nil
 }

@@ -188,7 +188,11 @@ func (e *WebhookEnv) setUp(root string) error {
 	if err != nil {
 		return err
 	}
-	if e.Keys, err = identity.SetupWebhook(mgr, AdmissionKeySecret); err != nil {
+	self, err := identity.NewSelf(mgr)
+	if err != nil {
+		return err
+	}
+	if e.Keys, err = identity.SetupWebhook(mgr, AdmissionKeySecret, self); err != nil {
 		return err
 	}
 	mgrCtx, cancel := context.WithCancel(context.Background())

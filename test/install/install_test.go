@@ -95,7 +95,9 @@ func newReplica(user *envtest.AuthenticatedUser, index int) *replica {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(r.rotation.AddToManager(r.mgr)).To(Succeed())
-	_, err = identity.SetupWebhook(r.mgr, types.NamespacedName{Namespace: namespace, Name: "baton-admission-key"})
+	self, err := identity.NewSelf(r.mgr)
+	Expect(err).NotTo(HaveOccurred())
+	_, err = identity.SetupWebhook(r.mgr, types.NamespacedName{Namespace: namespace, Name: "baton-admission-key"}, self)
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }
