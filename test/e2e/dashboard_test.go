@@ -291,9 +291,16 @@ var _ = Describe("dashboard", Ordered, func() {
 		var seen map[string]float64
 		Eventually(func() map[string]float64 { seen, _ = eval[map[string]float64](aliceUI, `window.seen`); return seen }).
 			WithTimeout(time.Minute).Should(HaveKey("Succeeded"))
-		Expect(seen).To(HaveKey("RollingOut"), "alice's page showed the rollout while it ran, without a reload")
+		// The page showed the Promotion move after bob's approval, without a
+		// reload. Which in-between phase it caught depends on how long each
+		// lasted on this machine (the page coalesces updates): requiring one
+		// by name would make this a timed test.
+		Expect(seen).To(Or(HaveKey("Promoting"), HaveKey("RollingOut")), "alice's page showed the rollout while it ran, without a reload")
 		changed := inCluster()
-		for _, phase := range []string{"RollingOut", "Succeeded"} {
+		for _, phase := range []string{"Promoting", "RollingOut", "Succeeded"} {
+			if _, ok := seen[phase]; !ok {
+				continue
+			}
 			Expect(changed).To(HaveKey(phase))
 			latency := time.Duration((seen[phase] - float64(changed[phase].UnixNano())/1e6) * float64(time.Millisecond))
 			GinkgoWriter.Printf("MEASURED dashboard latency, %s in the cluster to alice's page: %s\n", phase, latency.Round(time.Millisecond))
