@@ -295,9 +295,9 @@ var _ = Describe("dashboard", Ordered, func() {
 		// reload. Which in-between phase it caught depends on how long each
 		// lasted on this machine (the page coalesces updates): requiring one
 		// by name would make this a timed test.
-		Expect(seen).To(Or(HaveKey("Promoting"), HaveKey("RollingOut")), "alice's page showed the rollout while it ran, without a reload")
+		Expect(seen).To(Or(HaveKey("Queued"), HaveKey("Promoting"), HaveKey("RollingOut")), "alice's page showed the Promotion move after the approval, without a reload")
 		changed := inCluster()
-		for _, phase := range []string{"Promoting", "RollingOut", "Succeeded"} {
+		for _, phase := range []string{"Queued", "Promoting", "RollingOut", "Succeeded"} {
 			if _, ok := seen[phase]; !ok {
 				continue
 			}
