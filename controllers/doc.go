@@ -8,8 +8,9 @@ package controllers
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments/status;promotions/status,verbs=patch
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments/finalizers;promotions/finalizers,verbs=update
 // The engine creates automatic rollbacks and autoPromote Promotions, which
-// the admission webhook authorizes like anyone else's.
-// +kubebuilder:rbac:groups=promotion.baton.dev,resources=promotions,verbs=create
+// the admission webhook authorizes like anyone else's, and deletes the
+// finished Promotions beyond an Environment's spec.promotionHistoryLimit.
+// +kubebuilder:rbac:groups=promotion.baton.dev,resources=promotions,verbs=create;delete
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments,verbs=promote;rollback
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get

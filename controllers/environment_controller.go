@@ -15,7 +15,6 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -56,20 +55,6 @@ type EnvironmentReconciler struct {
 	// APIReader reads the lease holder uncached before the lease is
 	// released for it; the manager's API reader when nil.
 	APIReader client.Reader
-}
-
-// CacheOptions are the manager's cache options: Deployments, StatefulSets and
-// DaemonSets are cached through workload.Transform, so the manager
-// holds only the fields Baton reads. A workload read from the cache is
-// therefore partial: never Update it, and read managedFields with the
-// manager's API reader.
-func CacheOptions() cache.Options {
-	slim := cache.ByObject{Transform: workload.Transform}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&appsv1.Deployment{}:  slim,
-		&appsv1.StatefulSet{}: slim,
-		&appsv1.DaemonSet{}:   slim,
-	}}
 }
 
 // SetupIndexes registers the field indexes every Baton controller lists by.

@@ -80,19 +80,20 @@ func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		// Every change counts, status included: each reconcile takes one
 		// step and writes it, and that write brings the next reconcile.
-		// Only a finished Promotion that has let go of its finalizer is
-		// left out: it has nothing to do, and at start-up the past
-		// Promotions of a namespace would each cost an uncached read.
+		// A finished Promotion the manager has let go of is not even in
+		// the cache (CacheOptions); mayAct also leaves out one that a
+		// cache without that selector holds.
 		For(&batonv1alpha1.Promotion{}, builder.WithPredicates(predicate.NewPredicateFuncs(mayAct))).
 		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.promotionsForEnvironment)).
 		Named("promotion").
 		Complete(r)
 }
 
-// mayAct tells whether a Promotion may still have something to do.
+// mayAct tells whether a Promotion may still have something to do: it is
+// unfinished, or finished but not yet let go of (letGo).
 func mayAct(o client.Object) bool {
 	p, ok := o.(*batonv1alpha1.Promotion)
-	return ok && (!p.Status.Phase.IsTerminal() || controllerutil.ContainsFinalizer(p, PromotionFinalizer))
+	return ok && (!p.Status.Phase.IsTerminal() || controllerutil.ContainsFinalizer(p, PromotionFinalizer) || !p.IsFinishedLabelled())
 }
 
 // promotionsForEnvironment enqueues the Promotions into an Environment and
@@ -123,7 +124,8 @@ func (r *PromotionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, nil
 	}
 	if !deleting && promo.Status.Phase.IsTerminal() {
-		// One that an earlier Baton finished with its finalizer still on.
+		// One that an earlier Baton finished, with its finalizer still on
+		// or without the finished label.
 		return ctrl.Result{}, r.letGo(ctx, promo)
 	}
 	var notAdmitted error

@@ -7,8 +7,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/metrics"
@@ -49,21 +47,11 @@ func (r *PromotionReconciler) write(ctx context.Context, in promote.Input, d pro
 			return ctrl.Result{}, err
 		}
 	}
+	if d.Status.Phase.IsTerminal() && in.Environment != nil {
+		r.prune(ctx, in.Environment)
+	}
 	r.emit(ctx, promo, d)
 	return ctrl.Result{RequeueAfter: d.RequeueAfter}, d.Err
-}
-
-// letGo removes the engine's finalizer, if the Promotion still has it.
-func (r *PromotionReconciler) letGo(ctx context.Context, promo *batonv1alpha1.Promotion) error {
-	if !controllerutil.ContainsFinalizer(promo, PromotionFinalizer) {
-		return nil
-	}
-	base := promo.DeepCopy()
-	controllerutil.RemoveFinalizer(promo, PromotionFinalizer)
-	if err := r.Patch(ctx, promo, client.MergeFrom(base)); err != nil {
-		return client.IgnoreNotFound(fmt.Errorf("remove the finalizer: %w", err))
-	}
-	return nil
 }
 
 // emit announces a written Decision: each Event is also logged, with the

@@ -132,6 +132,16 @@ type EnvironmentSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	HistoryLimit int32 `json:"historyLimit,omitempty"`
+
+	// PromotionHistoryLimit is how many finished Promotions into this
+	// Environment are kept; beyond it the oldest are deleted, as a CronJob
+	// keeps its Jobs. A deleted Promotion's record lives on in
+	// status.history, the commit trailers and the audit log. Empty means 20.
+	// +optional
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	PromotionHistoryLimit int32 `json:"promotionHistoryLimit,omitempty"`
 }
 
 // RevisionResult is how a revision of an Environment ended.

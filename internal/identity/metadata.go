@@ -38,7 +38,12 @@ type MetadataRequest struct {
 //     Promotion is terminal anyone who may update it may remove it, so that
 //     deleting one never waits for a manager that is down.
 //
-// Labels, other annotations and other finalizers are the user's.
+//   - The finished label (FinishedLabel) takes a Promotion out of the
+//     manager's caches: on a live Promotion it would hide it from the engine
+//     and wedge its Environment's lease. Only the manager sets it, when the
+//     Promotion is finished; nobody removes or changes it.
+//
+// Other labels, other annotations and other finalizers are the user's.
 func CheckMetadata(r MetadataRequest) *Denial {
 	if r.ByManager || r.New == nil {
 		return nil
@@ -54,6 +59,9 @@ func CheckMetadata(r MetadataRequest) *Denial {
 		return d
 	}
 	if d := checkOwners(old, r.New); d != nil {
+		return d
+	}
+	if d := checkFinishedLabel(old, r.New); d != nil {
 		return d
 	}
 	return checkFinalizer(old, r.New)
@@ -120,4 +128,19 @@ func checkFinalizer(old, sent *batonv1alpha1.Promotion) *Denial {
 	}
 	return deny("metadata.finalizers["+batonv1alpha1.PromotionFinalizer+"]",
 		"only Baton removes it while the Promotion is not finished (phase %s): it keeps the Environment's history and lease until Baton closes them; cancel the Promotion (spec.cancel: true) or delete it and Baton lets it go", phase)
+}
+
+func checkFinishedLabel(old, sent *batonv1alpha1.Promotion) *Denial {
+	const field = "metadata.labels[" + batonv1alpha1.FinishedLabel + "]"
+	v, has := sent.Labels[batonv1alpha1.FinishedLabel]
+	if old == nil {
+		if has {
+			return deny(field, "is set only by Baton, on a Promotion it has finished; remove it from the manifest")
+		}
+		return nil
+	}
+	if was, had := old.Labels[batonv1alpha1.FinishedLabel]; had != has || was != v {
+		return deny(field, "is set only by Baton when the Promotion finishes, and cannot be added, changed or removed: a Promotion with it leaves Baton's caches, so on a live one it would hide it from the engine")
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 func TestCheckMetadata(t *testing.T) {
 	const key = batonv1alpha1.AutoPromoteKeyAnnotation
+	const finished = batonv1alpha1.FinishedLabel
 	stored := func(phase batonv1alpha1.PromotionPhase) *batonv1alpha1.Promotion {
 		return &batonv1alpha1.Promotion{
 			ObjectMeta: metav1.ObjectMeta{
@@ -78,6 +79,29 @@ func TestCheckMetadata(t *testing.T) {
 		}, ""},
 		{"the finalizer removed once Succeeded", admissionv1.Update, false, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
 			return edit(batonv1alpha1.PromotionSucceeded, func(p *batonv1alpha1.Promotion) { p.Finalizers = nil })
+		}, ""},
+		{"the finished label on a live Promotion", admissionv1.Update, false, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
+			return edit(batonv1alpha1.PromotionQueued, func(p *batonv1alpha1.Promotion) { p.Labels = map[string]string{finished: "production"} })
+		}, "metadata.labels[" + finished + "]"},
+		{"the finished label on create", admissionv1.Create, false, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
+			p := stored("")
+			p.Annotations, p.Labels = nil, map[string]string{finished: "production"}
+			return nil, p
+		}, "metadata.labels[" + finished + "]"},
+		{"the finished label removed", admissionv1.Update, false, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
+			old, sent := edit(batonv1alpha1.PromotionSucceeded, func(p *batonv1alpha1.Promotion) { p.Labels = nil })
+			old.Labels = map[string]string{finished: "production"}
+			return old, sent
+		}, "metadata.labels[" + finished + "]"},
+		{"the finished label changed", admissionv1.Update, false, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
+			old, sent := edit(batonv1alpha1.PromotionSucceeded, func(p *batonv1alpha1.Promotion) { p.Labels = map[string]string{finished: "staging"} })
+			old.Labels = map[string]string{finished: "production"}
+			return old, sent
+		}, "metadata.labels[" + finished + "]"},
+		{"the finished label set by the manager", admissionv1.Update, true, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
+			return edit(batonv1alpha1.PromotionSucceeded, func(p *batonv1alpha1.Promotion) {
+				p.Finalizers, p.Labels = nil, map[string]string{finished: "production"}
+			})
 		}, ""},
 		{"an update without the stored object", admissionv1.Update, false, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
 			return nil, stored("")

@@ -239,6 +239,11 @@ var _ = Describe("red team: admission", Ordered, func() {
 			Expect(err).NotTo(HaveOccurred())
 			return name, approve(as, name)
 		}, `User "mallory" cannot impersonate`),
+		Entry("23. hiding alice's Promotion in flight from the engine with the finished label", func(rt *redTeam) (string, error) {
+			name := alicesPromotion("rt-finished-label")
+			grant(rt, promotionRights("patch"))
+			return name, mergePatch(rt.mallory, name, `{"metadata":{"labels":{"`+batonv1alpha1.FinishedLabel+`":"`+rtEnv+`"}}}`)
+		}, "metadata.labels["+batonv1alpha1.FinishedLabel+"]", "hide it from the engine"),
 	)
 
 	It("20. a forged requester and approval in the spec are replaced by who sent the request", func() {
