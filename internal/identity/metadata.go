@@ -30,8 +30,10 @@ type MetadataRequest struct {
 //     Admit guards) say how Baton created the Promotion; the auto-promote-key
 //     decides whether it counts as a deliberate re-ship of a rejected image.
 //     Only the manager sets them, at creation; nobody changes them after.
+//
 //   - ownerReferences: an owner's deletion garbage-collects the Promotion in
 //     flight. A Promotion has no owner.
+//
 //   - The engine's finalizer keeps a Promotion until its history entry is
 //     closed and its lease released. Removing it from a Promotion that is
 //     not finished would leak the lease and block the Environment; once the
