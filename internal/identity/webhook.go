@@ -61,7 +61,11 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) 
 	}
 	server := mgr.GetWebhookServer()
 	server.Register(MutatePath, &webhook.Admission{Handler: &Mutator{
-		Reader:     mgr.GetAPIReader(),
+		// The manager's cache: an approval policy a few milliseconds old
+		// is safe here, because the engine checks the approvals again, on
+		// an uncached read, when it grants the lease and before it
+		// delivers. The SubjectAccessReviews are never cached.
+		Reader:     mgr.GetClient(),
 		Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()},
 		Keys:       keys,
 		Now:        time.Now,
@@ -73,7 +77,8 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) 
 // Mutator is the mutating webhook: it stamps identities, authorizes the
 // request and writes the admission marker.
 type Mutator struct {
-	// Reader reads the target Environment's approval policy.
+	// Reader reads the target Environment's approval policy (the
+	// manager's cache in SetupWebhook).
 	Reader client.Reader
 	// Authorizer checks the custom verbs.
 	Authorizer Authorizer
