@@ -64,9 +64,12 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) 
 		// The manager's cache: an approval policy a few milliseconds old
 		// is safe here, because the engine checks the approvals again, on
 		// an uncached read, when it grants the lease and before it
-		// delivers. The SubjectAccessReviews are never cached.
+		// delivers.
 		Reader:     mgr.GetClient(),
-		Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()},
+		// A burst of the same question (one user creating 50 Promotions)
+		// costs one SubjectAccessReview; a revoked role stops working
+		// within AuthorizationTTL.
+		Authorizer: &CachedAuthorizer{Next: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()}, TTL: AuthorizationTTL},
 		Keys:       keys,
 		Now:        time.Now,
 	}})
