@@ -66,22 +66,13 @@ var (
 // or a time to restore.
 var durationBuckets = prometheus.ExponentialBuckets(0.5, 2, 19)
 
-func init() {
-	ctrlmetrics.Registry.MustRegister(PromotionsTotal, PhaseDuration, RollbacksTotal, ChangesTotal, ChangeFailuresTotal,
-		LeadTime, TimeToRestore, GitPushAttempts, GitOperationDuration,
-		EnvironmentInfo, EnvironmentVerified, EnvironmentLastVerified, EnvironmentActiveSince, EnvironmentRolloutTimeout)
-}
+// all is every collector Baton registers.
+var all = []prometheus.Collector{PromotionsTotal, PhaseDuration, RollbacksTotal, ChangesTotal, ChangeFailuresTotal,
+	LeadTime, TimeToRestore, GitPushAttempts, GitOperationDuration,
+	EnvironmentInfo, EnvironmentVerified, EnvironmentLastVerified, EnvironmentActiveSince, EnvironmentRolloutTimeout}
 
-// Exported lists every metric family Baton defines, for the test that the
-// dashboards and alerts name only real metrics.
-func Exported() []string {
-	return []string{
-		"baton_promotions_total", "baton_promotion_phase_duration_seconds", "baton_rollbacks_total",
-		"baton_changes_total", "baton_change_failures_total", "baton_lead_time_seconds", "baton_time_to_restore_seconds",
-		"baton_git_push_attempts_total", "baton_git_operation_duration_seconds",
-		"baton_environment_info", "baton_environment_verified", "baton_environment_last_verified_timestamp_seconds",
-		"baton_environment_active_promotion_started_timestamp_seconds", "baton_environment_rollout_timeout_seconds",
-	}
+func init() {
+	ctrlmetrics.Registry.MustRegister(all...)
 }
 
 // TimeGit starts timing one Git operation; call what it returns when the
