@@ -80,3 +80,29 @@ func TestLeadTimeStart(t *testing.T) {
 		})
 	}
 }
+
+func TestSummarize(t *testing.T) {
+	img := func(r batonv1alpha1.Revision, image string, rollback bool) batonv1alpha1.Revision {
+		r.Image, r.Rollback = image, rollback
+		return r
+	}
+	upstream := &batonv1alpha1.Environment{Status: batonv1alpha1.EnvironmentStatus{VerifiedImages: []batonv1alpha1.VerifiedImage{
+		{Image: "web:1", VerifiedAt: *at(0)}, {Image: "web:2", VerifiedAt: *at(60)},
+	}}}
+	env := &batonv1alpha1.Environment{Status: batonv1alpha1.EnvironmentStatus{History: []batonv1alpha1.Revision{
+		img(rev(batonv1alpha1.RevisionAdopted, 0, 0), "web:0", false),
+		img(rev(batonv1alpha1.RevisionSucceeded, 30, 40), "web:1", false),    // lead 40m
+		img(rev(batonv1alpha1.RevisionFailed, 70, 80), "web:2", false),       // a failure at 80
+		img(rev(batonv1alpha1.RevisionSucceeded, 80, 90), "web:1", true),     // auto rollback: restored in 10m
+		img(rev(batonv1alpha1.RevisionRolledBack, 100, 120), "web:2", false), // re-shipped: lead 60m, later undone
+		img(rev(batonv1alpha1.RevisionSucceeded, 130, 135), "web:1", true),   // manual rollback: 5m
+	}}}
+	s := Summarize(env, upstream, t0.Add(24*time.Hour+30*time.Minute))
+	want := "4 deploys in 24h0m (4.0/day), lead time 1h0m (median of 2), change failure rate 67% (2 of 3), time to restore 7m30s (mean of 2); over the last 5 revisions"
+	if got := s.String(); got != want {
+		t.Fatalf("summary:\n got %s\nwant %s", got, want)
+	}
+	if got := Summarize(&batonv1alpha1.Environment{}, nil, t0).String(); got != "no revisions made by Baton yet" {
+		t.Fatalf("empty summary: %s", got)
+	}
+}
