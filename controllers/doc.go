@@ -10,6 +10,7 @@ package controllers
 // The engine creates automatic rollbacks and autoPromote Promotions, which
 // the admission webhook authorizes like anyone else's.
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=promotions,verbs=create
+// +kubebuilder:rbac:groups=promotion.baton.dev,resources=notificationpolicies,verbs=get;list
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments,verbs=promote;rollback
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	. "github.com/onsi/gomega/gstruct"
@@ -145,6 +146,29 @@ func expectAuditChain(logs *logCapture, p *batonv1alpha1.Promotion, final batonv
 	return lines
 }
 
+// observed is a manager's metrics endpoint, on a free loopback port, and
+// its JSON log, captured.
+type observed struct {
+	addr   string
+	scrape scraper
+	logs   *logCapture
+	logger logr.Logger
+}
+
+func newObserved() observed {
+	GinkgoHelper()
+	o := observed{addr: freeLoopbackAddr(), logs: &logCapture{}}
+	o.scrape = scraper{url: "http://" + o.addr + "/metrics"}
+	o.logger = zap.New(zap.WriteTo(io.MultiWriter(o.logs, GinkgoWriter)), zap.UseDevMode(false))
+	return o
+}
+
+// options serves the manager's metrics and writes its log there.
+func (o observed) options(opts *ctrl.Options) {
+	opts.Metrics.BindAddress = o.addr
+	opts.Logger = o.logger
+}
+
 var _ = Describe("Delivery metrics and the audit trail", func() {
 	var (
 		ctx    context.Context
@@ -154,13 +178,9 @@ var _ = Describe("Delivery metrics and the audit trail", func() {
 	)
 	BeforeEach(func() {
 		ctx = context.Background()
-		addr := freeLoopbackAddr()
-		scrape = scraper{url: "http://" + addr + "/metrics"}
-		logs = &logCapture{}
-		stop = startPromotionManager(nil, engineTuning{options: func(o *ctrl.Options) {
-			o.Metrics.BindAddress = addr
-			o.Logger = zap.New(zap.WriteTo(io.MultiWriter(logs, GinkgoWriter)), zap.UseDevMode(false))
-		}})
+		o := newObserved()
+		scrape, logs = o.scrape, o.logs
+		stop = startPromotionManager(nil, engineTuning{options: o.options})
 	})
 	AfterEach(func() { stop() })
 

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -11,6 +10,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/dora"
 	"github.com/baton-dev/baton/internal/metrics"
+	"github.com/baton-dev/baton/internal/notify"
 	"github.com/baton-dev/baton/internal/promote"
 )
 
@@ -38,42 +38,32 @@ func (r *PromotionReconciler) observe(ctx context.Context, in promote.Input, pro
 // audit writes the one structured line a log pipeline keeps for each phase
 // change: who, what, where, from which image to which, with which approvals
 // and commit, and why. Everything in it is already in the Promotion's
-// status; no Secret is ever read here.
+// status; no Secret is ever read here. The same facts go to the
+// NotificationPolicies.
 func (r *PromotionReconciler) audit(ctx context.Context, from batonv1alpha1.PromotionPhase, promo *batonv1alpha1.Promotion) {
-	reason, message := "", ""
-	if c := apimeta.FindStatusCondition(promo.Status.Conditions, batonv1alpha1.ReadyCondition); c != nil {
-		reason, message = c.Reason, c.Message
-	}
-	kind := "promote"
-	if promote.IsRollback(promo) {
-		kind = "rollback"
-	}
+	ev := notify.EventOf(promo, from, r.Clock.Now())
 	ctrl.LoggerFrom(ctx).WithName("audit").Info("Promotion phase changed",
 		"audit", true,
 		"promotion", klog.KObj(promo),
-		"uid", string(promo.UID),
-		"environment", promo.Spec.Environment,
-		"kind", kind,
-		"fromPhase", string(from),
-		"toPhase", string(promo.Status.Phase),
-		"requestedBy", requester(promo),
-		"approvedBy", promote.ApprovedBy(promo),
-		"fromImage", promo.Status.PreviousImage,
-		"toImage", promo.Status.Image,
+		"uid", ev.UID,
+		"environment", ev.Environment,
+		"kind", ev.Kind,
+		"fromPhase", ev.FromPhase,
+		"toPhase", ev.Phase,
+		"requestedBy", ev.RequestedBy,
+		"approvedBy", ev.ApprovedBy,
+		"fromImage", ev.FromImage,
+		"toImage", ev.Image,
 		"digest", promo.Status.Digest,
-		"revision", promo.Status.Revision,
-		"commit", promo.Status.Commit,
-		"reason", reason,
-		"message", message,
+		"revision", ev.Revision,
+		"commit", ev.Commit,
+		"reason", ev.Reason,
+		"message", ev.Message,
 		"requestReason", promo.Spec.Reason,
 	)
-}
-
-func requester(p *batonv1alpha1.Promotion) string {
-	if p.Spec.RequestedBy == nil {
-		return ""
+	if r.Notifier != nil {
+		r.Notifier.Notify(ev)
 	}
-	return p.Spec.RequestedBy.Username
 }
 
 // countDelivery counts a finished Promotion into the DORA metrics of its
@@ -126,4 +116,10 @@ func (r *PromotionReconciler) upstream(ctx context.Context, env *batonv1alpha1.E
 		return nil
 	}
 	return up
+}
+
+// Notifier sends phase changes to NotificationPolicies (notify.Notifier in
+// the manager); Notify must never block.
+type Notifier interface {
+	Notify(ev notify.Event)
 }

@@ -69,7 +69,8 @@ var durationBuckets = prometheus.ExponentialBuckets(0.5, 2, 19)
 // all is every collector Baton registers.
 var all = []prometheus.Collector{PromotionsTotal, PhaseDuration, RollbacksTotal, ChangesTotal, ChangeFailuresTotal,
 	LeadTime, TimeToRestore, GitPushAttempts, GitOperationDuration,
-	EnvironmentInfo, EnvironmentVerified, EnvironmentLastVerified, EnvironmentActiveSince, EnvironmentRolloutTimeout}
+	EnvironmentInfo, EnvironmentVerified, EnvironmentLastVerified, EnvironmentActiveSince, EnvironmentRolloutTimeout,
+	NotificationsTotal, NotificationRetries}
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(all...)
@@ -89,3 +90,14 @@ func newCounterVec(name, help string, labels ...string) *prometheus.CounterVec {
 func newGaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
 	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 }
+
+var (
+	// NotificationsTotal counts notifications by how they ended.
+	NotificationsTotal = newCounterVec("baton_notifications_total",
+		"Notifications of phase changes, by namespace, NotificationPolicy and result: sent, failed (after every retry), invalid (the policy or its Secret is wrong; see the log) or dropped (the queue was full; policy empty).",
+		"namespace", "policy", "result")
+	// NotificationRetries counts deliveries tried again after a failure.
+	NotificationRetries = newCounterVec("baton_notification_retries_total",
+		"Notification deliveries retried after the receiver failed or was unreachable, by namespace and NotificationPolicy.",
+		"namespace", "policy")
+)
