@@ -69,9 +69,10 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: tidy
-tidy: ## Run go mod tidy on both modules.
+tidy: ## Run go mod tidy on every module.
 	go mod tidy
 	cd $(TOOLS_DIR) && go mod tidy
+	cd $(PROMQL_CHECK_DIR) && go mod tidy
 
 .PHONY: verify
 verify: fmt vet manifests generate tidy ## Fail if fmt, vet, generation or tidy change anything.
@@ -80,8 +81,16 @@ verify: fmt vet manifests generate tidy ## Fail if fmt, vet, generation or tidy 
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
 	fi
 
+# hack/promqlcheck is its own module, so Prometheus's dependencies stay out
+# of the manager's go.mod.
+PROMQL_CHECK_DIR := hack/promqlcheck
+
+.PHONY: test-queries
+test-queries: ## Parse every alert (config/prometheus) and dashboard (config/grafana) query with Prometheus's own PromQL parser.
+	cd $(PROMQL_CHECK_DIR) && go run . $(addprefix $(CURDIR)/,config/prometheus/prometheusrule.yaml $(wildcard config/grafana/*.json))
+
 .PHONY: test
-test: manifests generate k8s-bins $(GOTESTSUM) ## Run every unit and envtest suite against a real kube-apiserver and etcd.
+test: manifests generate k8s-bins $(GOTESTSUM) test-queries ## Run every unit and envtest suite against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS=$(K8S_ASSETS) $(GOTESTSUM) --format standard-verbose -- -count=1 $(TEST_FLAGS) $(TEST_PKGS)
 
 ##@ Build

@@ -11,6 +11,7 @@ package controllers
 // the admission webhook authorizes like anyone else's, and deletes the
 // finished Promotions beyond an Environment's spec.promotionHistoryLimit.
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=promotions,verbs=create;delete
+// +kubebuilder:rbac:groups=promotion.baton.dev,resources=notificationpolicies,verbs=get;list
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments,verbs=promote;rollback
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get

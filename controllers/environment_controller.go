@@ -24,6 +24,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/health"
+	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/outcome"
 	"github.com/baton-dev/baton/internal/statuspatch"
 	"github.com/baton-dev/baton/internal/workload"
@@ -150,6 +151,9 @@ func (r *EnvironmentReconciler) requestsFor(ctx context.Context, opts ...client.
 func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	env := &batonv1alpha1.Environment{}
 	if err := r.Get(ctx, req.NamespacedName, env); err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.ForgetEnvironment(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !env.DeletionTimestamp.IsZero() {
@@ -164,6 +168,7 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		for _, ev := range evs {
 			r.event(ctx, env, ev)
 		}
+		metrics.ObserveEnvironment(env)
 	})
 
 	result, evs, retErr = r.reconcile(ctx, env)

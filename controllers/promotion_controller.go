@@ -62,6 +62,8 @@ type PromotionReconciler struct {
 	// it as the requester of the Promotions the manager creates. "" when
 	// unknown: then only ControllerUser proves a Promotion Baton's own.
 	Self string
+	// Notifier, when set, gets every phase change, after the write.
+	Notifier Notifier
 }
 
 // Admission checks and writes Promotions' admission markers

@@ -16,8 +16,8 @@ import (
 
 // write carries out a Decision: the Environment's status first, with
 // optimistic concurrency (a Conflict discards the Decision: decide again on
-// fresh data), then the Promotion's status and finalizer, then, only for
-// what was written, Events and metrics.
+// fresh data), then the Promotion's status, then, only for what was
+// written, Events, metrics and audit lines, then the finalizer.
 func (r *PromotionReconciler) write(ctx context.Context, in promote.Input, d promote.Decision) (ctrl.Result, error) {
 	conflict := ctrl.Result{RequeueAfter: statuspatch.ConflictRetry}
 	if d.Environment != nil {
@@ -38,6 +38,10 @@ func (r *PromotionReconciler) write(ctx context.Context, in promote.Input, d pro
 		}
 		return ctrl.Result{}, err
 	}
+	// Announced as soon as the status is written, so that a failure to let
+	// go below (retried) never loses or repeats an Event or audit line.
+	r.emit(ctx, promo, d)
+	r.observe(ctx, in, promo, d)
 	// The finalizer only keeps an open history entry; a finished Promotion
 	// has none (it was closed in the Environment write above), so it lets go
 	// at once: deleting it never waits for the manager, and it never comes
@@ -50,7 +54,6 @@ func (r *PromotionReconciler) write(ctx context.Context, in promote.Input, d pro
 	if d.Status.Phase.IsTerminal() && in.Environment != nil {
 		r.prune(ctx, in.Environment)
 	}
-	r.emit(ctx, promo, d)
 	return ctrl.Result{RequeueAfter: d.RequeueAfter}, d.Err
 }
 

@@ -183,9 +183,10 @@ func (r *SourceReconciler) promote(ctx context.Context, env *batonv1alpha1.Envir
 			Namespace: env.Namespace,
 			Name:      source.PromotionName(env.Name, hist.Head.SHA),
 			Annotations: map[string]string{
-				batonv1alpha1.SourceCommitAnnotation:  hist.Head.SHA,
-				batonv1alpha1.SourceSubjectAnnotation: hist.Head.Subject,
-				batonv1alpha1.SourceAuthorAnnotation:  hist.Head.Author,
+				batonv1alpha1.SourceCommitAnnotation:      hist.Head.SHA,
+				batonv1alpha1.SourceSubjectAnnotation:     hist.Head.Subject,
+				batonv1alpha1.SourceAuthorAnnotation:      hist.Head.Author,
+				batonv1alpha1.SourceCommittedAtAnnotation: hist.Head.When.UTC().Format(time.RFC3339),
 			},
 		},
 		Spec: batonv1alpha1.PromotionSpec{

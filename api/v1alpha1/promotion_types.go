@@ -38,6 +38,9 @@ const (
 	// SourceAuthorAnnotation is the commit's author, "Name <email>", as Git
 	// reports it: not an identity Baton or the API server checked.
 	SourceAuthorAnnotation = "promotion.baton.dev/source-author-unverified"
+	// SourceCommittedAtAnnotation is the commit's committer time (RFC 3339),
+	// as Git reports it: the start of the lead time metric, nothing more.
+	SourceCommittedAtAnnotation = "promotion.baton.dev/source-committed-at"
 	// SourceRequestedAtAnnotation, on an Environment, asks the source
 	// controller to read the branch head now. The webhook receiver sets it
 	// to the time of a verified push hook; anyone allowed to patch the

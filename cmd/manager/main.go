@@ -29,6 +29,7 @@ import (
 	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/gitdelivery"
 	"github.com/baton-dev/baton/internal/identity"
+	"github.com/baton-dev/baton/internal/notify"
 	"github.com/baton-dev/baton/internal/source"
 	"github.com/baton-dev/baton/internal/workload"
 )
@@ -232,6 +233,13 @@ func main() {
 	// which only the manager reads.
 	gitDeliverer := gitdelivery.New(mgr.GetAPIReader(), *gitCacheDir, admissionKeys)
 	gitDeliverer.Network = network
+	// Phase changes go to NotificationPolicies from a bounded queue, off
+	// the reconcile path.
+	notifier := notify.New(mgr.GetAPIReader(), 1000, ctrl.Log.WithName("notify"))
+	if err := mgr.Add(notifier); err != nil {
+		setupLog.Error(err, "unable to set up notifications")
+		os.Exit(1)
+	}
 	if err := (&controllers.PromotionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -242,6 +250,7 @@ func main() {
 			gitDeliverer),
 		Admission: admissionKeys,
 		Self:      selfName,
+		Notifier:  notifier,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
 		os.Exit(1)

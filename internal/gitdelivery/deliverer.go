@@ -21,6 +21,7 @@ import (
 	"github.com/baton-dev/baton/internal/delivery"
 	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/manifest"
+	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/outcome"
 )
 
@@ -441,6 +442,7 @@ func (s *session) try(ctx context.Context, attempt int) (rec delivery.Record, ra
 	}
 	pushErr := s.push(ctx, target)
 	if pushErr == nil {
+		metrics.GitPushAttempts.WithLabelValues("ok").Inc()
 		s.log.Info("Pushed the Promotion's commit", "commit", commit.String(), "to", target, "attempt", attempt)
 		rec, err := s.delivered(commit, target == s.branch)
 		return rec, false, err
@@ -449,11 +451,14 @@ func (s *session) try(ctx context.Context, attempt int) (rec delivery.Record, ra
 	// new head.
 	moved, err := s.moved(ctx, target, remote)
 	if err != nil {
+		metrics.GitPushAttempts.WithLabelValues("error").Inc()
 		return delivery.Record{}, false, err
 	}
 	if !moved {
+		metrics.GitPushAttempts.WithLabelValues("error").Inc()
 		return delivery.Record{}, false, s.rejected(pushErr, target)
 	}
+	metrics.GitPushAttempts.WithLabelValues("conflict").Inc()
 	return delivery.Record{}, true, pushErr
 }
 

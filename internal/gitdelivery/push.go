@@ -15,6 +15,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	batongit "github.com/baton-dev/baton/internal/git"
+	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/outcome"
 )
 
@@ -94,6 +95,7 @@ func (o *serverOutput) String() string {
 // push pushes the local branch to target, never with force. The server's
 // messages are kept for the error.
 func (s *session) push(ctx context.Context, target string) error {
+	defer metrics.TimeGit("push")()
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	out := &serverOutput{}

@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	batongit "github.com/baton-dev/baton/internal/git"
+	"github.com/baton-dev/baton/internal/metrics"
 )
 
 const (
@@ -126,6 +127,7 @@ func (c *clone) fetch(ctx context.Context, branch string) (plumbing.Hash, bool, 
 	if _, err := c.repo.Reference(ref, true); err != nil {
 		opts.Depth = c.depth
 	}
+	defer metrics.TimeGit("fetch")()
 	ctx, cancel := c.timeout(ctx)
 	defer cancel()
 	err := c.repo.FetchContext(ctx, opts)

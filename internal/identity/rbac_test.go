@@ -92,6 +92,9 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 			"authorization.k8s.io/subjectaccessreviews:create@",
 			"promotion.baton.dev/environments:get@", "promotion.baton.dev/environments:list@", "promotion.baton.dev/environments:patch@",
 			"promotion.baton.dev/environments:watch@",
+			// Notifications: the policies of a namespace, read uncached
+			// per phase change; never written.
+			"promotion.baton.dev/notificationpolicies:get@", "promotion.baton.dev/notificationpolicies:list@",
 			// Automatic rollbacks and autoPromote go through the admission
 			// webhook like anyone's Promotions.
 			"promotion.baton.dev/environments:promote@", "promotion.baton.dev/environments:rollback@",

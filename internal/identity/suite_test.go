@@ -1,10 +1,8 @@
 package identity_test
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"sync"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -64,26 +62,9 @@ var _ = AfterSuite(func() {
 	}
 })
 
-// lockedBuffer collects every log line the webhook writes, so that a test
-// can prove the key never appears in them.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var logs = &lockedBuffer{}
+// logs collects every log line the webhook writes, so that a test can
+// prove the key never appears in them.
+var logs = &testenv.LockedBuffer{}
 
 // newNamespace creates a namespace where each user is bound to their shipped
 // ClusterRole with a RoleBinding.

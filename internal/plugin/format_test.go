@@ -72,6 +72,16 @@ func fixtureEnvironment() *batonv1alpha1.Environment {
 	return env
 }
 
+// fixtureUpstream is staging, which verified production's images.
+func fixtureUpstream() *batonv1alpha1.Environment {
+	env := builder.Environment("shop", "staging").Deployment("web-staging", "web").Direct().Build()
+	env.Status.VerifiedImages = []batonv1alpha1.VerifiedImage{
+		{Image: img11, VerifiedAt: *ago(23*24*time.Hour + 2*time.Hour)},
+		{Image: img12, VerifiedAt: *ago(3*24*time.Hour + 30*time.Minute)},
+	}
+	return env
+}
+
 func fixturePromotion(name string, created time.Duration, phase batonv1alpha1.PromotionPhase, reason, message string) batonv1alpha1.Promotion {
 	p := *builder.Promotion("shop", name).Environment("production").RequestedBy("alice").Build()
 	p.CreationTimestamp = *ago(created)
@@ -110,7 +120,7 @@ func fixtureQueue() []batonv1alpha1.Promotion {
 
 func TestEnvironmentStatusGolden(t *testing.T) {
 	var out bytes.Buffer
-	if err := writeEnvironmentStatus(&out, fixtureEnvironment(), fixtureQueue(), now); err != nil {
+	if err := writeEnvironmentStatus(&out, fixtureEnvironment(), fixtureUpstream(), fixtureQueue(), now); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "status-environment", out.Bytes())
@@ -122,7 +132,7 @@ func TestEnvironmentStatusIdleGolden(t *testing.T) {
 	env.Status.ActivePromotion = nil
 	env.Status.Conditions = []metav1.Condition{{Type: batonv1alpha1.ReadyCondition, Status: metav1.ConditionTrue, Reason: batonv1alpha1.HealthyReason, Message: "rollout complete"}}
 	var out bytes.Buffer
-	if err := writeEnvironmentStatus(&out, env, nil, now); err != nil {
+	if err := writeEnvironmentStatus(&out, env, nil, nil, now); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "status-environment-idle", out.Bytes())

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/dora"
 	"github.com/baton-dev/baton/internal/identity"
 )
 
@@ -70,7 +71,7 @@ func (o *Options) status(ctx context.Context, name, output string) error {
 			}
 			return o.printList(objs, output)
 		}
-		return writeEnvironmentStatus(o.Out, env, unfinished, o.Now())
+		return writeEnvironmentStatus(o.Out, env, o.upstream(ctx, c, env), unfinished, o.Now())
 	}
 	if !apierrors.IsNotFound(err) {
 		return denied(fmt.Errorf("read Environment %s: %w", name, err), readHint("environments", ns))
@@ -92,6 +93,19 @@ func (o *Options) status(ctx context.Context, name, output string) error {
 	return writePromotionStatus(o.Out, promo, penv, o.Now())
 }
 
+// upstream reads env's upstream for the lead time of the delivery summary;
+// nil for an entry Environment, or when it cannot be read.
+func (o *Options) upstream(ctx context.Context, c client.Client, env *batonv1alpha1.Environment) *batonv1alpha1.Environment {
+	if env.Spec.Upstream == "" {
+		return nil
+	}
+	up := &batonv1alpha1.Environment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: env.Namespace, Name: env.Spec.Upstream}, up); err != nil {
+		return nil
+	}
+	return up
+}
+
 // unfinishedPromotions keeps the Promotions that are not terminal, in queue
 // order.
 func unfinishedPromotions(promos []batonv1alpha1.Promotion) []batonv1alpha1.Promotion {
@@ -106,8 +120,9 @@ func unfinishedPromotions(promos []batonv1alpha1.Promotion) []batonv1alpha1.Prom
 
 // writeEnvironmentStatus prints what an Environment runs, the Promotion
 // holding its lease, and the ones waiting, each with why it waits. promos
-// are the Environment's unfinished Promotions in queue order.
-func writeEnvironmentStatus(out io.Writer, env *batonv1alpha1.Environment, promos []batonv1alpha1.Promotion, now time.Time) error {
+// are the Environment's unfinished Promotions in queue order; upstream, when
+// not nil, gives the delivery summary its lead time.
+func writeEnvironmentStatus(out io.Writer, env, upstream *batonv1alpha1.Environment, promos []batonv1alpha1.Promotion, now time.Time) error {
 	w := printers.GetNewTabWriter(out)
 	fmt.Fprintf(w, "Environment:\t%s\n", env.Name)
 	fmt.Fprintf(w, "Namespace:\t%s\n", env.Namespace)
@@ -127,6 +142,7 @@ func writeEnvironmentStatus(out io.Writer, env *batonv1alpha1.Environment, promo
 	}
 	fmt.Fprintf(w, "Workload:\t%s\n", workloadName(env))
 	fmt.Fprintf(w, "Approvals:\t%s\n", ApprovalPolicy(env))
+	fmt.Fprintf(w, "Delivery:\t%s\n", dora.Summarize(env, upstream, now))
 	if env.Spec.Suspend {
 		fmt.Fprintf(w, "Suspended:\ttrue: new Promotions queue until spec.suspend is false\n")
 	}

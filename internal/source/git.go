@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -57,6 +58,8 @@ type CommitInfo struct {
 	SHA     string
 	Subject string
 	Author  string
+	// When is the committer's time, as Git reports it.
+	When time.Time
 }
 
 // History is how a new head relates to the last one seen.
@@ -212,6 +215,7 @@ func info(c *object.Commit) CommitInfo {
 		SHA:     c.Hash.String(),
 		Subject: Sanitize(subject, 200),
 		Author:  Sanitize(fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email), 200),
+		When:    c.Committer.When,
 	}
 }
 
