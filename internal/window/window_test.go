@@ -130,9 +130,9 @@ func TestAt(t *testing.T) {
 			start: at(berlin, 2026, 12, 11, 16, 0), end: at(berlin, 2026, 12, 14, 8, 0),
 		},
 		{
-			name:  "RRULE with DTSTART and COUNT, over: never again",
-			spec:  recurring("", "DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY;COUNT=2", "UTC", time.Hour),
-			now:   time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC),
+			name: "RRULE with DTSTART and COUNT, over: never again",
+			spec: recurring("", "DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY;COUNT=2", "UTC", time.Hour),
+			now:  time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC),
 		},
 		{
 			name: "fixed window, holiday freeze, open",
