@@ -62,6 +62,9 @@ type PromotionReconciler struct {
 	// it as the requester of the Promotions the manager creates. "" when
 	// unknown: then only ControllerUser proves a Promotion Baton's own.
 	Self string
+	// Freezes verifies freeze seals; nil trusts no freeze's frozenBy (each
+	// still holds Promotions).
+	Freezes FreezeVerifier
 }
 
 // Admission checks and writes Promotions' admission markers
@@ -77,16 +80,18 @@ func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Admission == nil || r.Deliverer == nil || r.APIReader == nil || r.Clock == nil {
 		return errors.New("the Promotion reconciler needs APIReader, Clock, Deliverer and Admission")
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		// Every change counts, status included: each reconcile takes one
 		// step and writes it, and that write brings the next reconcile.
 		// Only a finished Promotion that has let go of its finalizer is
 		// left out: it has nothing to do, and at start-up the past
 		// Promotions of a namespace would each cost an uncached read.
 		For(&batonv1alpha1.Promotion{}, builder.WithPredicates(predicate.NewPredicateFuncs(mayAct))).
-		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.promotionsForEnvironment)).
-		Named("promotion").
-		Complete(r)
+		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.promotionsForEnvironment))
+	for _, w := range r.guardrailWatches() {
+		b = b.Watches(w.obj, handler.EnqueueRequestsFromMapFunc(w.fn))
+	}
+	return b.Named("promotion").Complete(r)
 }
 
 // mayAct tells whether a Promotion may still have something to do.
@@ -176,6 +181,9 @@ func (r *PromotionReconciler) read(ctx context.Context, promo *batonv1alpha1.Pro
 			return in, fmt.Errorf("list the queue of Environment %s: %w", env.Name, err)
 		}
 		in.Queue = promos.Items
+		if in.Guardrails, err = r.readGuardrails(ctx, promo.Namespace); err != nil {
+			return in, err
+		}
 	}
 	if promote.NeedsHolder(promo, env) {
 		holder := &batonv1alpha1.Promotion{}

@@ -242,6 +242,7 @@ func main() {
 			gitDeliverer),
 		Admission: admissionKeys,
 		Self:      selfName,
+		Freezes:   admissionKeys,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
 		os.Exit(1)
