@@ -78,38 +78,35 @@ var _ = Describe("Deploy windows (fake clock)", func() {
 	ctx := context.Background()
 	BeforeEach(func() { DeferCleanup(startPromotionManager(nil, withFreezeSeals)) })
 
-	It("holds a Promotion in a deny window and starts it at the boundary, with no other event to wake it", func() {
+	// heldUntilBoundary: a Promotion into production, which selects the
+	// window, waits with says in its message, nothing is delivered; 2 s on
+	// the fake clock later the requeue the engine asked for, with no other
+	// event to wake it, starts it.
+	heldUntilBoundary := func(window string, typ batonv1alpha1.WindowType, from, to time.Duration, says ...string) {
 		s := newStage(ctx, "registry.example.com/web:1", func(prod *batonv1alpha1.Environment) {
-			prod.Spec.DeployWindows = &batonv1alpha1.WindowSelector{Names: []string{"holiday-freeze"}}
+			prod.Spec.DeployWindows = &batonv1alpha1.WindowSelector{Names: []string{window}}
 		})
-		// Open since an hour ago; it closes 2 s (fake) from now.
-		fixedWindow(ctx, s.ns, "holiday-freeze", batonv1alpha1.WindowDeny, -time.Hour, 2*time.Second)
+		fixedWindow(ctx, s.ns, window, typ, from, to)
 		s.shipToStaging(ctx, "registry.example.com/web:2")
 		p := s.promotion(ctx, "production", "to-prod-", "registry.example.com/web:2", nil)
-		expectHeld(ctx, p, batonv1alpha1.DeployWindowReason, "blocked by deny window holiday-freeze until", "Europe/Berlin: release freeze", "verb override")
-		Expect(imageOf(ctx, s.prodDep)).To(Equal("registry.example.com/web:1"), "nothing is delivered inside the window")
+		expectHeld(ctx, p, batonv1alpha1.DeployWindowReason, says...)
+		Expect(imageOf(ctx, s.prodDep)).To(Equal("registry.example.com/web:1"), "nothing is delivered while the window holds it")
 		Expect(s.production.Status.ActivePromotion).To(BeNil())
 
-		// The engine asked to look again at the boundary; past it on the
-		// fake clock, that requeue alone starts the Promotion.
 		fakeClock.Step(2 * time.Second)
 		s.completeRollout(ctx, s.prodDep, "registry.example.com/web:2")
 		expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
+	}
+
+	It("holds a Promotion in a deny window and starts it at the boundary", func() {
+		// Open since an hour ago; it closes 2 s (fake) from now.
+		heldUntilBoundary("holiday-freeze", batonv1alpha1.WindowDeny, -time.Hour, 2*time.Second,
+			"blocked by deny window holiday-freeze until", "Europe/Berlin: release freeze", "verb override")
 	})
 
 	It("holds a Promotion outside its allow window until the window opens", func() {
-		s := newStage(ctx, "registry.example.com/web:1", func(prod *batonv1alpha1.Environment) {
-			prod.Spec.DeployWindows = &batonv1alpha1.WindowSelector{Names: []string{"office-hours"}}
-		})
-		fixedWindow(ctx, s.ns, "office-hours", batonv1alpha1.WindowAllow, 2*time.Second, time.Hour)
-		s.shipToStaging(ctx, "registry.example.com/web:2")
-		p := s.promotion(ctx, "production", "to-prod-", "registry.example.com/web:2", nil)
-		expectHeld(ctx, p, batonv1alpha1.DeployWindowReason, "outside every allow window (office-hours) until allow window office-hours opens at")
-		Expect(imageOf(ctx, s.prodDep)).To(Equal("registry.example.com/web:1"))
-
-		fakeClock.Step(2 * time.Second)
-		s.completeRollout(ctx, s.prodDep, "registry.example.com/web:2")
-		expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
+		heldUntilBoundary("office-hours", batonv1alpha1.WindowAllow, 2*time.Second, time.Hour,
+			"outside every allow window (office-hours) until allow window office-hours opens at")
 	})
 
 	It("holds every Promotion while spec.deployWindows names a window that does not exist, naming the field", func() {

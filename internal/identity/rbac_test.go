@@ -98,6 +98,10 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 			"promotion.baton.dev/promotions:create@",
 			"promotion.baton.dev/promotions:get@", "promotion.baton.dev/promotions:list@", "promotion.baton.dev/promotions:patch@",
 			"promotion.baton.dev/promotions:watch@",
+			// Windows and freezes hold Queued Promotions: read only.
+			"promotion.baton.dev/deploywindows:get@", "promotion.baton.dev/deploywindows:list@", "promotion.baton.dev/deploywindows:watch@",
+			"promotion.baton.dev/freezes:get@", "promotion.baton.dev/freezes:list@", "promotion.baton.dev/freezes:watch@",
+			"promotion.baton.dev/clusterfreezes:get@", "promotion.baton.dev/clusterfreezes:list@", "promotion.baton.dev/clusterfreezes:watch@",
 			"promotion.baton.dev/environments/finalizers:update@", "promotion.baton.dev/promotions/finalizers:update@",
 			"promotion.baton.dev/environments/status:patch@", "promotion.baton.dev/promotions/status:patch@",
 			// delivery.git.requestReconcile: annotate Flux's objects after
