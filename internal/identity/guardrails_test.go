@@ -25,6 +25,7 @@ func guardrailNamespace(ctx context.Context) string {
 	roles["olga"] = append(roles["olga"], "baton-breakglass")
 	ns, err := testEnv.BindUsers(ctx, "guardrails-", roles)
 	Expect(err).NotTo(HaveOccurred())
+	waitWebhookActive(ctx, ns)
 	return ns
 }
 
@@ -48,15 +49,9 @@ func expectNoPromotion(ctx context.Context, ns, name string) {
 }
 
 var _ = Describe("Break-glass override", func() {
-	var (
-		ctx = context.Background()
-		ns  string
-	)
-	BeforeEach(func() {
-		ns = guardrailNamespace(ctx)
-		waitWebhookActive(ctx, ns)
-		newEnvironment(ctx, ns, 0)
-	})
+	ctx := context.Background()
+	var ns string
+	BeforeEach(func() { ns = guardrailNamespace(ctx); newEnvironment(ctx, ns, 0) })
 
 	It("stamps overriddenBy from the request, whatever the client sent, sealed with the marker", func() {
 		Expect(users["olga"].Create(ctx, overrideManifest(ns, "hotfix", "checkout is down, INC-4711"))).To(Succeed())
@@ -95,14 +90,9 @@ var _ = Describe("Break-glass override", func() {
 })
 
 var _ = Describe("Freezes", func() {
-	var (
-		ctx = context.Background()
-		ns  string
-	)
-	BeforeEach(func() {
-		ns = guardrailNamespace(ctx)
-		waitWebhookActive(ctx, ns)
-	})
+	ctx := context.Background()
+	var ns string
+	BeforeEach(func() { ns = guardrailNamespace(ctx) })
 
 	It("records who froze and who lifted it, sealed, whatever the client sent", func() {
 		f := freezeManifest(ns, "incident", "", "payments are down")
@@ -169,10 +159,7 @@ var _ = Describe("Freezes", func() {
 var _ = Describe("DeployWindow bad input", func() {
 	ctx := context.Background()
 	var ns string
-	BeforeEach(func() {
-		ns = guardrailNamespace(ctx)
-		waitWebhookActive(ctx, ns)
-	})
+	BeforeEach(func() { ns = guardrailNamespace(ctx) })
 	hour := &metav1.Duration{Duration: time.Hour}
 	DescribeTable("is refused, naming the field",
 		func(spec batonv1alpha1.DeployWindowSpec, says ...string) {

@@ -19,15 +19,7 @@ import (
 func TestOnlyBreakglassOverrides(t *testing.T) {
 	holders := map[string]string{identity.VerbOverride: "breakglass_role.yaml", identity.VerbFreeze: "freezer_role.yaml"}
 	for _, file := range testenv.UserRoleFiles {
-		data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		role := &rbacv1.ClusterRole{}
-		if err := yaml.UnmarshalStrict(data, role); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		for _, r := range flatten(role.Rules) {
+		for _, r := range flatten(readRole(t, file).Rules) {
 			for verb, holder := range holders {
 				if strings.Contains(r, "environments:"+verb+"@") && file != holder {
 					t.Errorf("%s grants %s; only %s may", file, r, holder)
@@ -43,4 +35,18 @@ func TestOnlyBreakglassOverrides(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readRole reads a shipped ClusterRole from config/rbac.
+func readRole(t *testing.T, file string) *rbacv1.ClusterRole {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(data, role); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return role
 }
