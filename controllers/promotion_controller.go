@@ -64,6 +64,9 @@ type PromotionReconciler struct {
 	Self string
 	// Notifier, when set, gets every phase change, after the write.
 	Notifier Notifier
+	// Freezes verifies freeze seals; nil trusts no freeze's frozenBy (each
+	// still holds Promotions).
+	Freezes FreezeVerifier
 }
 
 // Admission checks and writes Promotions' admission markers
@@ -79,16 +82,18 @@ func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Admission == nil || r.Deliverer == nil || r.APIReader == nil || r.Clock == nil {
 		return errors.New("the Promotion reconciler needs APIReader, Clock, Deliverer and Admission")
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		// Every change counts, status included: each reconcile takes one
 		// step and writes it, and that write brings the next reconcile.
 		// A finished Promotion the manager has let go of is not even in
 		// the cache (CacheOptions); mayAct also leaves out one that a
 		// cache without that selector holds.
 		For(&batonv1alpha1.Promotion{}, builder.WithPredicates(predicate.NewPredicateFuncs(mayAct))).
-		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.promotionsForEnvironment)).
-		Named("promotion").
-		Complete(r)
+		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.promotionsForEnvironment))
+	for _, w := range r.guardrailWatches() {
+		b = b.Watches(w.obj, handler.EnqueueRequestsFromMapFunc(w.fn))
+	}
+	return b.Named("promotion").Complete(r)
 }
 
 // mayAct tells whether a Promotion may still have something to do: it is
@@ -180,6 +185,9 @@ func (r *PromotionReconciler) read(ctx context.Context, promo *batonv1alpha1.Pro
 			return in, fmt.Errorf("list the queue of Environment %s: %w", env.Name, err)
 		}
 		in.Queue = promos.Items
+		if in.Guardrails, err = r.readGuardrails(ctx, promo.Namespace); err != nil {
+			return in, err
+		}
 	}
 	if promote.NeedsHolder(promo, env) {
 		holder := &batonv1alpha1.Promotion{}

@@ -67,6 +67,23 @@ const (
 	ExternalChangeReason = "ExternalChange"
 	// SuspendedReason: spec.suspend is set.
 	SuspendedReason = "Suspended"
+	// DeployWindowReason: a Queued Promotion waits because a deny window
+	// is open, or no allow window is; the message names the window and when
+	// it ends.
+	DeployWindowReason = "DeployWindow"
+	// WindowNotFoundReason: spec.deployWindows names a DeployWindow that does
+	// not exist, or its selector matches none; Promotions wait until it is
+	// fixed.
+	WindowNotFoundReason = "WindowNotFound"
+	// WindowInvalidReason: a selected DeployWindow cannot be evaluated (it
+	// was stored behind the webhook); Promotions wait until it is fixed.
+	WindowInvalidReason = "WindowInvalid"
+	// FrozenReason: a Queued Promotion waits for a Freeze or ClusterFreeze
+	// to be lifted; the message names it, who froze and why.
+	FrozenReason = "Frozen"
+	// OverriddenReason: a Promotion started past a window or freeze with a
+	// break-glass override; the Event names who and why.
+	OverriddenReason = "Overridden"
 	// ImageRejectedReason: the image was rolled back away from.
 	ImageRejectedReason = "ImageRejected"
 

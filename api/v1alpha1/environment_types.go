@@ -126,6 +126,19 @@ type EnvironmentSpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
+	// DeployWindows selects the DeployWindows that say when Promotions may
+	// start here (docs/windows.md). Empty: no window applies.
+	// +optional
+	DeployWindows *WindowSelector `json:"deployWindows,omitempty"`
+
+	// Freeze says how freezes treat this Environment.
+	// +optional
+	Freeze FreezePolicy `json:"freeze,omitempty"`
+
+	// Override says what a break-glass override counts for here.
+	// +optional
+	Override OverridePolicy `json:"override,omitempty"`
+
 	// HistoryLimit is how many revisions status.history keeps. Empty means 10.
 	// +optional
 	// +kubebuilder:default=10
@@ -238,6 +251,17 @@ type Revision struct {
 	// Promotion needs.
 	// +optional
 	Reship bool `json:"reship,omitempty"`
+
+	// OverriddenBy is who started this revision with a break-glass
+	// override (Promotion spec.override), as the webhook sealed it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	OverriddenBy string `json:"overriddenBy,omitempty"`
+
+	// OverrideReason is the override's reason.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	OverrideReason string `json:"overrideReason,omitempty"`
 
 	// Result is how this revision ended. Empty while it is in flight.
 	// +optional

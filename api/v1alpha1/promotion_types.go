@@ -71,6 +71,8 @@ type RollbackSpec struct {
 // +kubebuilder:validation:XValidation:rule="has(self.reason) == has(oldSelf.reason) && (!has(self.reason) || self.reason == oldSelf.reason)",message="reason is immutable",fieldPath=".reason"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)",message="cancel may only change from false to true",fieldPath=".cancel"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.requestedBy) || (has(self.requestedBy) && self.requestedBy == oldSelf.requestedBy)",message="requestedBy cannot be changed once set",fieldPath=".requestedBy"
+// +kubebuilder:validation:XValidation:rule="has(self.override) == has(oldSelf.override) && (!has(self.override) || self.override == oldSelf.override)",message="override is immutable",fieldPath=".override"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.overriddenBy) || (has(self.overriddenBy) && self.overriddenBy == oldSelf.overriddenBy)",message="overriddenBy cannot be changed once set",fieldPath=".overriddenBy"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.canceledBy) || (has(self.canceledBy) && self.canceledBy == oldSelf.canceledBy)",message="canceledBy cannot be changed once set",fieldPath=".canceledBy"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.approvals) || (has(self.approvals) && size(self.approvals) >= size(oldSelf.approvals) && oldSelf.approvals.all(a, a in self.approvals))",message="approvals may only be appended to: existing approvals cannot be removed or edited",fieldPath=".approvals"
 type PromotionSpec struct {
@@ -122,6 +124,17 @@ type PromotionSpec struct {
 	// CanceledBy is who set cancel. Written by the admission webhook only.
 	// +optional
 	CanceledBy *UserInfo `json:"canceledBy,omitempty"`
+
+	// Override is a break-glass request: the Promotion may start during a
+	// freeze or outside its Environment's deploy windows. It needs the verb
+	// override on the Environment, and a reason (docs/windows.md).
+	// +optional
+	Override *OverrideSpec `json:"override,omitempty"`
+
+	// OverriddenBy is who asked for the override. Written by the admission
+	// webhook only, on create.
+	// +optional
+	OverriddenBy *UserInfo `json:"overriddenBy,omitempty"`
 }
 
 // PromotionPhase is where a Promotion is in its life.

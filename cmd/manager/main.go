@@ -251,6 +251,7 @@ func main() {
 		Admission: admissionKeys,
 		Self:      selfName,
 		Notifier:  notifier,
+		Freezes:   admissionKeys,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
 		os.Exit(1)

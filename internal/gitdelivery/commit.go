@@ -18,6 +18,9 @@ const (
 	TrailerPromotedBy   = "Promoted-by"
 	TrailerApprovedBy   = "Approved-by"
 	TrailerRollbackOf   = "Baton-Rollback-Of"
+	// TrailerOverrideBy names who started the Promotion past a freeze or
+	// deploy window (spec.override, sealed by the webhook).
+	TrailerOverrideBy = "Override-by"
 )
 
 // DefaultAuthorName and DefaultAuthorEmail sign Baton's commits unless
@@ -73,6 +76,9 @@ func commitMessage(req delivery.Request) string {
 	}
 	for _, a := range req.ApprovedBy {
 		fmt.Fprintf(&b, "%s: %s\n", TrailerApprovedBy, oneLine(a))
+	}
+	if o := promo.Spec.OverriddenBy; o != nil && promo.Spec.Override != nil {
+		fmt.Fprintf(&b, "%s: %s\n", TrailerOverrideBy, oneLine(o.Username))
 	}
 	return b.String()
 }

@@ -23,6 +23,9 @@ const (
 	VerbRollback = "rollback"
 	// VerbApprove allows approving a Promotion into the Environment.
 	VerbApprove = "approve"
+	// VerbOverride allows a break-glass Promotion (spec.override) into the
+	// Environment: it starts during a freeze or outside the deploy windows.
+	VerbOverride = "override"
 )
 
 // The schema's limits on a UserInfo.
@@ -151,7 +154,28 @@ func admitCreate(r Request, user batonv1alpha1.UserInfo) (*Decision, *Denial) {
 	if promo.Spec.Rollback != nil {
 		verb, action = VerbRollback, "create a rollback Promotion into"
 	}
-	return &Decision{Promotion: promo, Checks: []Check{{Verb: verb, Environment: promo.Spec.Environment, Action: action}}}, nil
+	checks := []Check{{Verb: verb, Environment: promo.Spec.Environment, Action: action}}
+	override, denial := admitOverride(promo, user)
+	if denial != nil {
+		return nil, denial
+	}
+	return &Decision{Promotion: promo, Checks: append(checks, override...)}, nil
+}
+
+// admitOverride stamps overriddenBy on a break-glass Promotion, which needs
+// a reason and the verb override, and clears whatever a client sent in it
+// otherwise.
+func admitOverride(promo *batonv1alpha1.Promotion, user batonv1alpha1.UserInfo) ([]Check, *Denial) {
+	promo.Spec.OverriddenBy = nil
+	if promo.Spec.Override == nil {
+		return nil, nil
+	}
+	if strings.TrimSpace(promo.Spec.Override.Reason) == "" {
+		return nil, deny("spec.override.reason", "is required: say why the deploy windows and freezes are set aside; it goes into the history, the commit and the audit log")
+	}
+	promo.Spec.OverriddenBy = new(user)
+	return []Check{{Verb: VerbOverride, Environment: promo.Spec.Environment,
+		Action: "override the deploy windows and freezes of"}}, nil
 }
 
 // checkEnvironment denies a spec.environment that no Environment can have.
@@ -174,6 +198,7 @@ func admitUpdate(r Request, user batonv1alpha1.UserInfo) (*Decision, *Denial) {
 	promo := sent.DeepCopy()
 	promo.Spec.RequestedBy = old.Spec.RequestedBy.DeepCopy()
 	promo.Spec.CanceledBy = old.Spec.CanceledBy.DeepCopy()
+	promo.Spec.OverriddenBy = old.Spec.OverriddenBy.DeepCopy()
 	promo.Spec.Approvals = copyApprovals(old.Spec.Approvals)
 
 	var checks []Check

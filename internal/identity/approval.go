@@ -37,6 +37,12 @@ func ApprovalState(env *batonv1alpha1.Environment, promo *batonv1alpha1.Promotio
 		}
 		seen[a.Username] = true
 	}
+	if o := promo.Spec.OverriddenBy; o != nil && promo.Spec.Override != nil && env.Spec.Override.CountsAsApproval &&
+		(policy.AllowSelfApproval || promo.Spec.RequestedBy == nil || o.Username != promo.Spec.RequestedBy.Username) {
+		// The Environment lets the overrider's break-glass stand for one
+		// approval (override.countsAsApproval).
+		seen[o.Username] = true
+	}
 	have = len(seen)
 	if have >= need {
 		return true, have, need, fmt.Sprintf("approved by %d of %d required approver(s) for %s", have, need, image)

@@ -155,27 +155,40 @@ func withoutWebhooks(ctx context.Context, ns string, fn func()) {
 	fn()
 }
 
-// withDeadWebhooks points both configurations at a port nobody listens on.
+// withDeadWebhooks points every webhook of both configurations (the
+// Promotion's, the freezes' and the DeployWindows') at a port nobody
+// listens on.
 func withDeadWebhooks(ctx context.Context, ns string, fn func()) {
 	GinkgoHelper()
 	mut := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	val := &admissionregistrationv1.ValidatingWebhookConfiguration{}
 	Expect(admin.Get(ctx, types.NamespacedName{Name: mutatingName}, mut)).To(Succeed())
 	Expect(admin.Get(ctx, types.NamespacedName{Name: validatingName}, val)).To(Succeed())
-	saved := []*string{mut.Webhooks[0].ClientConfig.URL, val.Webhooks[0].ClientConfig.URL}
-	dead := func(u *string) *string {
-		s := "https://127.0.0.1:1/" + (*u)[strings.LastIndex(*u, "/")+1:]
-		return &s
+	var urls []**string
+	for i := range mut.Webhooks {
+		urls = append(urls, &mut.Webhooks[i].ClientConfig.URL)
 	}
-	mut.Webhooks[0].ClientConfig.URL = dead(saved[0])
-	val.Webhooks[0].ClientConfig.URL = dead(saved[1])
+	for i := range val.Webhooks {
+		urls = append(urls, &val.Webhooks[i].ClientConfig.URL)
+	}
+	saved := make([]*string, len(urls))
+	for i, u := range urls {
+		saved[i] = *u
+		s := "https://127.0.0.1:1/" + (**u)[strings.LastIndex(**u, "/")+1:]
+		*u = &s
+	}
 	Expect(admin.Update(ctx, mut)).To(Succeed())
 	Expect(admin.Update(ctx, val)).To(Succeed())
 	defer func() {
 		Expect(admin.Get(ctx, types.NamespacedName{Name: mutatingName}, mut)).To(Succeed())
 		Expect(admin.Get(ctx, types.NamespacedName{Name: validatingName}, val)).To(Succeed())
-		mut.Webhooks[0].ClientConfig.URL = saved[0]
-		val.Webhooks[0].ClientConfig.URL = saved[1]
+		n := 0
+		for i := range mut.Webhooks {
+			mut.Webhooks[i].ClientConfig.URL, n = saved[n], n+1
+		}
+		for i := range val.Webhooks {
+			val.Webhooks[i].ClientConfig.URL, n = saved[n], n+1
+		}
 		Expect(admin.Update(ctx, mut)).To(Succeed())
 		Expect(admin.Update(ctx, val)).To(Succeed())
 		waitWebhookActive(ctx, ns)

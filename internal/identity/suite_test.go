@@ -30,6 +30,9 @@ var (
 		"carol":   "baton-viewer",
 		"mallory": "baton-promoter",
 		"oncall":  "baton-rollbacker",
+		// olga also holds baton-breakglass where a spec binds it.
+		"olga":   "baton-promoter",
+		"frieda": "baton-freezer",
 	}
 )
 

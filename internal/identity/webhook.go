@@ -74,6 +74,9 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) 
 		Now:        time.Now,
 	}})
 	server.Register(ValidatePath, &webhook.Admission{Handler: &Validator{Keys: keys, Manager: self}})
+	server.Register(FreezePath, &webhook.Admission{Handler: &FreezeMutator{
+		Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()}, Keys: keys, Now: time.Now}})
+	server.Register(DeployWindowPath, &webhook.Admission{Handler: DeployWindowValidator{}})
 	return keys, nil
 }
 

@@ -49,6 +49,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"undo", "production", "--to-revision", "-1"}, "--to-revision must be 0"},
 		{[]string{"undo"}, "kubectl promote undo expects ENV"},
 		{[]string{"status", "production", "-o", "name"}, `--output "name" is not supported`},
+		{[]string{"freeze", "production"}, "--reason is required"},
+		{[]string{"freeze", "production", "--reason", "  "}, "--reason is required"},
+		{[]string{"freeze", "--reason", "x"}, "kubectl promote freeze expects ENV, or --all, or --cluster"},
+		{[]string{"freeze", "production", "--all", "--reason", "x"}, "expects ENV, or --all, or --cluster"},
+		{[]string{"freeze", "--all", "--cluster", "--reason", "x"}, "--all and --cluster are exclusive"},
+		{[]string{"unfreeze"}, "kubectl promote unfreeze expects ENV, or --all, or --cluster"},
+		{[]string{"unfreeze", "a", "b"}, "expects ENV, or --all, or --cluster"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

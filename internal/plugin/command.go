@@ -107,6 +107,8 @@ func NewCommand(o *Options, extra ...Subcommand) *cobra.Command {
 		newHistoryCommand(o),
 		newUndoCommand(o),
 		newCancelCommand(o),
+		newFreezeCommand(o),
+		newUnfreezeCommand(o),
 	)
 	for _, sub := range extra {
 		cmd.AddCommand(sub(o))

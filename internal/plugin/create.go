@@ -18,14 +18,16 @@ import (
 
 // createFlags are the flags shared by promote and undo.
 type createFlags struct {
-	reason  string
-	wait    bool
-	timeout time.Duration
-	output  string
+	reason   string
+	override string
+	wait     bool
+	timeout  time.Duration
+	output   string
 }
 
 func (f *createFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.reason, "reason", "", "Why, in a few words; recorded in the history and the commit.")
+	cmd.Flags().StringVar(&f.override, "override", "", "Break glass: start even during a freeze or outside the deploy windows, saying why (needs the override verb; docs/windows.md).")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "Follow the Promotion until it ends, printing each change of phase, the rollout progress and missing approvals.")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 0, "With --wait, give up waiting after this long (0 waits forever). The Promotion carries on in the cluster.")
 	outputFlag(cmd.Flags(), &f.output)
@@ -124,6 +126,9 @@ func (o *Options) create(ctx context.Context, spec batonv1alpha1.PromotionSpec, 
 	c, ns, err := o.connect()
 	if err != nil {
 		return err
+	}
+	if flags.override != "" {
+		spec.Override = &batonv1alpha1.OverrideSpec{Reason: flags.override}
 	}
 	promo, env, err := CreatePromotion(ctx, c, ns, spec, o.Now())
 	if err != nil {

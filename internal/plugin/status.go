@@ -71,7 +71,10 @@ func (o *Options) status(ctx context.Context, name, output string) error {
 			}
 			return o.printList(objs, output)
 		}
-		return writeEnvironmentStatus(o.Out, env, o.upstream(ctx, c, env), unfinished, o.Now())
+		if err := writeEnvironmentStatus(o.Out, env, o.upstream(ctx, c, env), unfinished, o.Now()); err != nil {
+			return err
+		}
+		return writeGuardrails(o.Out, readGuardrails(ctx, c, ns), env, o.Now())
 	}
 	if !apierrors.IsNotFound(err) {
 		return denied(fmt.Errorf("read Environment %s: %w", name, err), readHint("environments", ns))

@@ -44,6 +44,8 @@ type Input struct {
 	Self string
 	// Nonce is a fresh random suffix, for a name nobody can take first.
 	Nonce string
+	// Guardrails are the windows and freezes, when NeedsQueue.
+	Guardrails Guardrails
 	// Now is the engine's clock.
 	Now time.Time
 }

@@ -104,8 +104,14 @@ func (x *decider) queue() {
 			fmt.Sprintf("Environment %q is suspended: no new Promotion starts until spec.suspend is false (rollbacks still run)", env.Name))
 		return
 	}
+	if h := x.held(p); h != nil {
+		x.wait(h)
+		return
+	}
 	// The cache may not have seen this Promotion's own Queued phase yet.
-	queue := slices.DeleteFunc(slices.Clone(x.in.Queue), func(q batonv1alpha1.Promotion) bool { return q.UID == p.UID })
+	// Those a window or freeze holds are not in line: an override or a
+	// rollback goes past them.
+	queue := slices.DeleteFunc(slices.Clone(x.in.Queue), func(q batonv1alpha1.Promotion) bool { return q.UID == p.UID || x.held(&q) != nil })
 	queue = append(queue, *p)
 	if head := Head(queue); head == nil || head.UID != p.UID {
 		x.setPhase(batonv1alpha1.PromotionQueued, batonv1alpha1.QueuedReason,
@@ -130,6 +136,7 @@ func (x *decider) queue() {
 			"Rollback %s preempted Promotion %s, which was rolling out %s", p.Name, preempted.Name, preempted.Status.Image)
 	}
 	x.grantLease(p)
+	x.overridden(p)
 	x.intent()
 }
 
@@ -163,6 +170,9 @@ func (x *decider) grantLease(promo *batonv1alpha1.Promotion) {
 		Rollback:    IsRollback(promo),
 		Reship:      reship,
 		StartedAt:   x.now(),
+		// A break-glass start is on the record of the revision it made.
+		OverriddenBy:   overriddenBy(promo),
+		OverrideReason: overrideReason(promo),
 	}, env.HistoryLimitOrDefault())
 	if reship {
 		Unreject(env, promo.Status.Image, promo.Status.Digest)

@@ -33,6 +33,21 @@ func userOf(u *batonv1alpha1.UserInfo) string {
 	return u.Username
 }
 
+// overriddenBy is who overrode the guardrails for p, or "".
+func overriddenBy(p *batonv1alpha1.Promotion) string {
+	if !Overrides(p) {
+		return ""
+	}
+	return p.Spec.OverriddenBy.Username
+}
+
+func overrideReason(p *batonv1alpha1.Promotion) string {
+	if !Overrides(p) {
+		return ""
+	}
+	return Truncate(p.Spec.Override.Reason, 1024)
+}
+
 // OrNobody joins names, or says "nobody".
 func OrNobody(s []string) string {
 	if len(s) == 0 || (len(s) == 1 && s[0] == "") {

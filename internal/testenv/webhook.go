@@ -38,7 +38,8 @@ import (
 var AdmissionKeySecret = types.NamespacedName{Namespace: "baton-system", Name: "baton-admission-key"}
 
 // UserRoleFiles are the shipped ClusterRoles for people, in config/rbac.
-var UserRoleFiles = []string{"promoter_role.yaml", "approver_role.yaml", "rollbacker_role.yaml", "viewer_role.yaml"}
+var UserRoleFiles = []string{"promoter_role.yaml", "approver_role.yaml", "rollbacker_role.yaml", "viewer_role.yaml",
+	"freezer_role.yaml", "breakglass_role.yaml"}
 
 // WebhookEnv is a control plane with Baton's CRDs, exactly the webhook
 // configurations and user ClusterRoles that ship in config/, and a manager

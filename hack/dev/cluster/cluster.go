@@ -46,7 +46,7 @@ var users = []user{
 	{"alice", "baton-dev"},   // baton-promoter
 	{"bob", "baton-dev"},     // baton-approver
 	{"carol", "baton-dev"},   // baton-viewer
-	{"oncall", "baton-dev"},  // baton-rollbacker
+	{"oncall", "baton-dev"},  // baton-rollbacker, baton-freezer, baton-breakglass
 	{"mallory", "baton-dev"}, // no role of her own: red-team specs bind what they test
 }
 

@@ -1,0 +1,133 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+)
+
+// The guardrails in time through kubectl promote, as the dev cluster's
+// users: oncall holds baton-freezer and baton-breakglass in web
+// (config/dev/app/users.yaml), alice is a promoter.
+var _ = Describe("Guardrails in time", func() {
+	It("G1. oncall freezes production; alice's override is refused, then ships once granted and is on the record; a rollback runs through the freeze", func() {
+		newEnvironment("g1-staging", nil)
+		newEnvironment("g1-production", func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) { s.Upstream = "g1-staging" })
+		Expect(alice.Create(suiteCtx, promotion("g1-staging-110", "g1-staging", image110, "new checkout"))).To(Succeed())
+		waitPhase("g1-staging-110", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Eventually(func(g Gomega) {
+			g.Expect(getEnv(g, "g1-staging").Status.VerifiedImages).To(ContainElement(HaveField("Image", image110)))
+		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+
+		// oncall stops the line.
+		out, _, err := plugin("oncall", "freeze", "g1-production", "--reason", "INC-4711: payments are down")
+		Expect(err).NotTo(HaveOccurred())
+		freezeName := strings.TrimSpace(out)
+		f := &batonv1alpha1.Freeze{}
+		Expect(admin.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: freezeName}, f)).To(Succeed())
+		Expect(f.Spec.FrozenBy.Username).To(Equal("oncall"))
+		Expect(f.Annotations).To(HaveKey(batonv1alpha1.FreezeMarkerAnnotation))
+
+		// alice's Promotion waits, and says why.
+		out, _, err = plugin("alice", "g1-production", "--reason", "ship the new checkout")
+		Expect(err).NotTo(HaveOccurred())
+		waiting := strings.TrimSpace(out)
+		Eventually(func(g Gomega) {
+			p := getPromotion(g, waiting)
+			g.Expect(p.Status.Phase).To(Equal(batonv1alpha1.PromotionQueued))
+			g.Expect(hasReason(p, batonv1alpha1.FrozenReason)).To(BeTrue(), conditionMessages(p))
+			g.Expect(conditionMessages(p)).To(ContainSubstring("(by oncall): INC-4711: payments are down"))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		status, _, err := plugin("alice", "status", "g1-production")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(ContainSubstring("Freeze " + ns + "/" + freezeName))
+
+		// alice may promote, but not override: refused by the webhook, and
+		// nothing is created or moved.
+		_, stderr, err := plugin("alice", "g1-production", "--override", "I am in a hurry")
+		Expect(err).To(HaveOccurred())
+		Expect(stderr).To(ContainSubstring(`user "alice" may not override the deploy windows and freezes of Environment "g1-production"`))
+		Expect(stderr).To(ContainSubstring(`the "override" verb on environments/g1-production`))
+		Expect(promotionsInto("g1-production")).To(ConsistOf(waiting))
+		Eventually(func(g Gomega) { expectDeployment(g, "g1-production", image100) }).Should(Succeed())
+
+		// The platform team grants her baton-breakglass; her override ships.
+		Expect(admin.Create(suiteCtx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "g1-alice-breakglass"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "baton-breakglass"},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: "alice"}}})).To(Succeed())
+		var hotfix string
+		Eventually(func() error {
+			out, _, err := plugin("alice", "g1-production", "--override", "INC-4711: the fix must ship")
+			hotfix = strings.TrimSpace(out)
+			return err
+		}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
+		done := waitPhase(hotfix, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Expect(done.Spec.OverriddenBy.Username).To(Equal("alice"))
+		Eventually(func(g Gomega) { expectDeployment(g, "g1-production", image110) }).WithTimeout(time.Minute).Should(Succeed())
+		Eventually(func(g Gomega) {
+			r := revision(g, getEnv(g, "g1-production"), done.Status.Revision)
+			g.Expect(r.OverriddenBy).To(Equal("alice"))
+			g.Expect(r.OverrideReason).To(Equal("INC-4711: the fix must ship"))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(eventsOf(g, hotfix, batonv1alpha1.OverriddenReason)).To(ContainElement(And(
+				ContainSubstring("Break-glass override by alice"), ContainSubstring("INC-4711: the fix must ship"),
+				ContainSubstring("frozen by Freeze "+ns+"/"+freezeName))))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+
+		// A rollback runs through the freeze (freeze.blockRollbacks is not set).
+		out, _, err = plugin("oncall", "undo", "g1-production", "--reason", "the fix broke checkout")
+		Expect(err).NotTo(HaveOccurred())
+		waitPhase(strings.TrimSpace(out), batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Eventually(func(g Gomega) { expectDeployment(g, "g1-production", image100) }).WithTimeout(time.Minute).Should(Succeed())
+		Expect(getPromotion(Default, waiting).Status.Phase).To(Equal(batonv1alpha1.PromotionQueued), "the freeze still holds alice's first Promotion")
+
+		// oncall lifts it; the record stays. alice's first Promotion is
+		// judged again: oncall rolled back away from its image.
+		_, _, err = plugin("oncall", "unfreeze", "g1-production")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(admin.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: freezeName}, f)).To(Succeed())
+		Expect(f.Spec.Lifted).To(BeTrue())
+		Expect(f.Spec.LiftedBy.Username).To(Equal("oncall"))
+		failed := waitPhase(waiting, batonv1alpha1.PromotionFailed, time.Minute)
+		Expect(hasReason(failed, batonv1alpha1.ImageRejectedReason)).To(BeTrue(), conditionMessages(failed))
+	})
+})
+
+// promotionsInto names the Promotions into env.
+func promotionsInto(env string) []string {
+	GinkgoHelper()
+	var list batonv1alpha1.PromotionList
+	Expect(admin.List(suiteCtx, &list, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, p := range list.Items {
+		if p.Spec.Environment == env {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// eventsOf are the messages of the Events about Promotion name with reason.
+func eventsOf(g Gomega, name, reason string) []string {
+	var list corev1.EventList
+	g.Expect(admin.List(suiteCtx, &list, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.InvolvedObject.Name == name && e.Reason == reason {
+			out = append(out, e.Message)
+		}
+	}
+	return out
+}
