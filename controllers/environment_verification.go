@@ -75,12 +75,12 @@ func (r *EnvironmentReconciler) evaluate(ctx context.Context, env *batonv1alpha1
 	qctx, cancel := context.WithTimeout(ctx, verification.Timeout(c))
 	defer cancel()
 	at := r.Clock.Now()
-	value, err := r.querier().Query(qctx, p.Address, creds, text, at)
+	value, err := r.querier().Query(qctx, p.Address, creds, text)
 	if qe, ok := err.(*verification.QueryError); ok {
-		return verification.Errored(c.Name, qe.Reason, qe.Message, at)
+		return verification.Errored(c.Name, qe.Reason, field+": "+qe.Message, at)
 	}
 	if err != nil {
-		return verification.Errored(c.Name, batonv1alpha1.PrometheusUnreachableReason, err.Error(), at)
+		return verification.Errored(c.Name, batonv1alpha1.PrometheusUnreachableReason, field+": "+err.Error(), at)
 	}
 	return verification.Judge(c.Name, text, value, threshold, at)
 }

@@ -39,7 +39,7 @@ func (e *QueryError) Error() string { return e.Message }
 
 // Querier runs one instant query against a Prometheus HTTP API.
 type Querier interface {
-	Query(ctx context.Context, address string, creds Credentials, query string, at time.Time) (model.Value, error)
+	Query(ctx context.Context, address string, creds Credentials, query string) (model.Value, error)
 }
 
 // PrometheusQuerier queries through client_golang's API client, over a
@@ -49,9 +49,10 @@ type PrometheusQuerier struct {
 	Transport http.RoundTripper
 }
 
-// Query evaluates query at at. The caller bounds ctx with the check's
-// timeout. Errors are *QueryError.
-func (q PrometheusQuerier) Query(ctx context.Context, address string, creds Credentials, query string, at time.Time) (model.Value, error) {
+// Query evaluates query at Prometheus' present time (the manager's clock
+// may differ from it). The caller bounds ctx with the check's timeout.
+// Errors are *QueryError.
+func (q PrometheusQuerier) Query(ctx context.Context, address string, creds Credentials, query string) (model.Value, error) {
 	base := q.Transport
 	if base == nil {
 		base = http.DefaultTransport
@@ -63,9 +64,11 @@ func (q PrometheusQuerier) Query(ctx context.Context, address string, creds Cred
 	}
 	opts := []promv1.Option{}
 	if d, ok := ctx.Deadline(); ok {
-		opts = append(opts, promv1.WithTimeout(time.Until(d)))
+		// Whole seconds: client_golang sends Go's "9.99s", which
+		// Prometheus' duration parser refuses.
+		opts = append(opts, promv1.WithTimeout(max(time.Until(d).Truncate(time.Second), time.Second)))
 	}
-	value, _, err := promv1.NewAPI(client).Query(ctx, query, at, opts...)
+	value, _, err := promv1.NewAPI(client).Query(ctx, query, time.Time{}, opts...)
 	if err != nil {
 		return nil, classify(address, rt.status, err)
 	}
