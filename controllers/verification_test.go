@@ -260,4 +260,3 @@ var _ = DescribeTable("The Environment CRD refuses a check spec it can tell is w
 	Entry("no prometheus", func(c *batonv1alpha1.VerificationCheck) { c.Prometheus = nil },
 		"a check needs prometheus"),
 )
-

@@ -48,7 +48,7 @@ type App struct {
 	images map[string]string // "<namespace>/<name>" -> image of its first container
 	// behaviours are BehaviourAnnotation's values, by the same key.
 	behaviours map[string]string
-	served atomic.Uint64
+	served     atomic.Uint64
 }
 
 // New makes an App with its own metrics registry.
