@@ -23,8 +23,8 @@ import (
 
 // errorRate is the error ratio of the image the workload runs, as the
 // sample app serves it; no traffic gives no sample.
-const errorRate = `(sum(rate(http_requests_total{namespace="{{.WorkloadNamespace}}",workload="{{.Workload}}",image="{{.Image}}",code=~"5.."}[5s])) or vector(0))` +
-	` / sum(rate(http_requests_total{namespace="{{.WorkloadNamespace}}",workload="{{.Workload}}",image="{{.Image}}"}[5s]))`
+const errorRate = `(sum(rate(http_requests_total{namespace="{{.WorkloadNamespace}}",workload="{{.Workload}}",image="{{.Image}}",code=~"5.."}[10s])) or vector(0))` +
+	` / sum(rate(http_requests_total{namespace="{{.WorkloadNamespace}}",workload="{{.Workload}}",image="{{.Image}}"}[10s]))`
 
 const checkInterval = 30 * time.Second
 
@@ -104,7 +104,7 @@ var _ = Describe("Verification checks against a real Prometheus scraping the sam
 			g.Expect(got.Status.Verification.Checks[0].Verdict).To(Equal(batonv1alpha1.CheckPass), got.Status.Verification.Checks[0].Message)
 			g.Expect(got.Status.Verification.HealthySince).NotTo(BeNil())
 			firstStreak = got.Status.Verification.HealthySince.Time
-		}).Should(Succeed())
+		}, time.Minute).Should(Succeed(), "the sample app's first samples reach Prometheus (2 scrapes in the rate window)")
 
 		By("breaching when the app starts serving errors: not verified, the message carries the value and the threshold")
 		setBehaviour(d, "errors")
@@ -120,7 +120,7 @@ var _ = Describe("Verification checks against a real Prometheus scraping the sam
 			g.Expect(c.Message).To(And(ContainSubstring("check error-rate"), ContainSubstring("returned "+cs.Value), ContainSubstring("threshold < 0.05"), ContainSubstring(`workload=\"web\"`)))
 			g.Expect(got.Status.Verification.HealthySince).To(BeNil())
 			g.Expect(got.Status.VerifiedImages).To(BeEmpty())
-		}, 30*time.Second).Should(Succeed())
+		}, time.Minute).Should(Succeed())
 
 		By("soaking from the start again once it recovers, and verifying after a whole soak")
 		setBehaviour(d, "")
@@ -129,7 +129,7 @@ var _ = Describe("Verification checks against a real Prometheus scraping the sam
 			got := fetch(g, env)
 			expectCondition(g, got, batonv1alpha1.VerifiedCondition, metav1.ConditionUnknown, batonv1alpha1.SoakingReason)
 			g.Expect(got.Status.Verification.HealthySince.Time).To(BeTemporally(">", firstStreak))
-		}, 30*time.Second).Should(Succeed())
+		}, time.Minute).Should(Succeed())
 		fakeClock.Step(soak)
 		poke(ctx, env)
 		Eventually(func(g Gomega) {
@@ -148,7 +148,7 @@ var _ = Describe("Verification checks against a real Prometheus scraping the sam
 		Eventually(func(g Gomega) {
 			evaluateAgain(env)
 			g.Expect(checkOf(g, env).Breached).To(BeTrue())
-		}, 30*time.Second).Should(Succeed())
+		}, time.Minute).Should(Succeed())
 		for range 3 {
 			fakeClock.Step(soak)
 			poke(ctx, env)
@@ -167,7 +167,7 @@ var _ = Describe("Verification checks against a real Prometheus scraping the sam
 		ns := newNamespace(ctx)
 		running(ns, imageV1)
 		check := errorRateCheck(prom.Address)
-		check.Prometheus.Query = `sum(rate(no_such_metric_total{workload="{{.Workload}}"}[5s]))`
+		check.Prometheus.Query = `sum(rate(no_such_metric_total{workload="{{.Workload}}"}[10s]))`
 		env := environment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web").SoakTime(0).Check(check).Build()
 		Expect(k8sClient.Create(ctx, env)).To(Succeed())
 		Eventually(func(g Gomega) {
@@ -199,7 +199,7 @@ var _ = Describe("Verification checks against a real Prometheus scraping the sam
 			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
 			Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal(imageV1))
 		},
-		Entry("a query Prometheus cannot parse", func(p *batonv1alpha1.PrometheusCheck) { p.Query = `sum(rate(http_requests_total[5s]` },
+		Entry("a query Prometheus cannot parse", func(p *batonv1alpha1.PrometheusCheck) { p.Query = `sum(rate(http_requests_total[10s]` },
 			batonv1alpha1.QueryFailedReason, "spec.verification.checks[0].prometheus: Prometheus at"),
 		Entry("a template action other than field access", func(p *batonv1alpha1.PrometheusCheck) { p.Query = `up{job="{{printf "%s" .Image}}"}` },
 			batonv1alpha1.InvalidCheckReason, "spec.verification.checks[0].prometheus.query: {{printf"),
