@@ -90,8 +90,8 @@ test-queries: ## Parse every alert (config/prometheus) and dashboard (config/gra
 	cd $(PROMQL_CHECK_DIR) && go run . $(addprefix $(CURDIR)/,config/prometheus/prometheusrule.yaml $(wildcard config/grafana/*.json))
 
 .PHONY: test
-test: manifests generate k8s-bins $(GOTESTSUM) test-queries ## Run every unit and envtest suite against a real kube-apiserver and etcd.
-	KUBEBUILDER_ASSETS=$(K8S_ASSETS) $(GOTESTSUM) --format standard-verbose -- -count=1 $(TEST_FLAGS) $(TEST_PKGS)
+test: manifests generate k8s-bins prometheus $(GOTESTSUM) test-queries ## Run every unit and envtest suite against a real kube-apiserver and etcd (and a real Prometheus).
+	KUBEBUILDER_ASSETS=$(K8S_ASSETS) PROMETHEUS=$(PROMETHEUS) $(GOTESTSUM) --format standard-verbose -- -count=1 $(TEST_FLAGS) $(TEST_PKGS)
 
 ##@ Build
 
@@ -197,6 +197,23 @@ chromium: ## Install Debian's chromium for the dashboard's browser test, unless 
 	@if [ -x "$(CHROMIUM)" ]; then echo "$(CHROMIUM): $$($(CHROMIUM) --version 2>/dev/null)"; else \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; fi
+
+# A real Prometheus for the verification checks' tests (docs/verification.md).
+# Debian's prometheus 2.42: building github.com/prometheus/prometheus from the
+# module proxy (hack/tools/prometheus, make prometheus-from-source) did not
+# finish within an hour on the shared 2-core machine.
+PROMETHEUS ?= /usr/bin/prometheus
+PROMETHEUS_VERSION := $(shell awk '$$1 == "github.com/prometheus/prometheus" { print $$2; exit }' $(TOOLS_DIR)/prometheus/go.mod)
+
+.PHONY: prometheus
+prometheus: ## Install Debian's prometheus for the verification tests, unless $(PROMETHEUS) is there (apt-get; root or sudo).
+	@if [ -x "$(PROMETHEUS)" ]; then echo "$(PROMETHEUS): $$($(PROMETHEUS) --version 2>&1 | head -1)"; else \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; fi
+
+.PHONY: prometheus-from-source
+prometheus-from-source: ## Build Prometheus $(PROMETHEUS_VERSION) from the module proxy into bin/prometheus/<version>/ (slow: use PROMETHEUS=$(BIN)/prometheus/$(PROMETHEUS_VERSION)/prometheus).
+	cd $(TOOLS_DIR)/prometheus && go build -mod=mod -trimpath -ldflags='-s -w' -o $(BIN)/prometheus/$(PROMETHEUS_VERSION)/prometheus github.com/prometheus/prometheus/cmd/prometheus
 
 .PHONY: clean
 clean: ## Remove built binaries (not the cached tools).

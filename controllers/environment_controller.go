@@ -27,6 +27,7 @@ import (
 	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/outcome"
 	"github.com/baton-dev/baton/internal/statuspatch"
+	"github.com/baton-dev/baton/internal/verification"
 	"github.com/baton-dev/baton/internal/workload"
 )
 
@@ -54,8 +55,11 @@ type EnvironmentReconciler struct {
 	// client when nil.
 	Workloads workload.Accessor
 	// APIReader reads the lease holder uncached before the lease is
-	// released for it; the manager's API reader when nil.
+	// released for it, and the Secrets of checks; the manager's API reader
+	// when nil.
 	APIReader client.Reader
+	// Querier runs the checks' Prometheus queries; client_golang's when nil.
+	Querier verification.Querier
 }
 
 // SetupIndexes registers the field indexes every Baton controller lists by.
@@ -199,7 +203,9 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 	if err != nil {
 		return ctrl.Result{}, nil, err
 	}
-	decision := health.Decide(&env.Status, health.Observation{Image: w.Image, Rollout: rollout, HolderGone: gone}, policyOf(env), r.Clock.Now())
+	checks, nextCheck := r.evaluateChecks(ctx, env, w, rollout)
+	decision := health.Decide(&env.Status, health.Observation{Image: w.Image, Rollout: rollout, HolderGone: gone, Checks: checks}, policyOf(env), r.Clock.Now())
+	decision.RequeueAfter = sooner(decision.RequeueAfter, nextCheck)
 
 	if env.Spec.Upstream != "" {
 		up := &batonv1alpha1.Environment{}

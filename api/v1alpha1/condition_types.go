@@ -222,3 +222,32 @@ const (
 	// rewritten). Baton does not deploy it; the message names both commits.
 	ForcePushedReason = "ForcePushed"
 )
+
+// Verification check (spec.verification.checks, spec.rollout.watch) reasons.
+const (
+	// CheckFailedReason: a check breached its threshold (failureLimit
+	// failing results in a row); the message names the check, the query,
+	// the value and the threshold.
+	CheckFailedReason = "CheckFailed"
+	// CheckInconclusiveReason: a query returned no sample, or more than one;
+	// never a pass.
+	CheckInconclusiveReason = "CheckInconclusive"
+	// CheckPendingReason: a check has not been evaluated for the image yet.
+	CheckPendingReason = "CheckPending"
+	// PrometheusUnreachableReason: Prometheus could not be reached, or did
+	// not answer within the check's timeout.
+	PrometheusUnreachableReason = "PrometheusUnreachable"
+	// UnauthorizedReason: Prometheus refused the credentials (401 or 403).
+	UnauthorizedReason = "Unauthorized"
+	// QueryFailedReason: Prometheus rejected the query (it does not parse,
+	// or fails to evaluate); the message carries Prometheus' error.
+	QueryFailedReason = "QueryFailed"
+	// InvalidCheckReason: a check's spec cannot be used (a query template
+	// that does not parse or uses an action other than field access, an
+	// address that is not a URL, a missing or unsuitable Secret); the
+	// message names the field.
+	InvalidCheckReason = "InvalidCheck"
+	// WatchingReason: a Promotion's rollout completed and spec.rollout.watch
+	// is running.
+	WatchingReason = "Watching"
+)

@@ -326,6 +326,11 @@ type EnvironmentStatus struct {
 	// Source is what Baton last saw of spec.source.
 	// +optional
 	Source *SourceStatus `json:"source,omitempty"`
+
+	// Verification is what spec.verification.checks found for the image the
+	// workload runs; empty without checks.
+	// +optional
+	Verification *VerificationStatus `json:"verification,omitempty"`
 }
 
 // Environment is one stage of an application's path to production.
@@ -336,6 +341,7 @@ type EnvironmentStatus struct {
 // +kubebuilder:printcolumn:name="Revision",type=integer,JSONPath=`.status.current.revision`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Verified",type=string,JSONPath=`.status.conditions[?(@.type=="Verified")].status`,priority=1
+// +kubebuilder:printcolumn:name="Checks",type=string,JSONPath=`.status.conditions[?(@.type=="Verified")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Environment struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -138,7 +138,7 @@ type PromotionSpec struct {
 }
 
 // PromotionPhase is where a Promotion is in its life.
-// +kubebuilder:validation:Enum=Pending;WaitingForApproval;Queued;Promoting;RollingOut;Succeeded;Failed;Canceled;Superseded
+// +kubebuilder:validation:Enum=Pending;WaitingForApproval;Queued;Promoting;RollingOut;Verifying;Succeeded;Failed;Canceled;Superseded
 type PromotionPhase string
 
 // The phases of a Promotion, in order; the last four are terminal.
@@ -155,6 +155,9 @@ const (
 	PromotionPromoting PromotionPhase = "Promoting"
 	// PromotionRollingOut: the target was changed; watching the rollout.
 	PromotionRollingOut PromotionPhase = "RollingOut"
+	// PromotionVerifying: the rollout completed; spec.rollout.watch is
+	// running and the Environment's checks are watched for a breach.
+	PromotionVerifying PromotionPhase = "Verifying"
 	// PromotionSucceeded: the rollout completed.
 	PromotionSucceeded PromotionPhase = "Succeeded"
 	// PromotionFailed: bad input, a failed delivery or a failed rollout.

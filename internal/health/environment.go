@@ -10,6 +10,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/image"
+	"github.com/baton-dev/baton/internal/verification"
 	"github.com/baton-dev/baton/internal/workload"
 )
 
@@ -27,6 +28,9 @@ type Observation struct {
 	// exists (or only as another object under that name, or deleted without
 	// Baton's finalizer), so nothing will ever release the lease.
 	HolderGone bool
+	// Checks is what spec.verification.checks say of the image, once its
+	// rollout is complete; nil when the Environment has no checks.
+	Checks *verification.Summary
 }
 
 // Policy is the part of an Environment's spec the decision needs.
@@ -236,6 +240,9 @@ func setReady(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy P
 func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, current *batonv1alpha1.Revision, policy Policy, imageChanged bool, now time.Time) (time.Duration, *Event) {
 	// An image verified earlier stays in verifiedImages, but the condition
 	// says how it runs now: not verified while its rollout is not healthy.
+	if !obs.Rollout.Complete() || (obs.Checks != nil && !obs.Checks.Healthy) {
+		clearHealthySince(status)
+	}
 	if !obs.Rollout.Complete() {
 		reason := batonv1alpha1.RolloutInProgressReason
 		if obs.Rollout.Phase == workload.PhaseFailed {
@@ -245,7 +252,13 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, current *b
 			fmt.Sprintf("%s is not verified: its rollout is not complete and healthy; the soak time of %s starts again once it is", obs.Image, policy.SoakTime))
 		return 0, nil
 	}
+	if obs.Checks != nil && obs.Checks.Breached {
+		return 0, breached(status, obs, policy)
+	}
 	if v := findVerified(status.VerifiedImages, obs.Image); v != nil {
+		if status.Verification != nil && status.Verification.HealthySince == nil && (obs.Checks == nil || obs.Checks.Healthy) {
+			status.Verification.HealthySince = ptrTime(now)
+		}
 		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionTrue, batonv1alpha1.VerifiedReason,
 			fmt.Sprintf("%s was verified here at %s", obs.Image, v.VerifiedAt.UTC().Format(time.RFC3339)))
 		return 0, nil
@@ -253,6 +266,12 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, current *b
 	if !verifiable(current) {
 		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionFalse, batonv1alpha1.NotDeliveredReason,
 			fmt.Sprintf("%s is not verified: Baton did not deliver it (%s); only an image a Promotion delivered, or the one Baton adopted, is verified", obs.Image, describeRevision(current)))
+		return 0, nil
+	}
+
+	if obs.Checks != nil && !obs.Checks.Healthy {
+		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionFalse, obs.Checks.Reason,
+			fmt.Sprintf("%s is not verified: %s; the soak time of %s starts again once every check passes", obs.Image, obs.Checks.Message, policy.SoakTime))
 		return 0, nil
 	}
 
@@ -267,6 +286,9 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, current *b
 		apimeta.RemoveStatusCondition(&status.Conditions, batonv1alpha1.VerifiedCondition)
 	}
 
+	if status.Verification != nil {
+		status.Verification.HealthySince = ptrTime(start)
+	}
 	verifiedAt := start.Add(policy.SoakTime)
 	if now.Before(verifiedAt) {
 		apimeta.SetStatusCondition(&status.Conditions, metav1.Condition{
@@ -285,6 +307,37 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, current *b
 	msg := fmt.Sprintf("%s was verified here at %s, after %s of complete and healthy rollout", obs.Image, now.UTC().Format(time.RFC3339), policy.SoakTime)
 	setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionTrue, batonv1alpha1.VerifiedReason, msg)
 	return 0, &Event{Type: corev1.EventTypeNormal, Reason: batonv1alpha1.VerifiedReason, Message: msg}
+}
+
+// breached takes the verification of an image away when a check breaches
+// while it runs here: it is promotable downstream again only once it has
+// passed every check for the whole soak time.
+func breached(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy) *Event {
+	var ev *Event
+	msg := fmt.Sprintf("%s is not verified: %s; the soak time of %s starts again once every check passes", obs.Image, obs.Checks.Message, policy.SoakTime)
+	if kept := withoutImage(status.VerifiedImages, obs.Image); len(kept) != len(status.VerifiedImages) {
+		status.VerifiedImages = kept
+		msg = fmt.Sprintf("%s lost its verification here: %s; it is promotable again once it passes every check for the soak time of %s", obs.Image, obs.Checks.Message, policy.SoakTime)
+		ev = &Event{Type: corev1.EventTypeWarning, Reason: batonv1alpha1.CheckFailedReason, Message: msg}
+	}
+	setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionFalse, batonv1alpha1.CheckFailedReason, msg)
+	return ev
+}
+
+func clearHealthySince(status *batonv1alpha1.EnvironmentStatus) {
+	if status.Verification != nil {
+		status.Verification.HealthySince = nil
+	}
+}
+
+func withoutImage(images []batonv1alpha1.VerifiedImage, ref string) []batonv1alpha1.VerifiedImage {
+	var kept []batonv1alpha1.VerifiedImage
+	for _, v := range images {
+		if !image.Same(v.Image, v.Digest, ref, "") {
+			kept = append(kept, v)
+		}
+	}
+	return kept
 }
 
 func describeRevision(r *batonv1alpha1.Revision) string {

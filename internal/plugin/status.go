@@ -150,6 +150,7 @@ func writeEnvironmentStatus(out io.Writer, env, upstream *batonv1alpha1.Environm
 		fmt.Fprintf(w, "Suspended:\ttrue: new Promotions queue until spec.suspend is false\n")
 	}
 	writeConditions(w, env.Status.Conditions)
+	writeChecks(w, env, now)
 
 	var active *batonv1alpha1.Promotion
 	var queued []batonv1alpha1.Promotion
@@ -240,7 +241,7 @@ func writePromotionStatus(out io.Writer, p *batonv1alpha1.Promotion, env *batonv
 	verb := "Waiting for:"
 	if p.Status.Phase.IsTerminal() {
 		verb = "Result:"
-	} else if p.Status.Phase == batonv1alpha1.PromotionPromoting || p.Status.Phase == batonv1alpha1.PromotionRollingOut {
+	} else if holdsTarget(p.Status.Phase) {
 		verb = "Progress:"
 	}
 	fmt.Fprintf(w, "%s\t%s\n", verb, WaitingFor(p, env))
@@ -308,7 +309,17 @@ func HoldsLease(env *batonv1alpha1.Environment, p *batonv1alpha1.Promotion) bool
 	if ap != nil && ap.Name == p.Name && (ap.UID == "" || ap.UID == string(p.UID)) {
 		return true
 	}
-	return p.Status.Phase == batonv1alpha1.PromotionPromoting || p.Status.Phase == batonv1alpha1.PromotionRollingOut
+	return holdsTarget(p.Status.Phase)
+}
+
+// holdsTarget: a Promotion in this phase is changing its Environment, or
+// watching what it changed.
+func holdsTarget(phase batonv1alpha1.PromotionPhase) bool {
+	switch phase {
+	case batonv1alpha1.PromotionPromoting, batonv1alpha1.PromotionRollingOut, batonv1alpha1.PromotionVerifying:
+		return true
+	}
+	return false
 }
 
 // PhaseOf is p's phase, "New" before Baton has picked it up.

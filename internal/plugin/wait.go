@@ -96,7 +96,7 @@ func (w *waiter) step(ctx context.Context) (bool, error) {
 	// The reason often repeats the phase (Queued, Succeeded, Canceled).
 	why := strings.TrimPrefix(WaitingFor(promo, env), PhaseOf(promo)+": ")
 	line := fmt.Sprintf("%s: %s", PhaseOf(promo), why)
-	if env != nil && (promo.Status.Phase == batonv1alpha1.PromotionPromoting || promo.Status.Phase == batonv1alpha1.PromotionRollingOut) {
+	if env != nil && holdsTarget(promo.Status.Phase) {
 		if progress := w.rollout(ctx, env); progress != "" {
 			line += "; " + progress
 		}

@@ -200,6 +200,9 @@ func (x *decider) step() {
 	case p.Status.Phase == batonv1alpha1.PromotionRollingOut:
 		x.refuseCancel()
 		x.rollingOut()
+	case p.Status.Phase == batonv1alpha1.PromotionVerifying:
+		x.refuseCancel()
+		x.verifying()
 	}
 }
 
@@ -260,7 +263,7 @@ func (x *decider) notAdmitted() {
 // held the lease, and stalls one that never started.
 func (x *decider) environmentGone() {
 	p := x.p
-	if p.Status.Phase == batonv1alpha1.PromotionPromoting || p.Status.Phase == batonv1alpha1.PromotionRollingOut {
+	if p.Status.Phase == batonv1alpha1.PromotionPromoting || p.Status.Phase == batonv1alpha1.PromotionRollingOut || p.Status.Phase == batonv1alpha1.PromotionVerifying {
 		x.finish(batonv1alpha1.PromotionFailed, batonv1alpha1.EnvironmentNotFoundReason,
 			fmt.Sprintf("Environment %q was deleted while the Promotion was %s", p.Spec.Environment, p.Status.Phase))
 		return

@@ -141,10 +141,11 @@ func (x *decider) queue() {
 }
 
 // preemptible returns the lease holder when a rollback may take the lease
-// from it: a forward Promotion that is RollingOut. A Promotion still
+// from it: a forward Promotion that is RollingOut or Verifying. A Promotion still
 // Promoting is changing the target right now; the rollback waits for it.
 func preemptible(holder *batonv1alpha1.Promotion, lease *batonv1alpha1.ObjectRef) *batonv1alpha1.Promotion {
-	if holder == nil || string(holder.UID) != lease.UID || IsRollback(holder) || holder.Status.Phase != batonv1alpha1.PromotionRollingOut {
+	if holder == nil || string(holder.UID) != lease.UID || IsRollback(holder) ||
+		(holder.Status.Phase != batonv1alpha1.PromotionRollingOut && holder.Status.Phase != batonv1alpha1.PromotionVerifying) {
 		return nil
 	}
 	return holder

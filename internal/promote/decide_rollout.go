@@ -152,6 +152,10 @@ func (x *decider) rollingOut() {
 		x.d.RequeueAfter = v.RequeueAfter
 		return
 	}
+	if v.Phase == batonv1alpha1.PromotionSucceeded && watches(x.p, x.env) {
+		x.startWatch(v.Message)
+		return
+	}
 	x.closeOut(v.Phase, v.Reason, v.Message)
 }
 
@@ -187,11 +191,12 @@ func (x *decider) closeOut(phase batonv1alpha1.PromotionPhase, reason, message s
 	x.finish(phase, reason, message)
 }
 
-// wantsAutoRollback: a forward Promotion whose rollout failed, in an
-// Environment that asks for it. A failed rollback never rolls back again.
+// wantsAutoRollback: a forward Promotion whose rollout failed, or whose
+// checks breached during the watch, in an Environment that asks for it. A
+// failed rollback never rolls back again.
 func wantsAutoRollback(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, phase batonv1alpha1.PromotionPhase) bool {
 	return env.Spec.Rollout.AutoRollback && phase == batonv1alpha1.PromotionFailed &&
-		p.Status.Phase == batonv1alpha1.PromotionRollingOut && !IsRollback(p)
+		(p.Status.Phase == batonv1alpha1.PromotionRollingOut || p.Status.Phase == batonv1alpha1.PromotionVerifying) && !IsRollback(p)
 }
 
 // autoRollbackFor is the rollback Promotion for a failed one, resolved to

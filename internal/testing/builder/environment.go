@@ -67,6 +67,18 @@ func (b *EnvironmentBuilder) SoakTime(d time.Duration) *EnvironmentBuilder {
 	return b
 }
 
+// Check adds a verification check.
+func (b *EnvironmentBuilder) Check(c batonv1alpha1.VerificationCheck) *EnvironmentBuilder {
+	b.env.Spec.Verification.Checks = append(b.env.Spec.Verification.Checks, c)
+	return b
+}
+
+// Watch sets spec.rollout.watch.
+func (b *EnvironmentBuilder) Watch(d time.Duration) *EnvironmentBuilder {
+	b.env.Spec.Rollout.Watch = &metav1.Duration{Duration: d}
+	return b
+}
+
 // RolloutTimeout is spec.rollout.timeout.
 func (b *EnvironmentBuilder) RolloutTimeout(d time.Duration) *EnvironmentBuilder {
 	b.env.Spec.Rollout.Timeout = &metav1.Duration{Duration: d}
