@@ -132,14 +132,16 @@ func TestBurstLandsInFewerCommits(t *testing.T) {
 }
 
 // expectFastForwards checks that every update of a branch the update hook
-// logged is a descendant of the one before: no force push.
-func expectFastForwards(t *testing.T, r *remote, updates string) {
+// logged is a descendant of the one before: no force push. It returns how
+// many there were.
+func expectFastForwards(t *testing.T, r *remote, updates string) int {
 	t.Helper()
 	data, err := os.ReadFile(updates)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	for _, line := range lines {
 		oldNew := strings.Fields(line)
 		if len(oldNew) != 2 {
 			t.Fatalf("update log line %q", line)
@@ -149,6 +151,7 @@ func expectFastForwards(t *testing.T, r *remote, updates string) {
 			t.Errorf("update %s is not a fast-forward (%v): a force push", line, err)
 		}
 	}
+	return len(lines)
 }
 
 // breakFile pushes, as someone else, a file that is not YAML.
