@@ -3,6 +3,7 @@ package gitdelivery
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"sync"
 	"sync/atomic"
@@ -229,7 +230,7 @@ func findEach(jobs []*job, h heads) []*job {
 		case !sha.IsZero():
 			j.s.log.V(1).Info("Found the Promotion's commit", "commit", sha.String(), "merged", onBranch)
 			rec, err := j.s.delivered(sha, onBranch)
-			j.finish(rec, false, err)
+			j.finish(rec, true, err)
 		default:
 			rest = append(rest, j)
 		}
@@ -290,24 +291,19 @@ func (d *Deliverer) commitBatch(lead *session, jobs []*job) (plumbing.Hash, erro
 		s := jobs[0].s
 		return s.commit()
 	}
+	blobs, err := lead.stage(jobs)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	parts := make([]groupPart, 0, len(jobs))
+	for i, j := range jobs {
+		env := j.s.req.Environment
+		parts = append(parts, groupPart{req: j.s.req, file: j.s.editedFile,
+			signature: signature(lead.signingKey, env.Namespace, env.Name, string(j.s.req.Promotion.UID), j.s.editedFile, blobs[i])})
+	}
 	wt, err := lead.repo.Worktree()
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("open the worktree: %w", err)
-	}
-	for _, j := range jobs {
-		if err := wt.AddWithOptions(&git.AddOptions{Path: j.s.editedFile, SkipStatus: true}); err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", j.s.editedFile, err)
-		}
-	}
-	parts := make([]groupPart, 0, len(jobs))
-	for _, j := range jobs {
-		blob, err := j.s.stagedBlob()
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		env := j.s.req.Environment
-		parts = append(parts, groupPart{req: j.s.req, file: j.s.editedFile,
-			signature: signature(lead.signingKey, env.Namespace, env.Name, string(j.s.req.Promotion.UID), j.s.editedFile, blob)})
 	}
 	name, email := author(lead.req.Environment)
 	sig := &object.Signature{Name: name, Email: email, When: time.Now()}
@@ -318,4 +314,53 @@ func (d *Deliverer) commitBatch(lead *session, jobs []*job) (plumbing.Hash, erro
 	// The edits touched only the files now committed: the worktree is sha.
 	lead.clean.Store(lead.key, sha)
 	return sha, nil
+}
+
+// stage writes each job's edited file as a blob and points its index entry
+// at it, reading and writing the index once for the whole batch: go-git's
+// Add reads and writes the whole index for every file.
+func (s *session) stage(jobs []*job) ([]plumbing.Hash, error) {
+	idx, err := s.repo.Storer.Index()
+	if err != nil {
+		return nil, fmt.Errorf("read the index: %w", err)
+	}
+	root, err := os.OpenRoot(s.workDir())
+	if err != nil {
+		return nil, fmt.Errorf("open the worktree: %w", err)
+	}
+	defer root.Close()
+	blobs := make([]plumbing.Hash, len(jobs))
+	for i, j := range jobs {
+		file := j.s.editedFile
+		content, err := root.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("stage %s: %w", file, err)
+		}
+		obj := s.repo.Storer.NewEncodedObject()
+		obj.SetType(plumbing.BlobObject)
+		w, err := obj.Writer()
+		if err != nil {
+			return nil, fmt.Errorf("stage %s: %w", file, err)
+		}
+		if _, err := w.Write(content); err != nil {
+			return nil, fmt.Errorf("stage %s: %w", file, err)
+		}
+		if err := w.Close(); err != nil {
+			return nil, fmt.Errorf("stage %s: %w", file, err)
+		}
+		if blobs[i], err = s.repo.Storer.SetEncodedObject(obj); err != nil {
+			return nil, fmt.Errorf("stage %s: %w", file, err)
+		}
+		// Only files already in the tree are edited (manifest.Apply
+		// modifies, never creates), so the entry exists.
+		e, err := idx.Entry(file)
+		if err != nil {
+			return nil, fmt.Errorf("find %s in the index: %w", file, err)
+		}
+		e.Hash, e.Size, e.ModifiedAt = blobs[i], uint32(len(content)), time.Now()
+	}
+	if err := s.repo.Storer.SetIndex(idx); err != nil {
+		return nil, fmt.Errorf("write the index: %w", err)
+	}
+	return blobs, nil
 }

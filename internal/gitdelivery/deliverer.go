@@ -69,6 +69,9 @@ type Deliverer struct {
 	MaxBatch int
 	// Stats counts commits, pushes and push retries.
 	Stats Stats
+	// Notify, when set, is called with the Promotion of each Submit once its
+	// delivery is done, so that the engine reconciles it again.
+	Notify func(*batonv1alpha1.Promotion)
 
 	locks sync.Map // cache key -> *sync.Mutex
 	// clean remembers, per cache key, the commit the worktree was left
@@ -82,6 +85,9 @@ type Deliverer struct {
 	// queues holds, per cache key, the deliveries waiting for the next
 	// group commit.
 	queues sync.Map // cache key -> *queue
+	// inflight holds the job of each Submit until its outcome is handed
+	// out.
+	inflight sync.Map // Promotion UID -> *job
 }
 
 var _ delivery.Deliverer = (*Deliverer)(nil)
