@@ -36,7 +36,7 @@ import (
 const kustomization = "env/production/kustomization.yaml"
 
 // burst, set by burst.go, measures bursts of deliveries.
-var burst func(sizes string, files, commits int, profile string) error
+var burst func(sizes string, files, commits int, profile string, cliMax int) error
 
 func main() {
 	runs := flag.Int("n", 9, "measured deliveries per method")
@@ -44,9 +44,10 @@ func main() {
 	commits := flag.Int("commits", 2001, "commits in the generated repository")
 	bursts := flag.String("burst", "", "comma-separated burst sizes (e.g. 50,200,1000): measure group commits instead (burst.go)")
 	profile := flag.String("cpuprofile", "", "with -burst, write a CPU profile of the largest burst here")
+	cliMax := flag.Int("cli-max", 100, "with -burst, at most this many one-commit-per-promotion git CLI pushes are timed; more are scaled from them")
 	flag.Parse()
 	if *bursts != "" && burst != nil {
-		if err := burst(*bursts, *files, *commits, *profile); err != nil {
+		if err := burst(*bursts, *files, *commits, *profile, *cliMax); err != nil {
 			fmt.Fprintln(os.Stderr, "bench-git:", err)
 			os.Exit(1)
 		}
