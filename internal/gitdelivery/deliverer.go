@@ -41,8 +41,9 @@ const (
 )
 
 // Deliverer delivers by committing the image to delivery.git of the
-// Environment: one commit per Promotion, found again after a crash by its
-// Baton-Promotion-UID trailer, never force-pushed.
+// Environment: each Promotion exactly once, in a commit of its own or in a
+// group commit with the others queued for the same branch, found again
+// after a crash by its Baton-Promotion-UID trailer, never force-pushed.
 type Deliverer struct {
 	// Reader reads the credentials Secret, uncached.
 	Reader client.Reader
