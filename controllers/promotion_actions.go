@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
@@ -49,9 +50,15 @@ func (r *PromotionReconciler) deliver(ctx context.Context, in promote.Input, ima
 		RequestedBy: promote.RequestedBy(promo), ApprovedBy: promote.ApprovedBy(promo),
 	}
 	var out promote.DeliveryOutcome
-	out.Record, out.Found, out.Err = d.Delivered(ctx, req)
-	if out.Err == nil && !out.Found {
-		out.Record, out.Err = d.Deliver(ctx, req)
+	if a, ok := d.(delivery.Async); ok {
+		// The delivery goes on off this worker; it brings the Promotion
+		// back when it is done.
+		out.Record, out.Found, out.Err = a.Submit(ctx, req)
+	} else {
+		out.Record, out.Found, out.Err = d.Delivered(ctx, req)
+		if out.Err == nil && !out.Found {
+			out.Record, out.Err = d.Deliver(ctx, req)
+		}
 	}
 	if out.Err != nil {
 		return out
@@ -82,5 +89,23 @@ func Deliverers(direct *delivery.Direct, git *gitdelivery.Deliverer) func(env *b
 		}
 		return nil, outcome.Stall(batonv1alpha1.DeliveryFailedReason,
 			"Environment %q asks for delivery.git, which this manager was started without; use delivery.direct", env.Name)
+	}
+}
+
+// DefaultPromotionConcurrency is the Promotion controller's default number
+// of workers. Git delivery runs off them (delivery.Async), so a reconcile
+// is a handful of API requests, a few milliseconds each: 32 workers take a
+// burst of 1,000 Promotions to the deliverer in about a second, while
+// the Environment and other controllers keep --concurrency workers of
+// their own. More workers would only queue on the client's rate limit and
+// the API server.
+const DefaultPromotionConcurrency = 32
+
+// NotifyOn is a gitdelivery Notify that hands each Promotion to ch, for
+// PromotionReconciler.DeliveryDone. The send runs on its own goroutine so
+// that a delivery never waits for the controller's queue.
+func NotifyOn(ch chan<- event.GenericEvent) func(*batonv1alpha1.Promotion) {
+	return func(p *batonv1alpha1.Promotion) {
+		go func() { ch <- event.GenericEvent{Object: p} }()
 	}
 }

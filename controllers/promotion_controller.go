@@ -12,11 +12,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
@@ -67,6 +70,12 @@ type PromotionReconciler struct {
 	// Freezes verifies freeze seals; nil trusts no freeze's frozenBy (each
 	// still holds Promotions).
 	Freezes FreezeVerifier
+	// Concurrency is how many Promotions are reconciled in parallel; zero
+	// leaves the manager's default.
+	Concurrency int
+	// DeliveryDone, when set, brings the Promotion of each finished
+	// asynchronous delivery (delivery.Async) back to the queue at once.
+	DeliveryDone <-chan event.GenericEvent
 }
 
 // Admission checks and writes Promotions' admission markers
@@ -82,7 +91,14 @@ func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Admission == nil || r.Deliverer == nil || r.APIReader == nil || r.Clock == nil {
 		return errors.New("the Promotion reconciler needs APIReader, Clock, Deliverer and Admission")
 	}
-	b := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Concurrency > 0 {
+		b = b.WithOptions(controller.Options{MaxConcurrentReconciles: r.Concurrency})
+	}
+	if r.DeliveryDone != nil {
+		b = b.WatchesRawSource(source.Channel(r.DeliveryDone, &handler.EnqueueRequestForObject{}))
+	}
+	b = b.
 		// Every change counts, status included: each reconcile takes one
 		// step and writes it, and that write brings the next reconcile.
 		// A finished Promotion the manager has let go of is not even in

@@ -197,6 +197,10 @@ const (
 	// AwaitingMergeReason: Baton pushed to delivery.git.pushBranch and waits
 	// until its commit is merged into delivery.git.branch.
 	AwaitingMergeReason = "AwaitingMerge"
+	// DeliveryQueuedReason: the Promotion's commit is queued for the next
+	// group commit into its branch, or being pushed; Baton looks again as
+	// soon as the push lands.
+	DeliveryQueuedReason = "DeliveryQueued"
 )
 
 // Source tracking (spec.source) conditions and reasons.

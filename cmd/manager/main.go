@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -62,6 +63,7 @@ func main() {
 	webhookHost := flag.String("webhook-host", "", "The address the admission webhook server binds to. Empty means every interface, as in a Pod; 127.0.0.1 for a manager run on a workstation.")
 	flag.StringVar(&webhookCertDir, "webhook-cert-dir", "", "The directory holding tls.crt and tls.key for the webhook server. Empty means <temp>/k8s-webhook-server/serving-certs.")
 	flag.IntVar(&concurrency, "concurrency", 4, "How many objects of each kind are reconciled in parallel.")
+	promotionConcurrency := flag.Int("promotion-concurrency", controllers.DefaultPromotionConcurrency, "How many Promotions are reconciled in parallel. Git delivery runs off these workers, so a burst of Promotions reaches the group commit together.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Serve the webhook and metrics over HTTP/2 as well as HTTP/1.1.")
 	admissionKeySecret := flag.String("admission-key-secret", "baton-admission-key", "The Secret, in the manager's namespace, holding the key of the Promotion admission marker. Created at start-up when missing.")
 	gitCacheDir := flag.String("git-cache-dir", gitdelivery.DefaultCacheDir(), "The directory holding Baton's working clones of config repositories for delivery.git. An emptyDir is enough: a lost cache is cloned again.")
@@ -240,6 +242,8 @@ func main() {
 		setupLog.Error(err, "unable to set up notifications")
 		os.Exit(1)
 	}
+	deliveryDone := make(chan event.GenericEvent)
+	gitDeliverer.Notify = controllers.NotifyOn(deliveryDone)
 	if err := (&controllers.PromotionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -248,10 +252,12 @@ func main() {
 		Deliverer: controllers.Deliverers(
 			&delivery.Direct{Workloads: workloads},
 			gitDeliverer),
-		Admission: admissionKeys,
-		Self:      selfName,
-		Notifier:  notifier,
-		Freezes:   admissionKeys,
+		Admission:    admissionKeys,
+		Self:         selfName,
+		Notifier:     notifier,
+		Freezes:      admissionKeys,
+		Concurrency:  *promotionConcurrency,
+		DeliveryDone: deliveryDone,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
 		os.Exit(1)

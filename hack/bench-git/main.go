@@ -1,5 +1,8 @@
 // Command bench-git measures Baton's git delivery, from "deliver" to
-// "pushed", against the git CLI on the same repository in the same run.
+// "pushed", against the git CLI on the same repository in the same run:
+// one delivery at a time as the controller asked for it before group
+// commits (Delivered, then Deliver), and with -burst, bursts of deliveries
+// into one branch (burst.go).
 //
 // It generates a repository of 2,000 files and 2,001 commits, serves it over
 // loopback smart HTTP with `git http-backend`, and prints a table of medians
@@ -32,11 +35,24 @@ import (
 
 const kustomization = "env/production/kustomization.yaml"
 
+// burst, set by burst.go, measures bursts of deliveries.
+var burst func(sizes string, files, commits int, profile string, cliMax int) error
+
 func main() {
 	runs := flag.Int("n", 9, "measured deliveries per method")
 	files := flag.Int("files", 2000, "files in the generated repository")
 	commits := flag.Int("commits", 2001, "commits in the generated repository")
+	bursts := flag.String("burst", "", "comma-separated burst sizes (e.g. 50,200,1000): measure group commits instead (burst.go)")
+	profile := flag.String("cpuprofile", "", "with -burst, write a CPU profile of the largest burst here")
+	cliMax := flag.Int("cli-max", 100, "with -burst, at most this many one-commit-per-promotion git CLI pushes are timed; more are scaled from them")
 	flag.Parse()
+	if *bursts != "" && burst != nil {
+		if err := burst(*bursts, *files, *commits, *profile, *cliMax); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-git:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*runs, *files, *commits); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-git:", err)
 		os.Exit(1)
@@ -51,7 +67,7 @@ func run(n, files, commits int) error {
 	defer os.RemoveAll(dir)
 	bare := filepath.Join(dir, "srv", "config.git")
 	start := time.Now()
-	if err := generate(bare, files, commits); err != nil {
+	if err := generate(bare, files, commits, 0); err != nil {
 		return fmt.Errorf("generate the repository: %w", err)
 	}
 	fmt.Printf("generated %d files, %d commits in %s\n", files, commits, time.Since(start).Round(time.Millisecond))
@@ -73,8 +89,14 @@ func run(n, files, commits int) error {
 	if _, err := d.Deliver(context.Background(), request(e, next())); err != nil {
 		return fmt.Errorf("baton warm-up: %w", err)
 	}
+	// The path the controller took one Promotion at a time: Delivered,
+	// then Deliver.
 	baton, err := measure(n, func() error {
-		_, err := d.Deliver(context.Background(), request(e, next()))
+		req := request(e, next())
+		if _, done, err := d.Delivered(context.Background(), req); err != nil || done {
+			return fmt.Errorf("delivered: %v, %w", done, err)
+		}
+		_, err := d.Deliver(context.Background(), req)
 		return err
 	})
 	if err != nil {
@@ -92,7 +114,7 @@ func run(n, files, commits int) error {
 	row := func(name string, m time.Duration) {
 		fmt.Printf("| %-54s | %10s | %14.2f |\n", name, m.Round(100*time.Microsecond), float64(baton)/float64(m))
 	}
-	row("Baton, cached go-git clone (fetch, reset, edit, push)", baton)
+	row("Baton, Delivered + Deliver on its cached go-git clone", baton)
 	row("git CLI, fresh clone --depth 1 + edit + commit + push", fresh)
 	row("git CLI, cached clone fetch + reset --hard + ... push", warm)
 	return nil
@@ -178,8 +200,9 @@ func kustomizationText(tag string) string {
 }
 
 // generate writes the fixture with git fast-import: the first commit adds
-// every file, and each later commit changes one of them.
-func generate(bare string, files, commits int) error {
+// every file (and apps/app-<i>/kustomization.yaml for i < apps), and each
+// later commit changes one of them.
+func generate(bare string, files, commits, apps int) error {
 	if err := git("", "init", "--quiet", "--bare", "--initial-branch=main", bare); err != nil {
 		return err
 	}
@@ -202,6 +225,9 @@ func generate(bare string, files, commits int) error {
 	commit(0, "initial", func() {
 		inline(kustomization, kustomizationText("v0"))
 		inline("env/production/deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n")
+		for i := range apps {
+			inline(fmt.Sprintf("apps/app-%d/kustomization.yaml", i), kustomizationText("v0"))
+		}
 		for f := 2; f < files; f++ {
 			inline(fmt.Sprintf("apps/app%03d/config-%04d.yaml", f%100, f), fmt.Sprintf("name: file-%d\nvalue: 0\n", f))
 		}

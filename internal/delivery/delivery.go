@@ -40,3 +40,14 @@ type Deliverer interface {
 	// *outcome.Waiting; any other error is retried.
 	Deliver(ctx context.Context, req Request) (Record, error)
 }
+
+// Async is a Deliverer that does its work off the caller's goroutine, so
+// that no reconcile waits on it. Submit returns at once: while the delivery
+// is queued or in flight, an *outcome.Waiting; once it is done, what
+// Delivered and then Deliver would have returned (found reports that the
+// target already carried the image, or this Promotion's earlier change).
+// The implementation tells the engine when a delivery is done, so that it
+// calls Submit again then.
+type Async interface {
+	Submit(ctx context.Context, req Request) (rec Record, found bool, err error)
+}

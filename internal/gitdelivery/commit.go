@@ -21,6 +21,10 @@ const (
 	// TrailerOverrideBy names who started the Promotion past a freeze or
 	// deploy window (spec.override, sealed by the webhook).
 	TrailerOverrideBy = "Override-by"
+	// TrailerEnvironment and TrailerFile name, in a group commit's block,
+	// the Environment and the file the block's signature covers.
+	TrailerEnvironment = "Baton-Environment"
+	TrailerFile        = "Baton-File"
 )
 
 // DefaultAuthorName and DefaultAuthorEmail sign Baton's commits unless
@@ -47,24 +51,39 @@ func oneLine(s string) string {
 // commitMessage is the message of a Promotion's commit: a subject naming the
 // environment and the image, a body with the old image and the reason, and
 // trailers last. The trailers are the last paragraph, which is the only one
-// findCommit reads, so a reason cannot forge them.
+// the trailer index reads, so a reason cannot forge them.
 func commitMessage(req delivery.Request) string {
 	env, promo := req.Environment, req.Promotion
 	var b strings.Builder
-	verb := "Promote"
-	if promo.Spec.Rollback != nil {
-		verb = "Roll back"
-	}
-	fmt.Fprintf(&b, "%s %s to %s\n\n", verb, env.Name, req.Image)
-	previous := promo.Status.PreviousImage
-	if previous == "" {
-		previous = "(unknown)"
-	}
-	fmt.Fprintf(&b, "Environment: %s/%s\nImage: %s -> %s\n", env.Namespace, env.Name, previous, req.Image)
+	fmt.Fprintf(&b, "%s %s to %s\n\n", verb(promo), env.Name, req.Image)
+	fmt.Fprintf(&b, "Environment: %s/%s\nImage: %s -> %s\n", env.Namespace, env.Name, previousImage(promo), req.Image)
 	if r := strings.TrimSpace(promo.Spec.Reason); r != "" {
 		fmt.Fprintf(&b, "\nReason:\n%s\n", indent(r))
 	}
 	b.WriteString("\n")
+	b.WriteString(trailerBlock(req))
+	return b.String()
+}
+
+func verb(promo *batonv1alpha1.Promotion) string {
+	if promo.Spec.Rollback != nil {
+		return "Roll back"
+	}
+	return "Promote"
+}
+
+func previousImage(promo *batonv1alpha1.Promotion) string {
+	if promo.Status.PreviousImage == "" {
+		return "(unknown)"
+	}
+	return promo.Status.PreviousImage
+}
+
+// trailerBlock is a Promotion's trailers, Baton-Promotion first: in a
+// group commit, each Promotion's block starts at its Baton-Promotion line.
+func trailerBlock(req delivery.Request) string {
+	promo := req.Promotion
+	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s/%s\n", TrailerPromotion, promo.Namespace, promo.Name)
 	fmt.Fprintf(&b, "%s: %s\n", TrailerPromotionUID, promo.UID)
 	fmt.Fprintf(&b, "%s: %d\n", TrailerRevision, promo.Status.Revision)
@@ -83,6 +102,37 @@ func commitMessage(req delivery.Request) string {
 	return b.String()
 }
 
+// groupMessage is the message of a group commit: a subject counting the
+// environments, one line per environment (with its reason, indented), and
+// one trailer block per Promotion. Each block names its Environment and
+// its file and carries its own signature, so that every block can be
+// checked on its own and every changed file is accounted for.
+func groupMessage(parts []groupPart) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Promote %d environments\n\n", len(parts))
+	for _, p := range parts {
+		env, promo := p.req.Environment, p.req.Promotion
+		fmt.Fprintf(&b, "%s %s/%s: %s -> %s\n", verb(promo), env.Namespace, env.Name, previousImage(promo), p.req.Image)
+		if r := strings.TrimSpace(promo.Spec.Reason); r != "" {
+			fmt.Fprintf(&b, "%s\n", indent(r))
+		}
+	}
+	b.WriteString("\n")
+	for _, p := range parts {
+		env := p.req.Environment
+		b.WriteString(trailerBlock(p.req))
+		fmt.Fprintf(&b, "%s: %s/%s\n%s: %s\n%s: %s\n", TrailerEnvironment, env.Namespace, env.Name, TrailerFile, p.file, TrailerSignature, p.signature)
+	}
+	return b.String()
+}
+
+// groupPart is one Promotion's share of a group commit.
+type groupPart struct {
+	req       delivery.Request
+	file      string
+	signature string
+}
+
 // indent indents every line of free text, so that no line of it looks like
 // a trailer ("Key: value" at the start of a line).
 func indent(s string) string {
@@ -96,17 +146,34 @@ func indent(s string) string {
 // trailers returns the key/value lines of the last paragraph of a commit
 // message.
 func trailers(message string) map[string][]string {
+	out := map[string][]string{}
+	for _, block := range trailerBlocks(message) {
+		for k, vs := range block {
+			out[k] = append(out[k], vs...)
+		}
+	}
+	return out
+}
+
+// trailerBlocks splits the last paragraph of a commit message into blocks
+// of key/value lines, a new one at each Baton-Promotion line: one block per
+// Promotion of a group commit.
+func trailerBlocks(message string) []map[string][]string {
 	paras := strings.Split(strings.TrimSpace(strings.ReplaceAll(message, "\r\n", "\n")), "\n\n")
 	last := paras[len(paras)-1]
-	out := map[string][]string{}
+	var blocks []map[string][]string
 	for _, line := range strings.Split(last, "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
 			continue
 		}
-		out[k] = append(out[k], strings.TrimSpace(v))
+		if len(blocks) == 0 || k == TrailerPromotion {
+			blocks = append(blocks, map[string][]string{})
+		}
+		cur := blocks[len(blocks)-1]
+		cur[k] = append(cur[k], strings.TrimSpace(v))
 	}
-	return out
+	return blocks
 }
 
 // hasPromotionUID reports whether a commit message carries the trailer of

@@ -21,7 +21,6 @@ import (
 	"github.com/baton-dev/baton/internal/delivery"
 	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/manifest"
-	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/outcome"
 )
 
@@ -42,8 +41,9 @@ const (
 )
 
 // Deliverer delivers by committing the image to delivery.git of the
-// Environment: one commit per Promotion, found again after a crash by its
-// Baton-Promotion-UID trailer, never force-pushed.
+// Environment: each Promotion exactly once, in a commit of its own or in a
+// group commit with the others queued for the same branch, found again
+// after a crash by its Baton-Promotion-UID trailer, never force-pushed.
 type Deliverer struct {
 	// Reader reads the credentials Secret, uncached.
 	Reader client.Reader
@@ -65,12 +65,30 @@ type Deliverer struct {
 	// Network is the manager's policy for the hosts delivery.git.url may
 	// name, and for credentials over plain HTTP.
 	Network batongit.Network
+	// MaxBatch bounds how many Promotions one group commit carries. Zero
+	// means DefaultMaxBatch.
+	MaxBatch int
+	// Stats counts commits, pushes and push retries.
+	Stats Stats
+	// Notify, when set, is called with the Promotion of each Submit once its
+	// delivery is done, so that the engine reconciles it again.
+	Notify func(*batonv1alpha1.Promotion)
 
 	locks sync.Map // cache key -> *sync.Mutex
 	// clean remembers, per cache key, the commit the worktree was left
 	// exactly at by this process's last commit, so that the next delivery
 	// can skip the hard reset, which walks every file of the worktree.
 	clean sync.Map // cache key -> plumbing.Hash
+	// indexes holds, per cache key, the Baton-Promotion-UID trailers of the
+	// commits the clone has fetched, so that finding a Promotion's commit
+	// does not read the history again on every delivery.
+	indexes sync.Map // cache key -> *trailerIndex
+	// queues holds, per cache key, the deliveries waiting for the next
+	// group commit.
+	queues sync.Map // cache key -> *queue
+	// inflight holds the job of each Submit until its outcome is handed
+	// out.
+	inflight sync.Map // Promotion UID -> *job
 }
 
 var _ delivery.Deliverer = (*Deliverer)(nil)
@@ -111,11 +129,13 @@ type session struct {
 	mergePoll time.Duration
 	// signingKey signs and verifies the Baton-Signature trailer.
 	signingKey []byte
+	// index is the clone's index of trailers.
+	index *trailerIndex
 }
 
-// open validates the Environment's delivery.git, reads the credentials,
-// locks the clone and opens it.
-func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, error) {
+// prepare validates the Environment's delivery.git and reads the
+// credentials; the clone is neither locked nor opened yet.
+func (d *Deliverer) prepare(ctx context.Context, req delivery.Request) (*session, error) {
 	env := req.Environment
 	g := env.Spec.Delivery.Git
 	if g == nil {
@@ -149,8 +169,6 @@ func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, e
 		return nil, err
 	}
 	key := cacheKey(g.URL, branch, pushBranch, creds.ID)
-	mu, _ := d.locks.LoadOrStore(key, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
 	timeout := orDefault(d.Timeout, DefaultTimeout)
 	s := &session{
 		clone: &clone{
@@ -159,16 +177,36 @@ func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, e
 				return context.WithTimeout(ctx, timeout)
 			},
 			depth:  orDefault(d.SearchDepth, DefaultSearchDepth),
-			forget: func() { d.clean.Delete(key) },
+			forget: func() { d.clean.Delete(key); d.index(key).reset() },
 		},
 		req: req, git: g, branch: branch, pushBranch: pushBranch, key: key, clean: &d.clean,
 		mergePoll:  orDefault(d.MergePoll, DefaultMergePoll),
 		signingKey: commitKey(managerKey),
 		log:        log.FromContext(ctx).WithValues("repository", batongit.RedactURLs(g.URL), "branch", branch, "promotion", klog.KObj(req.Promotion)),
-		unlock:     mu.(*sync.Mutex).Unlock,
+		index:      d.index(key),
 	}
+	return s, nil
+}
+
+// lock takes the lock of the session's clone and opens it.
+func (d *Deliverer) lock(s *session) error {
+	mu, _ := d.locks.LoadOrStore(s.key, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	s.unlock = mu.(*sync.Mutex).Unlock
 	if err := s.clone.open(); err != nil {
 		s.unlock()
+		return err
+	}
+	return nil
+}
+
+// open prepares a session for req and takes its clone's lock.
+func (d *Deliverer) open(ctx context.Context, req delivery.Request) (*session, error) {
+	s, err := d.prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.lock(s); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -245,7 +283,7 @@ func (s *session) find(h heads) (sha plumbing.Hash, onBranch bool, err error) {
 		if !b.exists {
 			continue
 		}
-		m, err := s.findCommit(b.head, uid, s.depth, s.verify)
+		m, err := s.findIndexed(s.index, b.head, uid, s.depth, s.verify)
 		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
@@ -307,7 +345,42 @@ func (d *Deliverer) Delivered(ctx context.Context, req delivery.Request) (delive
 	if err != nil {
 		return delivery.Record{}, false, err
 	}
+	if changed {
+		// Deliver edits again on its own base: put the file back, so that
+		// the worktree stays clean at the branch head and Deliver's reset
+		// stays the fast one.
+		if err := s.undo(h.branch); err != nil {
+			return delivery.Record{}, false, err
+		}
+	}
 	return delivery.Record{}, !changed, nil
+}
+
+// undo writes the edited file back as it is in base, and marks the
+// worktree clean at base again.
+func (s *session) undo(base plumbing.Hash) error {
+	c, err := s.repo.CommitObject(base)
+	if err != nil {
+		return fmt.Errorf("read commit %s: %w", base, err)
+	}
+	f, err := c.File(s.editedFile)
+	if err != nil {
+		return fmt.Errorf("read %s at %s: %w", s.editedFile, base, err)
+	}
+	content, err := f.Contents()
+	if err != nil {
+		return fmt.Errorf("read %s at %s: %w", s.editedFile, base, err)
+	}
+	root, err := os.OpenRoot(s.workDir())
+	if err != nil {
+		return fmt.Errorf("open the worktree: %w", err)
+	}
+	defer root.Close()
+	if err := root.WriteFile(s.editedFile, []byte(content), 0o644); err != nil {
+		return fmt.Errorf("restore %s: %w", s.editedFile, err)
+	}
+	s.clean.Store(s.key, base)
+	return nil
 }
 
 // edit resets the worktree to base and applies the Environment's edit. An
@@ -318,6 +391,11 @@ func (s *session) edit(base plumbing.Hash) (bool, error) {
 	}
 	// Until the next commit, the worktree may differ from any commit.
 	s.clean.Delete(s.key)
+	return s.apply()
+}
+
+// apply applies the Environment's edit to the worktree as it is.
+func (s *session) apply() (bool, error) {
 	img, err := manifest.ParseImage(s.req.Image)
 	if err != nil {
 		return false, outcome.Stall(batonv1alpha1.InvalidImageReason, "image %q: %v", s.req.Image, err)
@@ -382,84 +460,21 @@ func manifestEdit(g *batonv1alpha1.GitDelivery) (manifest.Edit, error) {
 
 // Deliver commits req.Image and pushes it, redoing the commit on the new
 // remote head when another committer got there first. It never force
-// pushes. With a pushBranch, until the commit is merged, it returns the
-// Record of the pushed commit together with an *outcome.Waiting.
+// pushes. Deliveries to the same branch that queue up while a push is in
+// flight go into the next commit together (see batch.go). With a
+// pushBranch, until the commit is merged, it returns the Record of the
+// pushed commit together with an *outcome.Waiting.
 func (d *Deliverer) Deliver(ctx context.Context, req delivery.Request) (delivery.Record, error) {
-	s, err := d.open(ctx, req)
+	j, err := d.submit(ctx, req)
 	if err != nil {
 		return delivery.Record{}, err
 	}
-	defer s.unlock()
-	attempts := orDefault(d.MaxAttempts, DefaultMaxAttempts)
-	var lastErr error
-	for attempt := 1; attempt <= attempts; attempt++ {
-		if attempt > 1 {
-			if err := sleep(ctx, backoff(attempt)); err != nil {
-				return delivery.Record{}, err
-			}
-		}
-		rec, raced, err := s.try(ctx, attempt)
-		if !raced {
-			return rec, err
-		}
-		s.log.V(1).Info("The branch moved while pushing; redoing the commit on its new head", "attempt", attempt)
-		lastErr = err
+	select {
+	case <-j.done:
+		return j.rec, j.err
+	case <-ctx.Done():
+		return delivery.Record{}, fmt.Errorf("wait for the push to %s: %w", batongit.RedactURLs(req.Environment.Spec.Delivery.Git.URL), ctx.Err())
 	}
-	return delivery.Record{}, fmt.Errorf("push to %s branch %s: gave up after %d attempts, the branch kept moving: %w",
-		batongit.RedactURLs(s.url), s.branch, attempts, lastErr)
-}
-
-// try is one attempt of Deliver. raced reports a push that lost a race with
-// another committer: err is then the push error, and the caller tries again
-// on the new head.
-func (s *session) try(ctx context.Context, attempt int) (rec delivery.Record, raced bool, err error) {
-	// A previous attempt, or a previous process, may have pushed.
-	h, sha, onBranch, err := s.lookup(ctx)
-	if err != nil {
-		return delivery.Record{}, false, err
-	}
-	if !sha.IsZero() {
-		rec, err := s.delivered(sha, onBranch)
-		return rec, false, err
-	}
-	target, base, remote, err := s.target(h)
-	if err != nil {
-		return delivery.Record{}, false, err
-	}
-	changed, err := s.edit(base)
-	if err != nil {
-		return delivery.Record{}, false, err
-	}
-	if !changed {
-		// Already at the image, by an earlier change or a concurrent one:
-		// nothing to commit.
-		s.log.Info("The repository already carries the image; no commit", "image", s.req.Image, "file", s.editedFile)
-		return delivery.Record{}, false, nil
-	}
-	commit, err := s.commit()
-	if err != nil {
-		return delivery.Record{}, false, err
-	}
-	pushErr := s.push(ctx, target)
-	if pushErr == nil {
-		metrics.GitPushAttempts.WithLabelValues("ok").Inc()
-		s.log.Info("Pushed the Promotion's commit", "commit", commit.String(), "to", target, "attempt", attempt)
-		rec, err := s.delivered(commit, target == s.branch)
-		return rec, false, err
-	}
-	// Did the branch move under us? Then the caller redoes the edit on its
-	// new head.
-	moved, err := s.moved(ctx, target, remote)
-	if err != nil {
-		metrics.GitPushAttempts.WithLabelValues("error").Inc()
-		return delivery.Record{}, false, err
-	}
-	if !moved {
-		metrics.GitPushAttempts.WithLabelValues("error").Inc()
-		return delivery.Record{}, false, s.rejected(pushErr, target)
-	}
-	metrics.GitPushAttempts.WithLabelValues("conflict").Inc()
-	return delivery.Record{}, true, pushErr
 }
 
 // target is the branch to push to, the commit to build on, and the remote

@@ -1,3 +1,5 @@
-// Package gitdelivery delivers a Promotion as one commit to an Environment's
-// config repository, which a GitOps engine (Argo CD, Flux) then applies.
+// Package gitdelivery delivers Promotions as commits to their Environments'
+// config repository, one signed trailer block per Promotion and the
+// Promotions queued for one branch in one commit, which a GitOps engine
+// (Argo CD, Flux) then applies.
 package gitdelivery

@@ -38,7 +38,7 @@ func (s *session) commit() (plumbing.Hash, error) {
 		return plumbing.ZeroHash, err
 	}
 	message := commitMessage(s.req) + fmt.Sprintf("%s: %s\n", TrailerSignature,
-		signature(s.signingKey, s.req.Environment, string(s.req.Promotion.UID), s.editedFile, blob))
+		signature(s.signingKey, s.req.Environment.Namespace, s.req.Environment.Name, string(s.req.Promotion.UID), s.editedFile, blob))
 	name, email := author(s.req.Environment)
 	sig := &object.Signature{Name: name, Email: email, When: time.Now()}
 	sha, err := wt.Commit(message, &git.CommitOptions{Author: sig, Committer: sig})

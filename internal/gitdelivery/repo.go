@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,47 +168,27 @@ func (c *clone) reset(base plumbing.Hash) error {
 	return nil
 }
 
-// match is what findCommit found: the commit accept took, or else the first
-// it refused and why.
+// match is what findIndexed found: the commit accept took, or else the
+// first it refused and why.
 type match struct {
 	found    *object.Commit
 	rejected *object.Commit
 	why      error
 }
 
-// findCommit walks at most depth commits back from head, through every
-// parent, for a commit carrying the Promotion's UID trailer that accept
-// takes. A commit that cannot be judged (errNotVerifiable) is passed over.
-// The walk stops quietly at the edge of a shallow clone.
-func (c *clone) findCommit(head plumbing.Hash, uid string, depth int, accept func(*object.Commit) error) (match, error) {
-	var m match
-	iter, err := c.repo.Log(&git.LogOptions{From: head, Order: git.LogOrderCommitterTime})
-	if err != nil {
-		return m, fmt.Errorf("read the history of %s: %w", head, err)
+// judge records accept's verdict on commit and reports whether it was
+// taken. A commit that cannot be judged (errNotVerifiable) is passed over.
+func (m *match) judge(commit *object.Commit, accept func(*object.Commit) error) bool {
+	why := accept(commit)
+	switch {
+	case why == nil:
+		m.found = commit
+		return true
+	case errors.Is(why, errNotVerifiable):
+	case m.rejected == nil:
+		m.rejected, m.why = commit, why
 	}
-	defer iter.Close()
-	for n := 0; n < depth; n++ {
-		commit, err := iter.Next()
-		if errors.Is(err, io.EOF) || errors.Is(err, plumbing.ErrObjectNotFound) {
-			return m, nil
-		}
-		if err != nil {
-			return m, fmt.Errorf("read the history of %s: %w", head, err)
-		}
-		if !hasPromotionUID(commit.Message, uid) {
-			continue
-		}
-		why := accept(commit)
-		switch {
-		case why == nil:
-			m.found = commit
-			return m, nil
-		case errors.Is(why, errNotVerifiable):
-		case m.rejected == nil:
-			m.rejected, m.why = commit, why
-		}
-	}
-	return m, nil
+	return false
 }
 
 // isAncestor reports whether a is reachable from b. Outside a shallow

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -46,10 +48,11 @@ func commitKey(managerKey []byte) []byte {
 // the Promotion's UID, the one file and that file's new content (its blob).
 // It leaves out the parent and the committer, so that a forge's rebase merge
 // of a pushBranch commit still verifies; a commit that changes anything
-// else no longer does.
-func signature(key []byte, env *batonv1alpha1.Environment, uid, file string, blob plumbing.Hash) string {
+// else no longer does. In a group commit, each Promotion's block carries
+// its own signature over its own file.
+func signature(key []byte, namespace, envName, uid, file string, blob plumbing.Hash) string {
 	mac := hmac.New(sha256.New, key)
-	for _, part := range []string{env.Namespace, env.Name, uid, file, blob.String()} {
+	for _, part := range []string{namespace, envName, uid, file, blob.String()} {
 		mac.Write([]byte(part))
 		mac.Write([]byte{0})
 	}
@@ -61,17 +64,20 @@ func signature(key []byte, env *batonv1alpha1.Environment, uid, file string, blo
 var errNotVerifiable = errors.New("the commit's parent is not in the clone")
 
 // verify checks that a commit carrying the Promotion's UID is Baton's own:
-// Baton's author, exactly one parent, exactly one file changed, inside
-// delivery.git.path, and a Baton-Signature over that file's new content.
+// Baton's author, exactly one parent, and every file it changes covered by
+// a Baton-Signature: a commit of one Promotion changes exactly one file,
+// inside delivery.git.path; a group commit has one signed block per
+// Promotion, each naming its file, and changes nothing no block covers.
 // The error says which of these fails, for a ForeignCommit message.
 func (s *session) verify(c *object.Commit) error {
 	name, email := author(s.req.Environment)
 	if c.Author.Name != name || c.Author.Email != email {
 		return fmt.Errorf("its author is %s <%s>, not Baton's %s <%s>", c.Author.Name, c.Author.Email, name, email)
 	}
-	sigs := trailers(c.Message)[TrailerSignature]
-	if len(sigs) != 1 {
-		return fmt.Errorf("it has %d %s trailers, want 1", len(sigs), TrailerSignature)
+	blocks := trailerBlocks(c.Message)
+	mine, err := s.ownBlock(blocks)
+	if err != nil {
+		return err
 	}
 	if len(c.ParentHashes) != 1 {
 		return fmt.Errorf("it has %d parents; Baton's commits have one", len(c.ParentHashes))
@@ -80,48 +86,131 @@ func (s *session) verify(c *object.Commit) error {
 	if err != nil {
 		return errNotVerifiable
 	}
-	file, blob, err := onlyChange(parent, c)
+	changes, err := changedFiles(parent, c)
+	if err != nil {
+		return err
+	}
+	file := ""
+	if len(blocks) == 1 && len(mine[TrailerFile]) == 0 {
+		file, err = changes.onlyChange()
+	} else if err = changes.onlyModified(); err == nil {
+		file, err = s.verifyGroup(blocks, changes.modified)
+	}
 	if err != nil {
 		return err
 	}
 	if dir := path.Clean(s.git.Path); dir != "." && dir != "" && !strings.HasPrefix(file, dir+"/") {
 		return fmt.Errorf("it changes %s, outside delivery.git.path %s", file, dir)
 	}
-	want := signature(s.signingKey, s.req.Environment, string(s.req.Promotion.UID), file, blob)
-	if !hmac.Equal([]byte(sigs[0]), []byte(want)) {
+	env := s.req.Environment
+	want := signature(s.signingKey, env.Namespace, env.Name, string(s.req.Promotion.UID), file, changes.modified[file])
+	if !hmac.Equal([]byte(mine[TrailerSignature][0]), []byte(want)) {
 		return fmt.Errorf("its %s does not verify", TrailerSignature)
 	}
 	return nil
 }
 
-// onlyChange is the one file that c modifies against parent, and its new
-// blob. A commit that adds, removes or changes anything else is not one
-// Baton made.
-func onlyChange(parent, c *object.Commit) (string, plumbing.Hash, error) {
+// ownBlock is the one trailer block of this Promotion, with one signature.
+func (s *session) ownBlock(blocks []map[string][]string) (map[string][]string, error) {
+	uid := string(s.req.Promotion.UID)
+	var mine []map[string][]string
+	for _, b := range blocks {
+		if slices.Contains(b[TrailerPromotionUID], uid) {
+			mine = append(mine, b)
+		}
+	}
+	if len(mine) != 1 {
+		return nil, fmt.Errorf("it has %d trailer blocks of this Promotion, want 1", len(mine))
+	}
+	if sigs := mine[0][TrailerSignature]; len(sigs) != 1 {
+		return nil, fmt.Errorf("it has %d %s trailers, want 1", len(sigs), TrailerSignature)
+	}
+	return mine[0], nil
+}
+
+// verifyGroup checks every block of a group commit: each names one
+// Environment and one file, no two name the same file, each signature
+// verifies over its block's file, and the files named are exactly the
+// files changed. So no block can be forged into a commit, and no change can
+// ride along unsigned. It returns this Promotion's file.
+func (s *session) verifyGroup(blocks []map[string][]string, changes map[string]plumbing.Hash) (string, error) {
+	uid := string(s.req.Promotion.UID)
+	claimed := map[string]bool{}
+	mine := ""
+	for _, b := range blocks {
+		uids, envs, files, sigs := b[TrailerPromotionUID], b[TrailerEnvironment], b[TrailerFile], b[TrailerSignature]
+		if len(uids) != 1 || len(envs) != 1 || len(files) != 1 || len(sigs) != 1 {
+			return "", fmt.Errorf("a trailer block has %d %s, %d %s, %d %s and %d %s trailers, want one of each",
+				len(uids), TrailerPromotionUID, len(envs), TrailerEnvironment, len(files), TrailerFile, len(sigs), TrailerSignature)
+		}
+		file := files[0]
+		blob, ok := changes[file]
+		if !ok || claimed[file] {
+			return "", fmt.Errorf("its block of %s names %s, which it does not change once", uids[0], file)
+		}
+		claimed[file] = true
+		ns, envName, _ := strings.Cut(envs[0], "/")
+		if !hmac.Equal([]byte(sigs[0]), []byte(signature(s.signingKey, ns, envName, uids[0], file, blob))) {
+			return "", fmt.Errorf("the %s of its block of %s does not verify", TrailerSignature, uids[0])
+		}
+		if uids[0] == uid {
+			mine = file
+		}
+	}
+	if len(claimed) != len(changes) {
+		return "", fmt.Errorf("it changes %d files and its blocks sign %d", len(changes), len(claimed))
+	}
+	return mine, nil
+}
+
+// changes is what a commit changes against its parent: the files it
+// modifies, with their new blobs, and the files it adds, removes or
+// renames, which no commit of Baton's does.
+type changes struct {
+	modified map[string]plumbing.Hash
+	other    []string
+}
+
+func changedFiles(parent, c *object.Commit) (changes, error) {
 	from, err := parent.Tree()
 	if err != nil {
-		return "", plumbing.ZeroHash, errNotVerifiable
+		return changes{}, errNotVerifiable
 	}
 	to, err := c.Tree()
 	if err != nil {
-		return "", plumbing.ZeroHash, fmt.Errorf("read its tree: %w", err)
+		return changes{}, fmt.Errorf("read its tree: %w", err)
 	}
-	changes, err := object.DiffTree(from, to)
+	diff, err := object.DiffTree(from, to)
 	if err != nil {
-		return "", plumbing.ZeroHash, fmt.Errorf("diff it against its parent: %w", err)
+		return changes{}, fmt.Errorf("diff it against its parent: %w", err)
 	}
-	if len(changes) != 1 {
-		names := make([]string, 0, min(len(changes), 5))
-		for _, ch := range changes[:min(len(changes), 5)] {
-			names = append(names, changeName(ch))
+	out := changes{modified: make(map[string]plumbing.Hash, len(diff))}
+	for _, ch := range diff {
+		if ch.From.Name != ch.To.Name || ch.From.Name == "" {
+			out.other = append(out.other, changeName(ch))
+			continue
 		}
-		return "", plumbing.ZeroHash, fmt.Errorf("it changes %d files (%s); Baton's commits change one", len(changes), strings.Join(names, ", "))
+		out.modified[ch.To.Name] = ch.To.TreeEntry.Hash
 	}
-	ch := changes[0]
-	if ch.From.Name != ch.To.Name || ch.From.Name == "" {
-		return "", plumbing.ZeroHash, fmt.Errorf("it adds, removes or renames %s; Baton's commits only modify a file", changeName(ch))
+	return out, nil
+}
+
+// onlyModified refuses a commit that adds, removes or renames a file.
+func (ch changes) onlyModified() error {
+	if len(ch.other) > 0 {
+		return fmt.Errorf("it adds, removes or renames %s; Baton's commits only modify a file", ch.other[0])
 	}
-	return ch.To.Name, ch.To.TreeEntry.Hash, nil
+	return nil
+}
+
+// onlyChange is the one file a commit of one Promotion modifies.
+func (ch changes) onlyChange() (string, error) {
+	names := append(slices.Collect(maps.Keys(ch.modified)), ch.other...)
+	if len(names) != 1 {
+		slices.Sort(names)
+		return "", fmt.Errorf("it changes %d files (%s); Baton's commits change one", len(names), strings.Join(names[:min(len(names), 5)], ", "))
+	}
+	return names[0], ch.onlyModified()
 }
 
 func changeName(ch *object.Change) string {

@@ -56,9 +56,18 @@ func TestCachedAuthorizer(t *testing.T) {
 		c := &CachedAuthorizer{Next: next, TTL: AuthorizationTTL, Now: clock}
 		variants := []func(u *authenticationv1.UserInfo) (ns, verb, env string){
 			func(*authenticationv1.UserInfo) (string, string, string) { return "web", "promote", "production" },
-			func(u *authenticationv1.UserInfo) (string, string, string) { u.Username = "mallory"; return "web", "promote", "production" },
-			func(u *authenticationv1.UserInfo) (string, string, string) { u.UID = "2"; return "web", "promote", "production" },
-			func(u *authenticationv1.UserInfo) (string, string, string) { u.Groups = []string{"a"}; return "web", "promote", "production" },
+			func(u *authenticationv1.UserInfo) (string, string, string) {
+				u.Username = "mallory"
+				return "web", "promote", "production"
+			},
+			func(u *authenticationv1.UserInfo) (string, string, string) {
+				u.UID = "2"
+				return "web", "promote", "production"
+			},
+			func(u *authenticationv1.UserInfo) (string, string, string) {
+				u.Groups = []string{"a"}
+				return "web", "promote", "production"
+			},
 			func(u *authenticationv1.UserInfo) (string, string, string) {
 				u.Extra = map[string]authenticationv1.ExtraValue{"scope": {"y"}}
 				return "web", "promote", "production"

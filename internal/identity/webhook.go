@@ -65,7 +65,7 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) 
 		// is safe here, because the engine checks the approvals again, on
 		// an uncached read, when it grants the lease and before it
 		// delivers.
-		Reader:     mgr.GetClient(),
+		Reader: mgr.GetClient(),
 		// A burst of the same question (one user creating 50 Promotions)
 		// costs one SubjectAccessReview; a revoked role stops working
 		// within AuthorizationTTL.
