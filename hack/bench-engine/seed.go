@@ -76,7 +76,8 @@ func parallelN(workers, from, to int, f func(i int) error) error {
 
 // seedFinished makes the namespace ns hold at least n finished Promotions
 // (past-<i>), as the manager leaves them: phase Succeeded and the finished
-// label.
+// label. have is how many it already holds (seeded); a name that exists is
+// skipped.
 func (b *bench) seedFinished(ctx context.Context, ns string, have, n int) error {
 	if have >= n {
 		return nil
@@ -86,7 +87,10 @@ func (b *bench) seedFinished(ctx context.Context, ns string, have, n int) error 
 			p := builder.Promotion(ns, fmt.Sprintf("past-%d", i)).Environment(pastEnvironment).
 				Image(fmt.Sprintf("registry.example.com/bench:past-%d", i)).RequestedBy("alice").Build()
 			p.Labels = map[string]string{batonv1alpha1.FinishedLabel: batonv1alpha1.FinishedLabelValue(pastEnvironment)}
-			if err := b.admin.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
+			if err := b.admin.Create(ctx, p); err != nil {
+				if apierrors.IsAlreadyExists(err) {
+					return nil // seeded by an earlier, interrupted run
+				}
 				return fmt.Errorf("seed Promotion %s: %w", p.Name, err)
 			}
 			p.Status.Phase = batonv1alpha1.PromotionSucceeded
@@ -116,4 +120,21 @@ func (b *bench) seedEnvironments(ctx context.Context, ns string, have, n int) er
 		}
 		return nil
 	})
+}
+
+// seeded counts the finished Promotions in ns, metadata only.
+func (b *bench) seeded(ctx context.Context, ns string) (int, error) {
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(batonv1alpha1.GroupVersion.WithKind("PromotionList"))
+	count, next := 0, ""
+	for {
+		if err := b.admin.List(ctx, &list, client.InNamespace(ns), client.HasLabels{batonv1alpha1.FinishedLabel},
+			client.Limit(5000), client.Continue(next)); err != nil {
+			return 0, err
+		}
+		count += len(list.Items)
+		if next = list.Continue; next == "" {
+			return count, nil
+		}
+	}
 }
