@@ -301,8 +301,15 @@ var _ = Describe("make deploy", Ordered, func() {
 			wh := &unstructured.Unstructured{}
 			wh.SetAPIVersion("admissionregistration.k8s.io/v1")
 			wh.SetKind(kind)
-			wh.SetName(name)
-			patch := []byte(`[{"op":"replace","path":"/webhooks/0/clientConfig/service/port","value":` + itoa(follower.port) + `}]`)
+			Expect(admin.Get(ctx, types.NamespacedName{Name: name}, wh)).To(Succeed())
+			hooks, _, _ := unstructured.NestedSlice(wh.Object, "webhooks")
+			// Every webhook of the configuration (Promotions, freezes,
+			// deploy windows) goes to the follower.
+			var ops []string
+			for i := range hooks {
+				ops = append(ops, `{"op":"replace","path":"/webhooks/`+itoa(i)+`/clientConfig/service/port","value":`+itoa(follower.port)+`}`)
+			}
+			patch := []byte("[" + strings.Join(ops, ",") + "]")
 			Expect(admin.Patch(ctx, wh, client.RawPatch(types.JSONPatchType, patch))).To(Succeed())
 		}
 

@@ -8,6 +8,7 @@ package sampleapp
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -140,10 +141,20 @@ func tagOf(img string) string {
 	return ""
 }
 
+// maxInFlight bounds the load's open requests, and so its sockets.
+const maxInFlight = 32
+
 // Load sends every workload rps requests a second through base until ctx
-// ends.
+// ends. At most maxInFlight requests are open at once, over connections
+// that are kept and reused; a request that finds them all busy is skipped,
+// so a cluster with many workloads gets less traffic per workload rather
+// than an unbounded number of sockets.
 func (a *App) Load(ctx context.Context, base string, rps int) {
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: maxInFlight, MaxIdleConnsPerHost: maxInFlight, MaxConnsPerHost: maxInFlight,
+	}}
+	defer client.CloseIdleConnections()
+	slots := make(chan struct{}, maxInFlight)
 	tick := time.NewTicker(time.Second / time.Duration(max(rps, 1)))
 	defer tick.Stop()
 	for {
@@ -153,13 +164,21 @@ func (a *App) Load(ctx context.Context, base string, rps int) {
 		case <-tick.C:
 		}
 		for _, k := range a.keys() {
+			select {
+			case slots <- struct{}{}:
+			default:
+				continue
+			}
 			go func() {
+				defer func() { <-slots }()
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+k, nil)
 				if err != nil {
 					return
 				}
 				if resp, err := client.Do(req); err == nil {
-					resp.Body.Close()
+					// Read to the end, so that the connection is reused.
+					_, _ = io.Copy(io.Discard, resp.Body)
+					_ = resp.Body.Close()
 				}
 			}()
 		}
