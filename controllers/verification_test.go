@@ -2,12 +2,16 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -129,6 +133,19 @@ var _ = Describe("Verification checks against a real Prometheus scraping the sam
 			got := fetch(g, env)
 			expectCondition(g, got, batonv1alpha1.VerifiedCondition, metav1.ConditionUnknown, batonv1alpha1.SoakingReason)
 			g.Expect(got.Status.Verification.HealthySince.Time).To(BeTemporally(">", firstStreak))
+		}, time.Minute).Should(Succeed())
+		// The tail of the errors may still be in the rate window, where the
+		// ratio hovers around the threshold: wait until Prometheus sees no
+		// error at all, so that the evaluation after the soak passes.
+		Eventually(func(g Gomega) {
+			c, err := promapi.NewClient(promapi.Config{Address: prom.Address})
+			g.Expect(err).NotTo(HaveOccurred())
+			q := fmt.Sprintf(`sum(rate(http_requests_total{namespace=%q,code=~"5.."}[10s])) or vector(0)`, ns)
+			v, _, err := promv1.NewAPI(c).Query(ctx, q, time.Now())
+			g.Expect(err).NotTo(HaveOccurred())
+			vec, ok := v.(model.Vector)
+			g.Expect(ok && len(vec) == 1).To(BeTrue(), "one sample: %v", v)
+			g.Expect(float64(vec[0].Value)).To(BeZero())
 		}, time.Minute).Should(Succeed())
 		fakeClock.Step(soak)
 		poke(ctx, env)
