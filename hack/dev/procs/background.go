@@ -67,7 +67,22 @@ func (p Background) Start(bin string, args ...string) (int, error) {
 	}
 	// Reap it if it dies while this command still runs; otherwise init does.
 	go func() { _ = cmd.Wait() }()
+	waitCmdline(pid, 2*time.Second)
 	return pid, nil
+}
+
+// waitCmdline waits, for at most d, until pid's command line can be read.
+// Start returns once exec has begun, and for a moment after that the kernel
+// shows an empty command line, so PID would not yet know the process as
+// ours.
+func waitCmdline(pid int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && !Exited(pid) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && len(b) > 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Stop sends SIGTERM, waits up to grace, then SIGKILL. It reports whether

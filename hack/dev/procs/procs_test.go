@@ -1,6 +1,7 @@
 package procs
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -48,13 +49,17 @@ func TestDecodeAddr(t *testing.T) {
 func TestBackgroundStartFindStop(t *testing.T) {
 	dir := t.TempDir()
 	p := Background{Name: "sleeper", Dir: dir}
-	// The command line must mention dir, as the cluster's always do.
-	pid, err := p.Start("/bin/sh", "-c", "sleep 30", dir)
+	// The command line must mention dir, as the cluster's always do. The
+	// shell must stay the process: given one simple command, sh execs it in
+	// place, and the command line no longer mentions dir.
+	pid, err := p.Start("/bin/sh", "-c", "sleep 30; exit 0", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, ok := p.PID(); !ok || got != pid {
-		t.Fatalf("PID() = %d, %v; want %d", got, ok, pid)
+		cl, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		t.Fatalf("PID() = %d, %v; want %d (%q %q %q)", got, ok, pid, cl, st, dir)
 	}
 	if _, ok := Under(dir)[pid]; !ok {
 		t.Fatalf("Under(%s) = %v, lacks %d", dir, Under(dir), pid)
