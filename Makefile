@@ -225,7 +225,8 @@ clean: ## Remove built binaries (not the cached tools).
 # under DEV_DIR; ports DEV_PORT_BASE..DEV_PORT_BASE+10 on 127.0.0.1 (etcd,
 # etcd peer, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
 # the manager's webhook, metrics, probes and push-hook receiver, then the
-# sample application's Git server; +11..+15 for Flux); the layout is defined
+# sample application's Git server; +11..+15 for Flux; +16 the sample app's
+# HTTP and +17 the Prometheus that scrapes it and the manager); the layout is defined
 # in hack/dev/procs (docs/dev-cluster.md). E2E_PORT_BASE is the e2e suite's own
 # cluster, so that it never collides with yours.
 DEV_DIR        ?= $(BIN)/dev
@@ -258,11 +259,12 @@ dev-cluster-down: ## Stop the local cluster (and the manager); leaves no process
 GITOPS ?=
 DEV_ENV = DEV_DIR=$(DEV_DIR) DEV_PORT_BASE=$(DEV_PORT_BASE) DEV_NAMESPACE=$(DEV_NAMESPACE) \
 	DEV_CLUSTER=$(DEV_CLUSTER) KUBECTL=$(KUBECTL) MANAGER=$(BIN)/manager GITOPS=$(GITOPS) \
+	SAMPLEAPP=$(BIN)/sampleapp PROMETHEUS=$(PROMETHEUS) \
 	FLUX_TOOLS_DIR=$(FLUX_TOOLS_DIR) FLUX_SOURCE_CONTROLLER=$(FLUX_SOURCE_CONTROLLER) \
 	FLUX_KUSTOMIZE_CONTROLLER=$(FLUX_KUSTOMIZE_CONTROLLER)
 
 .PHONY: dev
-dev: dev-cluster $(if $(filter flux,$(GITOPS)),flux-bins) ## Start the local cluster, install Baton, run the manager and seed a sample app (GITOPS=flux: applied by Flux).
+dev: dev-cluster prometheus $(if $(filter flux,$(GITOPS)),flux-bins) ## Start the local cluster, install Baton, run the manager, the sample app and Prometheus, and seed the app's Environments (GITOPS=flux: applied by Flux).
 	@$(DEV_ENV) bash hack/dev/dev.sh up
 
 .PHONY: dev-down

@@ -2,6 +2,7 @@
 # Runs Baton against the dev cluster: `make dev` (up) and `make dev-down`.
 # The Makefile starts the cluster first (make dev-cluster) and passes:
 #   DEV_DIR DEV_PORT_BASE DEV_NAMESPACE DEV_CLUSTER KUBECTL MANAGER
+#   SAMPLEAPP PROMETHEUS
 # and, for GITOPS=flux (docs/flux.md), FLUX_TOOLS_DIR,
 # FLUX_SOURCE_CONTROLLER and FLUX_KUSTOMIZE_CONTROLLER.
 # Every step is idempotent: running `make dev` again re-applies the
@@ -9,6 +10,7 @@
 set -euo pipefail
 
 : "${DEV_DIR:?}" "${DEV_PORT_BASE:?}" "${DEV_NAMESPACE:?}" "${DEV_CLUSTER:?}" "${KUBECTL:?}" "${MANAGER:?}"
+: "${SAMPLEAPP:?}" "${PROMETHEUS:?}"
 
 cluster() { "$DEV_CLUSTER" --dir "$DEV_DIR" --port-base "$DEV_PORT_BASE" "$@"; }
 kubectl() { "$KUBECTL" --kubeconfig "$DEV_DIR/admin.kubeconfig" "$@"; }
@@ -16,10 +18,12 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 rel() { echo "${1#"$PWD"/}"; }
 
 # The ports of the manager (WEBHOOK_PORT, METRICS_PORT, PROBE_PORT,
-# HOOKS_PORT), of the application repository's git server (GIT_PORT) and of
-# the Flux controllers (FLUX_*_PORT), from the one layout in hack/dev/procs.
+# HOOKS_PORT), of the application repository's git server (GIT_PORT), of
+# the Flux controllers (FLUX_*_PORT), of the sample app (SAMPLEAPP_PORT) and
+# of Prometheus (PROMETHEUS_PORT), from the one layout in hack/dev/procs.
 eval "$(cluster ports)"
 GIT_URL="http://127.0.0.1:$GIT_PORT/web.git"
+PROMETHEUS_URL="http://127.0.0.1:$PROMETHEUS_PORT"
 MANAGER_LOG="$DEV_DIR/manager/manager.log"
 
 # GITOPS=flux: Flux's source-controller and kustomize-controller apply the
@@ -135,6 +139,40 @@ flux_seed() {
 		kubectl apply --server-side -f -
 }
 
+# The application's stand-in and its monitoring (docs/verification.md):
+# hack/sampleapp serves http://127.0.0.1:$SAMPLEAPP_PORT/<namespace>/<name>
+# for every Deployment, as the image it runs now, and sends each one 10
+# requests a second; Prometheus scrapes it and the manager every second.
+monitoring_up() {
+	step "Starting the sample app (go build -o $(rel "$SAMPLEAPP") ./hack/sampleapp) and Prometheus ($PROMETHEUS)"
+	go build -o "$SAMPLEAPP" ./hack/sampleapp
+	cluster run sampleapp -- "$SAMPLEAPP" --kubeconfig "$DEV_DIR/admin.kubeconfig" \
+		--listen "127.0.0.1:$SAMPLEAPP_PORT" --rps 10
+	mkdir -p "$DEV_DIR/prometheus"
+	cat >"$DEV_DIR/prometheus/prometheus.yml" <<PROM
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+- job_name: sampleapp
+  static_configs: [{targets: ["127.0.0.1:$SAMPLEAPP_PORT"]}]
+- job_name: baton
+  static_configs: [{targets: ["127.0.0.1:$METRICS_PORT"]}]
+PROM
+	cluster run prometheus -- "$PROMETHEUS" --config.file="$DEV_DIR/prometheus/prometheus.yml" \
+		--storage.tsdb.path="$DEV_DIR/prometheus/data" --storage.tsdb.retention.time=1d \
+		--web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
+	local name url
+	for name in sampleapp:http://127.0.0.1:$SAMPLEAPP_PORT/metrics prometheus:$PROMETHEUS_URL/-/ready; do
+		url=${name#*:}
+		name=${name%%:*}
+		if ! wait_http "$url" 60; then
+			echo "$name did not answer in 60s; the end of $(rel "$DEV_DIR/$name/$name.log"):" >&2
+			tail -n 30 "$DEV_DIR/$name/$name.log" >&2
+			exit 1
+		fi
+	done
+	echo "  sample app http://127.0.0.1:$SAMPLEAPP_PORT/metrics, Prometheus $PROMETHEUS_URL"
+}
+
 up() {
 	local t0=$SECONDS
 
@@ -190,6 +228,8 @@ up() {
 		flux_up
 	fi
 
+	monitoring_up
+
 	step "Serving the application repository on $GIT_URL"
 	cluster git-init
 	cluster run gitserver -- "$DEV_CLUSTER" --dir "$DEV_DIR" --port-base "$DEV_PORT_BASE" git-serve
@@ -243,7 +283,7 @@ seed_direct() {
 		echo "kept the existing Deployments in staging and production: Baton owns their images now"
 	fi
 	# staging follows the repository served on this DEV_PORT_BASE.
-	sed "s|http://127.0.0.1:17410/web.git|$GIT_URL|" config/dev/app/environments.yaml |
+	sed -e "s|http://127.0.0.1:17410/web.git|$GIT_URL|" -e "s|http://127.0.0.1:17417|$PROMETHEUS_URL|" config/dev/app/environments.yaml |
 		kubectl apply --server-side -f -
 }
 

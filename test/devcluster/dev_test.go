@@ -65,7 +65,7 @@ func TestDevGuide(t *testing.T) {
 	t.Logf("MEASURED make dev again (everything running): %s", time.Since(start).Round(100*time.Millisecond))
 
 	pids := processesUnder(dir)
-	g.Expect(pids).To(HaveLen(7), "the cluster's five processes, the manager and the git server")
+	g.Expect(pids).To(HaveLen(9), "the cluster's five processes, the manager, the git server, the sample app and Prometheus")
 	addrs := listeners(t, pids)
 	t.Logf("MEASURED RSS of the cluster and the manager: %d MiB; listening: %v", rssMiB(pids), addrs)
 

@@ -86,7 +86,7 @@ var _ = BeforeSuite(func() {
 	fmt.Printf("MEASURED make dev: %s\n", time.Since(start).Round(100*time.Millisecond))
 
 	pids := framework.ProcessesUnder(dir)
-	Expect(pids).To(HaveLen(7), "the cluster's five processes, the sample app's Git server and the manager")
+	Expect(pids).To(HaveLen(9), "the cluster's five processes, the sample app's Git server, the manager, the sample app and Prometheus")
 	addrs = framework.Listeners(t, pids)
 	expectLoopbackOnly(addrs)
 

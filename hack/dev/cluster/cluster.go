@@ -37,6 +37,19 @@ const (
 
 var fluxProcs = []string{"kustomize-controller", "source-controller"}
 
+// optionalPorts are the ports of the processes dev.sh may start beside the
+// cluster and the manager: `down` checks them only when it stopped the
+// process.
+var optionalPorts = map[string][]int{
+	"source-controller":    {procs.FluxStorage, procs.FluxSourceMetrics, procs.FluxSourceHealth},
+	"kustomize-controller": {procs.FluxKustomizeMetrics, procs.FluxKustomizeHealth},
+	"sampleapp":            {procs.SampleApp},
+	"prometheus":           {procs.Prometheus},
+}
+
+// appProcs stand in for the application and its monitoring.
+var appProcs = []string{"sampleapp", "prometheus"}
+
 // user is one identity in the static token file. Every user gets
 // <dir>/<name>.kubeconfig.
 type user struct{ name, groups string }
@@ -272,25 +285,27 @@ func (c *cluster) step(ctx context.Context, start time.Time, name string, ready 
 // connections.
 func (c *cluster) down() error {
 	names := append([]string{"manager"}, fluxProcs...)
+	names = append(names, appProcs...)
 	names = append(names, "gitserver")
 	for i := len(components) - 1; i >= 0; i-- {
 		names = append(names, components[i])
 	}
 	var errs []error
-	ports := procs.Count
+	var ports []int
+	for off := range procs.Count {
+		ports = append(ports, off)
+	}
 	for _, name := range names {
 		stopped, err := c.proc(name).Stop(20 * time.Second)
 		if err != nil {
 			errs = append(errs, err)
 		} else if stopped {
 			fmt.Printf("  %-24s stopped\n", name)
-			if slices.Contains(fluxProcs, name) {
-				ports = procs.FluxEnd
-			}
+			ports = append(ports, optionalPorts[name]...)
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for off := 0; off < ports; off++ {
+	for _, off := range ports {
 		for procs.Listening(c.port(off)) && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -303,13 +318,14 @@ func (c *cluster) down() error {
 
 func (c *cluster) status() (running int) {
 	total := 0
-	for _, name := range append(append(append([]string{}, components...), "manager", "gitserver"), fluxProcs...) {
+	optional := append(append([]string{}, fluxProcs...), appProcs...)
+	for _, name := range append(append(append([]string{}, components...), "manager", "gitserver"), optional...) {
 		if pid, ok := c.proc(name).PID(); ok {
 			kib := procs.RSSKiB(pid)
 			total += kib
 			running++
 			fmt.Printf("  %-24s running  pid %-7d RSS %4d MiB  log %s\n", name, pid, kib/1024, rel(c.proc(name).LogFile()))
-		} else if !slices.Contains(fluxProcs, name) {
+		} else if !slices.Contains(optional, name) {
 			fmt.Printf("  %-24s stopped\n", name)
 		}
 	}

@@ -50,6 +50,16 @@ const (
 	FluxEnd
 )
 
+// The sample application, which serves real HTTP as the image each
+// Deployment runs, and the Prometheus that scrapes it every second: dev.sh
+// starts both as "sampleapp" and "prometheus" (docs/verification.md).
+const (
+	SampleApp = FluxEnd + iota
+	Prometheus
+	// End is how many ports a cluster with everything uses.
+	End
+)
+
 // Names are the shell variables `cluster ports` prints for each offset
 // that a script needs.
 var Names = []struct {
@@ -59,6 +69,7 @@ var Names = []struct {
 	{"WEBHOOK_PORT", Webhook}, {"METRICS_PORT", Metrics}, {"PROBE_PORT", Probes}, {"HOOKS_PORT", Hooks}, {"GIT_PORT", GitServer},
 	{"FLUX_STORAGE_PORT", FluxStorage}, {"FLUX_SOURCE_METRICS_PORT", FluxSourceMetrics}, {"FLUX_SOURCE_HEALTH_PORT", FluxSourceHealth},
 	{"FLUX_KUSTOMIZE_METRICS_PORT", FluxKustomizeMetrics}, {"FLUX_KUSTOMIZE_HEALTH_PORT", FluxKustomizeHealth},
+	{"SAMPLEAPP_PORT", SampleApp}, {"PROMETHEUS_PORT", Prometheus},
 }
 
 // Ports is a cluster's layout: its base port.

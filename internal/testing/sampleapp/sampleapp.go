@@ -31,6 +31,10 @@ const (
 	ErrorsSuffix = "-errors"
 	// SlowSuffix: every request takes SlowDelay longer.
 	SlowSuffix = "-slow"
+	// ErrorsInPrefix: a tag ending "-errors-in-<namespace>" behaves as
+	// ErrorsSuffix only in that namespace, as a release does that works in
+	// staging and fails on production's traffic or configuration.
+	ErrorsInPrefix = "-errors-in-"
 	// SlowDelay is what SlowSuffix adds.
 	SlowDelay = 300 * time.Millisecond
 	// BehaviourAnnotation on a Deployment, "errors" or "slow", makes it
@@ -88,7 +92,21 @@ func (a *App) image(key string) (string, string, bool) {
 	if b := a.behaviours[key]; b != "" {
 		return img, "-" + b, ok
 	}
-	return img, tagOf(img), ok
+	ns, _, _ := strings.Cut(key, "/")
+	return img, behaviourIn(tagOf(img), ns), ok
+}
+
+// behaviourIn is how a tag behaves in namespace: a tag ending in
+// ErrorsInPrefix+namespace errs there and is well elsewhere.
+func behaviourIn(tag, namespace string) string {
+	i := strings.LastIndex(tag, ErrorsInPrefix)
+	if i < 0 {
+		return tag
+	}
+	if tag[i+len(ErrorsInPrefix):] == namespace {
+		return ErrorsSuffix
+	}
+	return tag[:i]
 }
 
 func (a *App) keys() []string {
@@ -110,7 +128,8 @@ func (a *App) Handler() http.Handler {
 }
 
 // serve answers as the image the workload runs now: tag suffix -errors
-// answers 3 in 10 requests with 500, -slow adds SlowDelay.
+// answers 3 in 10 requests with 500 (-errors-in-<namespace>: only there),
+// -slow adds SlowDelay.
 func (a *App) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	key := strings.Trim(r.URL.Path, "/")

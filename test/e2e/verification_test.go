@@ -1,0 +1,187 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	appsv1 "k8s.io/api/apps/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/hack/dev/procs"
+)
+
+// errorRateQuery is the share of 500s the sample app answers for the image
+// an Environment's workload runs: what config/dev/app asks too.
+const errorRateQuery = `(sum(rate(http_requests_total{namespace="{{.WorkloadNamespace}}",workload="{{.Workload}}",image="{{.Image}}",code=~"5.."}[10s])) or vector(0))
+/ sum(rate(http_requests_total{namespace="{{.WorkloadNamespace}}",workload="{{.Workload}}",image="{{.Image}}"}[10s]))`
+
+// prometheusURL is the suite cluster's Prometheus (make dev), which scrapes
+// the sample app every second.
+func prometheusURL() string { return "http://" + procs.Ports(base).Addr(procs.Prometheus) }
+
+// errorRateCheck asks the suite's Prometheus for the error rate every 2s; it
+// breaches above 5% after failureLimit failing results in a row.
+func errorRateCheck(failureLimit int32) batonv1alpha1.VerificationCheck {
+	return batonv1alpha1.VerificationCheck{
+		Name:         "error-rate",
+		Interval:     &metav1.Duration{Duration: 2 * time.Second},
+		FailureLimit: failureLimit,
+		Prometheus: &batonv1alpha1.PrometheusCheck{
+			Address: prometheusURL(),
+			Query:   errorRateQuery,
+			Below:   ptr.To("0.05"),
+		},
+	}
+}
+
+// checkStatus is the status of Environment env's check name, for image.
+func checkStatus(g Gomega, env, image, name string) batonv1alpha1.CheckStatus {
+	e := getEnv(g, env)
+	g.Expect(e.Status.Verification).NotTo(BeNil(), "status.verification of %s", env)
+	g.Expect(e.Status.Verification.Image).To(Equal(image))
+	for _, c := range e.Status.Verification.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	g.Expect(e.Status.Verification.Checks).To(ContainElement(HaveField("Name", name)))
+	return batonv1alpha1.CheckStatus{}
+}
+
+var _ = Describe("Verified means it works: checks in the real Prometheus, on the sample app's real traffic", func() {
+	It("V1. never verifies an image that serves errors, says why with the value, and verifies the fixed one", func() {
+		newEnvironment("v1-staging", func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
+			s.Verification.SoakTime = &metav1.Duration{Duration: 10 * time.Second}
+			s.Verification.Checks = []batonv1alpha1.VerificationCheck{errorRateCheck(1)}
+		})
+		const bad, good = "registry.example.com/web:1.5-errors", "registry.example.com/web:1.5.1"
+		Expect(alice.Create(suiteCtx, promotion("v1-errors", "v1-staging", bad, "the new checkout page"))).To(Succeed())
+		waitPhase("v1-errors", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+
+		// The positive signal: the check has judged this image, from real
+		// samples, and failed it.
+		var failed batonv1alpha1.CheckStatus
+		Eventually(func(g Gomega) {
+			failed = checkStatus(g, "v1-staging", bad, "error-rate")
+			g.Expect(failed.Verdict).To(Equal(batonv1alpha1.CheckVerdict("Fail")), failed.Message)
+		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+		value, err := strconv.ParseFloat(failed.Value, 64)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(value).To(BeNumerically(">", 0.05), "3 answers in 10 are 500")
+		Expect(failed.Breached).To(BeTrue())
+		Expect(failed.Message).To(ContainSubstring("returned " + failed.Value))
+		Expect(failed.Message).To(ContainSubstring("threshold < 0.05"))
+		Expect(failed.Message).To(ContainSubstring(`workload=\"web\"`), "the message carries the rendered query")
+
+		e := getEnv(Default, "v1-staging")
+		verified := apimeta.FindStatusCondition(e.Status.Conditions, batonv1alpha1.VerifiedCondition)
+		Expect(verified).NotTo(BeNil())
+		Expect(verified.Status).To(Equal(metav1.ConditionFalse))
+		Expect(verified.Reason).To(Equal(batonv1alpha1.CheckFailedReason))
+		Expect(verified.Message).To(ContainSubstring(bad + " is not verified: check error-rate"))
+		GinkgoWriter.Printf("Verified: %s: %s\n", verified.Reason, verified.Message)
+
+		// Three soak times after the check first failed it, it still is not
+		// verified, and nothing downstream could take it.
+		Consistently(func(g Gomega) {
+			e := getEnv(g, "v1-staging")
+			g.Expect(e.Status.VerifiedImages).NotTo(ContainElement(HaveField("Image", bad)))
+			g.Expect(apimeta.IsStatusConditionTrue(e.Status.Conditions, batonv1alpha1.VerifiedCondition)).To(BeFalse())
+		}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
+
+		// The fix passes the same check for the whole soak.
+		Expect(alice.Create(suiteCtx, promotion("v1-fixed", "v1-staging", good, "fix the checkout page"))).To(Succeed())
+		waitPhase("v1-fixed", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Eventually(func(g Gomega) {
+			e := getEnv(g, "v1-staging")
+			g.Expect(e.Status.VerifiedImages).To(ContainElement(HaveField("Image", good)))
+			g.Expect(e.Status.VerifiedImages).NotTo(ContainElement(HaveField("Image", bad)))
+		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+		passed := checkStatus(Default, "v1-staging", good, "error-rate")
+		Expect(passed.Verdict).To(Equal(batonv1alpha1.CheckVerdict("Pass")), passed.Message)
+		Expect(passed.Value).To(Equal("0"))
+	})
+
+	It("V2. fails a production release that starts serving errors during the watch, and rolls it back by itself", func() {
+		newEnvironment("v2-staging", func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
+			s.Verification.SoakTime = &metav1.Duration{Duration: 5 * time.Second}
+			s.Verification.Checks = []batonv1alpha1.VerificationCheck{errorRateCheck(1)}
+		})
+		newEnvironment("v2-production", func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
+			s.Upstream = "v2-staging"
+			s.Verification.Checks = []batonv1alpha1.VerificationCheck{errorRateCheck(2)}
+			s.Rollout.Watch = &metav1.Duration{Duration: 2 * time.Minute}
+			s.Rollout.AutoRollback = true
+		})
+		// It works in staging and errs on production's traffic.
+		bad := "registry.example.com/web:1.6-errors-in-" + workloadNS("v2-production")
+		Expect(alice.Create(suiteCtx, promotion("v2-staging-16", "v2-staging", bad, "the new search"))).To(Succeed())
+		waitPhase("v2-staging-16", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Eventually(func(g Gomega) {
+			g.Expect(getEnv(g, "v2-staging").Status.VerifiedImages).To(ContainElement(HaveField("Image", bad)))
+		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+
+		Expect(alice.Create(suiteCtx, promotion("v2-16", "v2-production", bad, "ship the new search"))).To(Succeed())
+		watching := waitPhase("v2-16", batonv1alpha1.PromotionVerifying, 2*time.Minute)
+		Expect(hasReason(watching, batonv1alpha1.WatchingReason)).To(BeTrue(), conditionMessages(watching))
+		failed := waitPhase("v2-16", batonv1alpha1.PromotionFailed, 2*time.Minute)
+		Expect(hasReason(failed, batonv1alpha1.CheckFailedReason)).To(BeTrue(), conditionMessages(failed))
+		Expect(conditionMessages(failed)).To(ContainSubstring("check error-rate"))
+		Expect(conditionMessages(failed)).To(ContainSubstring("threshold < 0.05"))
+		Expect(conditionMessages(failed)).To(ContainSubstring("v2-16-rollback"))
+
+		back := waitPhase("v2-16-rollback", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Expect(back.Spec.Rollback).NotTo(BeNil())
+		Expect(back.Status.Image).To(Equal(image100))
+		Eventually(func(g Gomega) {
+			expectDeployment(g, "v2-production", image100)
+			e := getEnv(g, "v2-production")
+			g.Expect(e.Status.Current.Image).To(Equal(image100))
+			g.Expect(e.Status.RejectedImages).To(ContainElement(HaveField("Image", bad)))
+			g.Expect(historyOf(e, "v2-16")).To(ConsistOf(HaveField("Result", batonv1alpha1.RevisionResult("Failed"))))
+		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+
+		// How long from the first sample Prometheus holds that breaches
+		// the threshold to the rollback Promotion: reported, not asserted.
+		first := firstSampleAbove(workloadNS("v2-production"), bad, 0.05, failed.CreationTimestamp.Time)
+		fmt.Printf("MEASURED first breaching sample to rollback Promotion created: %s (check interval 2s, failureLimit 2, scrape 1s)\n",
+			back.CreationTimestamp.Sub(first).Round(100*time.Millisecond))
+	})
+})
+
+// firstSampleAbove asks Prometheus, at one-second steps since since, when
+// the error rate of image in namespace first went above threshold.
+func firstSampleAbove(namespace, image string, threshold float64, since time.Time) time.Time {
+	GinkgoHelper()
+	c, err := promapi.NewClient(promapi.Config{Address: prometheusURL()})
+	Expect(err).NotTo(HaveOccurred())
+	q := strings.NewReplacer("{{.WorkloadNamespace}}", namespace, "{{.Workload}}", "web", "{{.Image}}", image).Replace(errorRateQuery)
+	ctx, cancel := context.WithTimeout(suiteCtx, 30*time.Second)
+	defer cancel()
+	v, _, err := promv1.NewAPI(c).QueryRange(ctx, q, promv1.Range{Start: since, End: time.Now(), Step: time.Second})
+	Expect(err).NotTo(HaveOccurred())
+	m, ok := v.(model.Matrix)
+	Expect(ok).To(BeTrue(), "a range query answers a matrix: %v", v)
+	for _, s := range m {
+		for _, p := range s.Values {
+			if float64(p.Value) > threshold {
+				return p.Timestamp.Time()
+			}
+		}
+	}
+	Fail(fmt.Sprintf("Prometheus holds no sample of %s above %v since %s", q, threshold, since))
+	return time.Time{}
+}
