@@ -15,7 +15,9 @@
 //     creates of a custom resource without a webhook (Environments);
 //   - the manager's memory and start-up with 1,000 and 5,000 Environments,
 //     each with its Deployment, and 50,000 finished Promotions;
-//   - the cost of 5,000 idle Environments: requests and CPU.
+//   - the cost of 5,000 idle Environments: requests and CPU;
+//   - the load of verification checks on Prometheus and the manager: 100
+//     and 1,000 Environments with one check each.
 //
 // It restarts the manager (as the e2e suite does) between states, and it
 // seeds finished Promotions with the admission webhooks removed for the
@@ -47,11 +49,15 @@ type options struct {
 	settle     time.Duration
 	idle       time.Duration
 	only       string
+	// checkEnvs, checkInterval and checkWindow shape the checks table.
+	checkEnvs     []int
+	checkInterval time.Duration
+	checkWindow   time.Duration
 }
 
 func main() {
 	var o options
-	var sizes, envs string
+	var sizes, envs, checkEnvs string
 	flag.StringVar(&o.dir, "dir", "", "the dev cluster's DEV_DIR")
 	flag.IntVar(&o.portBase, "port-base", 17400, "the dev cluster's DEV_PORT_BASE")
 	flag.StringVar(&sizes, "history", "100,1000,10000", "finished Promotions in the namespace, one row each")
@@ -61,11 +67,17 @@ func main() {
 	flag.IntVar(&o.promotions, "finished", 50000, "finished Promotions for the memory table")
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "how long the manager runs, queues drained, before its memory is read")
 	flag.DurationVar(&o.idle, "idle", 5*time.Minute, "how long the idle cost is measured")
-	flag.StringVar(&o.only, "only", "", "comma-separated tables to run (history,latency,admission,memory); empty runs all")
+	flag.StringVar(&checkEnvs, "check-environments", "100,1000", "Environments with one Prometheus check each, one row each, for the checks table")
+	flag.DurationVar(&o.checkInterval, "check-interval", 30*time.Second, "the checks' interval")
+	flag.DurationVar(&o.checkWindow, "check-window", 2*time.Minute, "how long the checks' load is measured")
+	flag.StringVar(&o.only, "only", "", "comma-separated tables to run (history,latency,admission,memory,checks); empty runs all")
 	flag.Parse()
 	var err error
 	if o.sizes, err = ints(sizes); err == nil {
 		o.envs, err = ints(envs)
+	}
+	if err == nil {
+		o.checkEnvs, err = ints(checkEnvs)
 	}
 	if err == nil && o.dir == "" {
 		err = fmt.Errorf("-dir is required: the DEV_DIR of a running `make dev`")
@@ -96,6 +108,7 @@ func run(ctx context.Context, o options) error {
 		{"latency", b.latency},
 		{"admission", b.admission},
 		{"memory", b.memory},
+		{"checks", b.checks},
 	} {
 		if o.only != "" && !strings.Contains(","+o.only+",", ","+t.name+",") {
 			continue

@@ -103,8 +103,9 @@ func (b *bench) seedFinished(ctx context.Context, ns string, have, n int) error 
 }
 
 // seedEnvironments makes namespace ns hold Environments env-0 … env-(n-1),
-// each with its Deployment (no replicas: their rollout is complete at once).
-func (b *bench) seedEnvironments(ctx context.Context, ns string, have, n int) error {
+// each with its Deployment (no replicas: their rollout is complete at once)
+// and the given verification checks.
+func (b *bench) seedEnvironments(ctx context.Context, ns string, have, n int, checks ...batonv1alpha1.VerificationCheck) error {
 	if err := b.admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
@@ -114,7 +115,11 @@ func (b *bench) seedEnvironments(ctx context.Context, ns string, have, n int) er
 		if err := b.admin.Create(ctx, d); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("seed Deployment %s: %w", name, err)
 		}
-		env := builder.Environment(ns, name).Deployment(name, "web").Direct().SoakTime(0).Build()
+		eb := builder.Environment(ns, name).Deployment(name, "web").Direct().SoakTime(0)
+		for _, c := range checks {
+			eb.Check(c)
+		}
+		env := eb.Build()
 		if err := b.admin.Create(ctx, env); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("seed Environment %s: %w", name, err)
 		}
