@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
-	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -90,7 +88,7 @@ func (b *bench) checkLoad(n int) (string, error) {
 	}
 	type sample struct{ queries, requests, mcpu, pcpu float64 }
 	read := func() (s sample, err error) {
-		pm, err := b.prometheusMetrics()
+		pm, err := b.scrape(procs.Prometheus)
 		if err != nil {
 			return s, err
 		}
@@ -122,14 +120,4 @@ func (b *bench) checkLoad(n int) (string, error) {
 	qps, want := (s1.queries-s0.queries)/secs, float64(n)/b.o.checkInterval.Seconds()
 	return fmt.Sprintf("| %d | %.1f | %.1f | %.2f | %.0f%% of a core | %.1f | %.0f%% of a core |", n, qps, want, qps/want,
 		100*(s1.mcpu-s0.mcpu)/secs, (s1.requests-s0.requests)/secs, 100*(s1.pcpu-s0.pcpu)/secs), nil
-}
-
-// prometheusMetrics reads the dev cluster's Prometheus' own /metrics.
-func (b *bench) prometheusMetrics() (map[string]model.Vector, error) {
-	resp, err := http.Get("http://" + b.ports.Addr(procs.Prometheus) + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	return parse(resp.Body)
 }

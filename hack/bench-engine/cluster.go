@@ -209,8 +209,11 @@ func (b *bench) waitIdle(ctx context.Context) error {
 	return errors.New("the manager did not go idle in 10 minutes")
 }
 
-func (b *bench) managerMetrics() (map[string]model.Vector, error) {
-	resp, err := http.Get("http://" + b.ports.Addr(procs.Metrics) + "/metrics")
+func (b *bench) managerMetrics() (map[string]model.Vector, error) { return b.scrape(procs.Metrics) }
+
+// scrape reads the Prometheus metrics served on the port at offset.
+func (b *bench) scrape(offset int) (map[string]model.Vector, error) {
+	resp, err := http.Get("http://" + b.ports.Addr(offset) + "/metrics")
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,16 @@ cfggit() {
 		GIT_COMMITTER_NAME="Baton Dev" GIT_COMMITTER_EMAIL=dev@example.com git "$@"
 }
 
+# wait_ready NAME URL: wait up to 60s for the background process NAME to
+# answer URL; otherwise show the end of its log and fail.
+wait_ready() {
+	if ! wait_http "$2" 60; then
+		echo "$1 did not answer in 60s; the end of $(rel "$DEV_DIR/$1/$1.log"):" >&2
+		tail -n 30 "$DEV_DIR/$1/$1.log" >&2
+		exit 1
+	fi
+}
+
 wait_http() { # URL SECONDS
 	local i
 	for ((i = 0; i < $2 * 5; i++)); do
@@ -117,11 +127,7 @@ flux_up() {
 	for name in source-controller:$FLUX_SOURCE_HEALTH_PORT kustomize-controller:$FLUX_KUSTOMIZE_HEALTH_PORT; do
 		port=${name#*:}
 		name=${name%%:*}
-		if ! wait_http "http://127.0.0.1:$port/readyz" 60; then
-			echo "$name did not become ready in 60s; the end of $(rel "$DEV_DIR/$name/$name.log"):" >&2
-			tail -n 30 "$DEV_DIR/$name/$name.log" >&2
-			exit 1
-		fi
+		wait_ready "$name" "http://127.0.0.1:$port/readyz"
 		echo "  $name ready, log $(rel "$DEV_DIR/$name/$name.log")"
 	done
 }
@@ -160,16 +166,8 @@ PROM
 	cluster run prometheus -- "$PROMETHEUS" --config.file="$DEV_DIR/prometheus/prometheus.yml" \
 		--storage.tsdb.path="$DEV_DIR/prometheus/data" --storage.tsdb.retention.time=1d \
 		--web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
-	local name url
-	for name in sampleapp:http://127.0.0.1:$SAMPLEAPP_PORT/metrics prometheus:$PROMETHEUS_URL/-/ready; do
-		url=${name#*:}
-		name=${name%%:*}
-		if ! wait_http "$url" 60; then
-			echo "$name did not answer in 60s; the end of $(rel "$DEV_DIR/$name/$name.log"):" >&2
-			tail -n 30 "$DEV_DIR/$name/$name.log" >&2
-			exit 1
-		fi
-	done
+	wait_ready sampleapp "http://127.0.0.1:$SAMPLEAPP_PORT/metrics"
+	wait_ready prometheus "$PROMETHEUS_URL/-/ready"
 	echo "  sample app http://127.0.0.1:$SAMPLEAPP_PORT/metrics, Prometheus $PROMETHEUS_URL"
 }
 
