@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"strconv"
 	"strings"
@@ -116,9 +117,12 @@ func (r *EnvironmentReconciler) checkCredentials(ctx context.Context, env *baton
 		return verification.Credentials{}, fmt.Errorf("%s.secretRef: Secret %s/%s (type %s) is neither of type %s nor labelled %s=true",
 			field, env.Namespace, s.Name, s.Type, corev1.SecretTypeBasicAuth, batonv1alpha1.CredentialsLabel)
 	}
-	creds := verification.Credentials{Token: string(s.Data["token"]), Username: string(s.Data["username"]), Password: string(s.Data["password"])}
-	if creds.Token == "" && (creds.Username == "" || creds.Password == "") {
-		return verification.Credentials{}, fmt.Errorf("%s.secretRef: Secret %s/%s has neither a key token nor the keys username and password", field, env.Namespace, s.Name)
+	creds := verification.Credentials{Token: string(s.Data["token"]), Username: string(s.Data["username"]), Password: string(s.Data["password"]), CA: s.Data["ca.crt"]}
+	if creds.Token == "" && (creds.Username == "" || creds.Password == "") && len(creds.CA) == 0 {
+		return verification.Credentials{}, fmt.Errorf("%s.secretRef: Secret %s/%s has none of the key token, the keys username and password, or the key ca.crt", field, env.Namespace, s.Name)
+	}
+	if len(creds.CA) > 0 && !x509.NewCertPool().AppendCertsFromPEM(creds.CA) {
+		return verification.Credentials{}, fmt.Errorf("%s.secretRef: the key ca.crt of Secret %s/%s holds no PEM certificate", field, env.Namespace, s.Name)
 	}
 	return creds, nil
 }

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/certs"
 	"github.com/baton-dev/baton/internal/testenv"
 	"github.com/baton-dev/baton/internal/testing/promtest"
 	"github.com/baton-dev/baton/internal/testing/sampleapp"
@@ -41,13 +42,15 @@ func errorRateCheck(address string) batonv1alpha1.VerificationCheck {
 
 var _ = Describe("Verification checks against a real Prometheus scraping the sample app", Ordered, func() {
 	var (
-		ctx  context.Context
-		prom *promtest.Prometheus
+		ctx     context.Context
+		prom    *promtest.Prometheus
+		appAddr string
 	)
 	BeforeAll(func() {
 		ctx = context.Background()
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		Expect(err).NotTo(HaveOccurred())
+		appAddr = l.Addr().String()
 		appCtx, stop := context.WithCancel(ctx)
 		DeferCleanup(stop)
 		go func() {
@@ -248,6 +251,59 @@ var _ = Describe("Verification checks against a real Prometheus scraping the sam
 			g.Expect(c.Message).To(ContainSubstring("is neither of type kubernetes.io/basic-auth nor labelled promotion.baton.dev/credentials=true"))
 			g.Expect(c.Message).NotTo(ContainSubstring("s3cr3t-value"))
 		}).Should(Succeed())
+	})
+
+	It("queries a Prometheus behind TLS and basic auth with the Secret's credentials and CA, and never passes a wrong password", func() {
+		By("starting a second real Prometheus that serves only https, with a private CA, and only to baton")
+		ca, err := certs.NewCA("promtest-ca", time.Hour)
+		Expect(err).NotTo(HaveOccurred())
+		serving, err := certs.NewServerCert(ca, []string{"127.0.0.1"}, time.Hour)
+		Expect(err).NotTo(HaveOccurred())
+		const password = "pr0m-Pa55word"
+		strict, err := promtest.StartWith(GinkgoT().TempDir(), promtest.Options{TLS: serving, CA: ca.Cert, Username: "baton", Password: password}, appAddr)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(strict.Stop)
+
+		ns := newNamespace(ctx)
+		running(ns, imageV1)
+		credentials := func(name, pw string) {
+			GinkgoHelper()
+			Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeBasicAuth,
+				Data: map[string][]byte{"username": []byte("baton"), "password": []byte(pw), "ca.crt": ca.Cert}})).To(Succeed())
+		}
+		credentials("prometheus", password)
+		credentials("prometheus-wrong", "guessed-"+password)
+		check := errorRateCheck(strict.Address)
+		check.Prometheus.SecretRef = &batonv1alpha1.LocalObjectReference{Name: "prometheus-wrong"}
+		env := environment(ns, "staging", batonv1alpha1.WorkloadKindDeployment, "web").SoakTime(0).Check(check).Build()
+		Expect(k8sClient.Create(ctx, env)).To(Succeed())
+
+		By("refusing a wrong password: Unauthorized, never a pass, and the password in no message")
+		Eventually(func(g Gomega) {
+			got := fetch(g, env)
+			c := expectCondition(g, got, batonv1alpha1.VerifiedCondition, metav1.ConditionFalse, batonv1alpha1.UnauthorizedReason)
+			g.Expect(c.Message).To(ContainSubstring("answered 401 Unauthorized: check prometheus.secretRef"))
+			g.Expect(c.Message).NotTo(ContainSubstring(password))
+			g.Expect(checkOf(g, env).Verdict).To(Equal(batonv1alpha1.CheckError))
+			g.Expect(got.Status.VerifiedImages).To(BeEmpty(), "soakTime 0 would verify at once on a pass")
+		}).Should(Succeed())
+
+		By("passing with the right Secret, over TLS that trusts only its ca.crt")
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			got := &batonv1alpha1.Environment{}
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(env), got); err != nil {
+				return err
+			}
+			got.Spec.Verification.Checks[0].Prometheus.SecretRef.Name = "prometheus"
+			return k8sClient.Update(ctx, got)
+		})).To(Succeed())
+		Eventually(func(g Gomega) {
+			evaluateAgain(env)
+			cs := checkOf(g, env)
+			g.Expect(cs.Verdict).To(Equal(batonv1alpha1.CheckPass), cs.Message)
+			g.Expect(cs.Value).To(Equal("0"))
+			g.Expect(fetch(g, env).Status.VerifiedImages).To(ContainElement(HaveField("Image", imageV1)))
+		}, time.Minute).Should(Succeed(), "the sample app's samples reach the second Prometheus (2 scrapes in the rate window)")
 	})
 })
 

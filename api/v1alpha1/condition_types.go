@@ -184,7 +184,9 @@ const (
 	// Secret is plain http://; the message names the field.
 	InsecureTransportReason = "InsecureTransport"
 	// HostNotAllowedReason: a Git URL names a host outside the manager's
-	// --allowed-git-hosts; the message names the field and the host.
+	// --allowed-git-hosts, or a check's prometheus.address one outside its
+	// --allowed-prometheus-hosts; the message names the field and the host.
+	// Baton made no connection.
 	HostNotAllowedReason = "HostNotAllowed"
 	// ForeignCommitReason: a commit on the branch carries this Promotion's
 	// Baton-Promotion-UID trailer, but Baton did not make it (no valid

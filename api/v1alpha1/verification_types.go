@@ -73,6 +73,8 @@ type VerificationCheck struct {
 type PrometheusCheck struct {
 	// Address is the base URL of the Prometheus HTTP API, such as
 	// http://prometheus.monitoring:9090. With secretRef it must be https.
+	// The manager's --allowed-prometheus-hosts, when set, lists the hosts
+	// it may name.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
@@ -103,8 +105,9 @@ type PrometheusCheck struct {
 
 	// SecretRef names a Secret in the Environment's namespace with the
 	// credentials for Prometheus: a key "token" (sent as a bearer token), or
-	// keys "username" and "password" (basic auth). The Secret must be of
-	// type kubernetes.io/basic-auth or labelled
+	// keys "username" and "password" (basic auth), and optionally "ca.crt",
+	// a PEM bundle trusted instead of the system's roots. The Secret must be
+	// of type kubernetes.io/basic-auth or labelled
 	// promotion.baton.dev/credentials: "true". Empty sends no credentials.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`

@@ -32,6 +32,7 @@ import (
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/notify"
 	"github.com/baton-dev/baton/internal/source"
+	"github.com/baton-dev/baton/internal/verification"
 	"github.com/baton-dev/baton/internal/workload"
 )
 
@@ -78,6 +79,7 @@ func main() {
 	webhookClientCA := flag.String("webhook-client-ca-file", "", "A PEM file of the CA that signs the API server's client certificate for webhooks. When set, the webhook server refuses, during the TLS handshake, every caller without a certificate from it (docs/install.md#authenticating-the-api-server). Empty accepts any caller, who can then obtain admission markers.")
 	webhookClientNames := flag.String("webhook-client-names", "", "Comma-separated Common Names or DNS names, one of which the caller's client certificate must carry; only with --webhook-client-ca-file. Empty accepts any certificate the CA signed.")
 	allowedGitHosts := flag.String("allowed-git-hosts", "", "Comma-separated hosts that delivery.git.url and spec.source.git.url may name (\".example.com\" for every host under example.com). Empty allows every host.")
+	allowedPrometheusHosts := flag.String("allowed-prometheus-hosts", "", "Comma-separated hosts that spec.verification.checks[].prometheus.address may name (\".example.com\" for every host under example.com). Empty allows every host.")
 	insecureHTTPGitHosts := flag.String("insecure-http-git-hosts", "", "Comma-separated loopback hosts that may be sent Git credentials over plain http://, for a development cluster. Empty sends credentials only over https:// and SSH.")
 	hooksAddr := flag.String("hooks-bind-address", ":9292", "The address the push webhook receiver (/hooks/<namespace>/<environment>) listens on, on every replica.")
 	zapOpts := zap.Options{}
@@ -196,6 +198,7 @@ func main() {
 		Recorder:  mgr.GetEventRecorder("environment-controller"),
 		Clock:     clock.RealClock{},
 		Workloads: workloads,
+		Querier:   verification.PrometheusQuerier{AllowedHosts: splitNames(*allowedPrometheusHosts)},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Environment controller")
 		os.Exit(1)

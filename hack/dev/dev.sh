@@ -204,6 +204,8 @@ up() {
 	# The dev Git servers are on the loopback: only they may be named, and
 	# only 127.0.0.1 may get credentials over plain HTTP (docs/security.md).
 	args+=(--allowed-git-hosts=127.0.0.1,localhost --insecure-http-git-hosts=127.0.0.1)
+	# Checks may ask only the dev Prometheus, on the loopback, too.
+	args+=(--allowed-prometheus-hosts=127.0.0.1,localhost)
 	KUBECONFIG="$DEV_DIR/admin.kubeconfig" cluster run manager -- "$MANAGER" "${args[@]}"
 	local ready=""
 	for _ in $(seq 1 300); do

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"slices"
 	"time"
@@ -78,6 +79,24 @@ func NewClientCert(ca KeyPair, commonName string, validFor time.Duration) (KeyPa
 		Subject:     pkix.Name{CommonName: commonName},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	return issue(tmpl, &ca, validFor)
+}
+
+// NewServerCert issues a server-authentication certificate for hosts (DNS
+// names or IP addresses), signed by ca: for a test's TLS server.
+func NewServerCert(ca KeyPair, hosts []string, validFor time.Duration) (KeyPair, error) {
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: hosts[0]},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
 	}
 	return issue(tmpl, &ca, validFor)
 }

@@ -13,6 +13,7 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/netpolicy"
 	"github.com/baton-dev/baton/internal/outcome"
 )
 
@@ -32,24 +33,6 @@ type Network struct {
 	// PlainHTTPHosts may be sent credentials over plain http://. Only for a
 	// development cluster whose Git server listens on the loopback.
 	PlainHTTPHosts []string
-}
-
-// allows reports whether host matches one of the patterns.
-func allows(patterns []string, host string) bool {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	for _, p := range patterns {
-		p = strings.ToLower(strings.TrimSpace(p))
-		switch {
-		case p == "":
-		case strings.HasPrefix(p, "."):
-			if strings.HasSuffix(host, p) {
-				return true
-			}
-		case p == host:
-			return true
-		}
-	}
-	return false
 }
 
 // urlHost is the host of an https://, http://, ssh:// or scp-like
@@ -92,12 +75,12 @@ func (n Network) check(r Remote) error {
 	if host == "" {
 		return outcome.Stall(batonv1alpha1.RepositoryNotFoundReason, "%s.url %q has no host", r.Field, RedactURLs(r.URL))
 	}
-	if len(n.AllowedHosts) > 0 && !allows(n.AllowedHosts, host) {
+	if len(n.AllowedHosts) > 0 && !netpolicy.Allows(n.AllowedHosts, host) {
 		return outcome.Stall(batonv1alpha1.HostNotAllowedReason,
 			"%s.url names host %q, which is not in the manager's --allowed-git-hosts (%s); Baton connects to no other host",
 			r.Field, host, strings.Join(n.AllowedHosts, ","))
 	}
-	if scheme == "http" && r.SecretRef != nil && !allows(n.PlainHTTPHosts, host) {
+	if scheme == "http" && r.SecretRef != nil && !netpolicy.Allows(n.PlainHTTPHosts, host) {
 		return outcome.Stall(batonv1alpha1.InsecureTransportReason,
 			"%s.url %s is plain http://, and Baton never sends the credentials of %s.secretRef (Secret %s) without TLS; use https:// or ssh://",
 			r.Field, RedactURLs(r.URL), r.Field, r.secretName())
@@ -125,8 +108,7 @@ func NewHTTPClient(rt http.RoundTripper) *http.Client {
 var errRedirect = errors.New("the Git server redirected to another host or to plain HTTP; Baton does not follow it")
 
 func sameHostRedirect(req *http.Request, via []*http.Request) error {
-	first := via[0].URL
-	if len(via) >= 5 || !strings.EqualFold(req.URL.Host, first.Host) || (first.Scheme == "https" && req.URL.Scheme != "https") {
+	if !netpolicy.SameHost(req, via) {
 		return errRedirect
 	}
 	return nil

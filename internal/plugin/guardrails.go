@@ -46,11 +46,17 @@ func readGuardrails(ctx context.Context, c client.Client, ns string) guardrails 
 	return g
 }
 
-// writeGuardrails prints the freezes in force on env and the windows it
+// writeGuardrails prints whether a new Promotion may start in env now, then
+// the freezes in force on it (who froze it, and why) and the windows it
 // selects, each open or closed now, and until when.
 func writeGuardrails(out io.Writer, g guardrails, env *batonv1alpha1.Environment, now time.Time) error {
 	w := printers.GetNewTabWriter(out)
 	fmt.Fprintln(w)
+	starts := "yes"
+	if h := batonpromote.HoldFor(&batonv1alpha1.Promotion{}, env, g.Guardrails, now); h != nil {
+		starts = "no: " + h.Message
+	}
+	fmt.Fprintf(w, "New Promotions start:\t%s\n", starts)
 	frozen := false
 	for _, f := range g.Freezes {
 		if f.Applies(env) {
@@ -58,7 +64,11 @@ func writeGuardrails(out io.Writer, g guardrails, env *batonv1alpha1.Environment
 				fmt.Fprintf(w, "Freezes:\n")
 			}
 			frozen = true
-			fmt.Fprintf(w, "  %s\tby %s\t%s\n", f.Ref(), f.FrozenBy(), f.Spec.Reason)
+			since := ""
+			if f.Spec.FrozenAt != nil {
+				since = fmt.Sprintf(", %s ago", age(f.Spec.FrozenAt, now))
+			}
+			fmt.Fprintf(w, "  %s\tby %s%s: %s\n", f.Ref(), f.FrozenBy(), since, f.Spec.Reason)
 		}
 	}
 	if !frozen {
@@ -73,7 +83,7 @@ func writeGuardrails(out io.Writer, g guardrails, env *batonv1alpha1.Environment
 	default:
 		fmt.Fprintf(w, "Deploy windows:\n")
 		for _, dw := range selected {
-			fmt.Fprintf(w, "  %s\t%s\t%s\n", dw.Name, dw.Spec.Type, windowState(dw, now))
+			fmt.Fprintf(w, "  %s\t%s, %s\n", dw.Name, dw.Spec.Type, windowState(dw, now))
 		}
 	}
 	for _, r := range g.unreadable {

@@ -2,12 +2,15 @@ package verification
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -15,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/netpolicy"
 )
 
 // MaxResponseBytes caps a Prometheus answer: a check needs one sample, and a
@@ -26,6 +30,9 @@ const MaxResponseBytes = 1 << 20
 type Credentials struct {
 	Token              string
 	Username, Password string
+	// CA is a PEM bundle (the Secret's key ca.crt) that replaces the
+	// system's roots for this Prometheus.
+	CA []byte
 }
 
 // QueryError is a query that could not be evaluated, with the condition
@@ -43,24 +50,41 @@ type Querier interface {
 }
 
 // PrometheusQuerier queries through client_golang's API client, over a
-// transport that adds the credentials and caps the response.
+// transport that adds the credentials and caps the response. It follows
+// redirects only to the same host, never down to plain http.
 type PrometheusQuerier struct {
 	// Transport is the base transport; http.DefaultTransport when nil.
 	Transport http.RoundTripper
+	// AllowedHosts, when not empty, are the only hosts an address may name
+	// (the manager's --allowed-prometheus-hosts; netpolicy.Allows). Any
+	// other is refused before a connection is made.
+	AllowedHosts []string
 }
 
 // Query evaluates query at Prometheus' present time (the manager's clock
 // may differ from it). The caller bounds ctx with the check's timeout.
 // Errors are *QueryError.
 func (q PrometheusQuerier) Query(ctx context.Context, address string, creds Credentials, query string) (model.Value, error) {
-	base := q.Transport
-	if base == nil {
-		base = http.DefaultTransport
+	u, err := url.Parse(address)
+	if err != nil || u.Hostname() == "" {
+		return nil, &QueryError{Reason: batonv1alpha1.InvalidCheckReason, Message: fmt.Sprintf("address %q is not a URL with a host", address)}
+	}
+	if len(q.AllowedHosts) > 0 && !netpolicy.Allows(q.AllowedHosts, u.Hostname()) {
+		return nil, &QueryError{Reason: batonv1alpha1.HostNotAllowedReason, Message: fmt.Sprintf(
+			"address names host %q, which is not in the manager's --allowed-prometheus-hosts (%s); Baton connects to no other host",
+			u.Hostname(), strings.Join(q.AllowedHosts, ","))}
+	}
+	base, err := q.base(creds.CA)
+	if err != nil {
+		return nil, &QueryError{Reason: batonv1alpha1.InvalidCheckReason, Message: err.Error()}
+	}
+	if t, ok := base.(*http.Transport); ok && t != http.DefaultTransport {
+		defer t.CloseIdleConnections() // made for this query only
 	}
 	rt := &transport{base: base, creds: creds}
-	client, err := api.NewClient(api.Config{Address: address, RoundTripper: rt})
+	client, err := api.NewClient(api.Config{Address: address, Client: &http.Client{Transport: rt, CheckRedirect: sameHost}})
 	if err != nil {
-		return nil, &QueryError{Reason: batonv1alpha1.InvalidCheckReason, Message: fmt.Sprintf("prometheus.address %q is not a URL: %v", address, err)}
+		return nil, &QueryError{Reason: batonv1alpha1.InvalidCheckReason, Message: fmt.Sprintf("address %q is not a URL: %v", address, err)}
 	}
 	opts := []promv1.Option{}
 	if d, ok := ctx.Deadline(); ok {
@@ -75,6 +99,42 @@ func (q PrometheusQuerier) Query(ctx context.Context, address string, creds Cred
 	return value, nil
 }
 
+// base is the transport to send through: q.Transport, or with a CA bundle
+// a copy of it (or of http.DefaultTransport) that trusts only that bundle.
+func (q PrometheusQuerier) base(ca []byte) (http.RoundTripper, error) {
+	base := q.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if len(ca) == 0 {
+		return base, nil
+	}
+	t, ok := base.(*http.Transport)
+	if !ok {
+		return nil, errors.New("secretRef has ca.crt, but the manager's transport cannot take a CA bundle")
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, errors.New("secretRef: key ca.crt holds no PEM certificate")
+	}
+	t = t.Clone()
+	if t.TLSClientConfig == nil {
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	t.TLSClientConfig.RootCAs = pool
+	return t, nil
+}
+
+// errRedirect is the refusal of a redirect to another host or scheme.
+var errRedirect = errors.New("Prometheus redirected to another host or to plain http; Baton does not follow it")
+
+func sameHost(req *http.Request, via []*http.Request) error {
+	if !netpolicy.SameHost(req, via) {
+		return errRedirect
+	}
+	return nil
+}
+
 // classify turns a client error into a reason a person can act on. The
 // message never carries the credentials: they travel in a header only.
 func classify(address string, status int, err error) *QueryError {
@@ -85,6 +145,9 @@ func classify(address string, status int, err error) *QueryError {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return &QueryError{Reason: batonv1alpha1.UnauthorizedReason, Message: fmt.Sprintf(
 			"Prometheus at %s answered %d %s: check prometheus.secretRef", address, status, http.StatusText(status))}
+	case errors.Is(err, errRedirect):
+		return &QueryError{Reason: batonv1alpha1.PrometheusUnreachableReason, Message: fmt.Sprintf(
+			"Prometheus at %s: %v", address, errRedirect)}
 	case errors.Is(err, errTooLarge):
 		return &QueryError{Reason: batonv1alpha1.QueryFailedReason, Message: fmt.Sprintf(
 			"Prometheus at %s answered more than %d bytes: the query must return one sample", address, MaxResponseBytes)}

@@ -42,6 +42,8 @@ import (
 const (
 	recorderPortOffset = 80 // a plain-HTTP server that counts what reaches it
 	hugeBodyPortOffset = 81 // a "Git server" that answers with an endless error
+	// promRecorderPortOffset is mallory's "Prometheus", on 127.0.0.2.
+	promRecorderPortOffset = 82
 )
 
 // The kustomizations of the red-team config repositories.
@@ -374,6 +376,67 @@ var _ = Describe("red team: git and credentials", Label("redteam"), Ordered, fun
 				client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`)))).To(Succeed())
 			Eventually(func(g Gomega) { expectDeployment(g, env, image100) }).Should(Succeed())
 		})
+	})
+
+	Context("class 7b: a verification check that calls out", func() {
+		// mallory may edit one Environment, not read Secrets. She points
+		// its check at her own server (on 127.0.0.2, outside the dev
+		// manager's --allowed-prometheus-hosts), naming the team's
+		// Prometheus token, or at the cloud metadata address.
+		DescribeTable("refuses a host outside --allowed-prometheus-hosts before any connection, so no token leaves",
+			func(env, address string) {
+				ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.2:%d", framework.PortBase(GinkgoT(), promRecorderPortOffset)))
+				Expect(err).NotTo(HaveOccurred())
+				var accepted atomic.Int64
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
+						}
+						accepted.Add(1)
+						_ = c.Close()
+					}
+				}()
+				DeferCleanup(ln.Close)
+				address = strings.ReplaceAll(address, "RECORDER", ln.Addr().String())
+
+				Expect(admin.Create(suiteCtx, &corev1.Secret{
+					ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: env + "-prometheus", Labels: map[string]string{batonv1alpha1.CredentialsLabel: "true"}},
+					StringData: map[string]string{"token": "rt-prometheus-t0ken-" + env},
+				})).To(Succeed())
+				newEnvironment(env, func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
+					s.Verification.Checks = []batonv1alpha1.VerificationCheck{errorRateCheck(1)}
+				})
+				// The positive signal first: the team's check runs against
+				// the allowed Prometheus.
+				Eventually(func(g Gomega) {
+					g.Expect(checkStatus(g, env, image100, "error-rate").Verdict).To(Equal(batonv1alpha1.CheckPass))
+				}).WithTimeout(time.Minute).Should(Succeed())
+
+				grantMallory(env, ns, editEnvironment(env))
+				patch := fmt.Sprintf(`{"spec":{"verification":{"checks":[{"name":"error-rate","prometheus":{"address":%q,"query":"up","below":"1","secretRef":{"name":%q}}}]}}}`,
+					address, env+"-prometheus")
+				Expect(mallory.Patch(suiteCtx, &batonv1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: env}},
+					client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
+				host := strings.Split(strings.TrimPrefix(address, "https://"), ":")[0]
+				Eventually(func(g Gomega) {
+					// The image was verified before: an Error verdict keeps
+					// that (docs/verification.md), so the check says it.
+					cs := checkStatus(g, env, image100, "error-rate")
+					g.Expect(cs.Reason).To(Equal(batonv1alpha1.HostNotAllowedReason), cs.Message)
+					g.Expect(cs.Verdict).To(Equal(batonv1alpha1.CheckError))
+					g.Expect(cs.Message).To(ContainSubstring(`spec.verification.checks[0].prometheus: address names host %q, which is not in the manager's --allowed-prometheus-hosts (127.0.0.1,localhost)`, host))
+					g.Expect(cs.Message).NotTo(ContainSubstring("rt-prometheus-t0ken"))
+					e := getEnv(g, env)
+					g.Expect(e.Status.Conditions).NotTo(ContainElement(HaveField("Message", ContainSubstring("rt-prometheus-t0ken"))))
+				}).WithTimeout(time.Minute).Should(Succeed())
+				Expect(accepted.Load()).To(BeZero(), "mallory's server got no connection")
+				Eventually(func(g Gomega) { expectDeployment(g, env, image100) }).Should(Succeed())
+			},
+			Entry("mallory's own server, with the team's token", "rt-prom-own", "https://RECORDER"),
+			Entry("the cloud metadata address", "rt-prom-metadata", "https://169.254.169.254:443"),
+		)
 	})
 
 	Context("class 8: a commit someone else pushed", func() {
