@@ -237,6 +237,14 @@ var _ = Describe("Delivery metrics and the audit trail", func() {
 			g.Expect(value(g, fams, "baton_promotions_total", map[string]string{"namespace": s.ns, "environment": "staging", "result": "Succeeded"})).To(Equal(1.0))
 			g.Expect(value(g, fams, "baton_rollbacks_total", with("trigger", "auto"))).To(Equal(1.0))
 			g.Expect(value(g, fams, "baton_rollbacks_total", with("trigger", "manual"))).To(Equal(1.0))
+			// A counter is exported at 0 before its first increment, so
+			// that the first one counts in increase(): staging never rolled
+			// back, and no Promotion was canceled.
+			stagingAuto := map[string]string{"namespace": s.ns, "environment": "staging", "trigger": "auto"}
+			g.Expect(series(fams, "baton_rollbacks_total", stagingAuto)).To(HaveLen(1))
+			g.Expect(value(g, fams, "baton_rollbacks_total", stagingAuto)).To(BeZero())
+			g.Expect(series(fams, "baton_promotions_total", with("result", "Canceled"))).To(HaveLen(1))
+			g.Expect(value(g, fams, "baton_promotions_total", with("result", "Canceled"))).To(BeZero())
 			g.Expect(value(g, fams, "baton_changes_total", prod)).To(Equal(2.0), "web:1 and web:2; rollbacks are not changes")
 			g.Expect(value(g, fams, "baton_change_failures_total", prod)).To(Equal(2.0), "web:2 failed; web:1 was undone by hand")
 

@@ -87,9 +87,9 @@ func (r *PromotionReconciler) countDelivery(ctx context.Context, promo *batonv1a
 	}
 	done := promo.Status.CompletedAt.Time
 	if rollback {
-		trigger := "manual"
+		trigger := metrics.RollbackManual
 		if auto {
-			trigger = "auto"
+			trigger = metrics.RollbackAuto
 		}
 		metrics.RollbacksTotal.WithLabelValues(ns, name, trigger).Inc()
 	} else if start, ok := dora.LeadTimeStart(promo, r.upstream(ctx, env)); ok {

@@ -4,10 +4,18 @@
 // Prometheus's dependencies never reach the manager's go.mod.
 //
 //	go run . ../../config/prometheus/prometheusrule.yaml ../../config/grafana/baton-delivery.json
+//
+// With -prometheus URL it also asks that Prometheus, and fails a query
+// that finds no data there: every series it selects must exist, and a
+// query that is not a filter (a comparison without bool, which is empty
+// while all is well, as an alert is) must return a sample.
+//
+//	go run . -prometheus http://127.0.0.1:17417 ../../config/prometheus/prometheusrule.yaml ...
 package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,8 +32,10 @@ var grafanaVariables = strings.NewReplacer("$__rate_interval", "5m", "$__interva
 	"$namespace", ".*", "$environment", ".*")
 
 func main() {
+	address := flag.String("prometheus", "", "a Prometheus to run every query against: each must find data there")
+	flag.Parse()
 	bad := 0
-	for _, file := range os.Args[1:] {
+	for _, file := range flag.Args() {
 		qs, err := queries(file)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", file, err)
@@ -37,10 +47,18 @@ func main() {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			if _, err := parser.NewParser(parser.Options{}).ParseExpr(grafanaVariables.Replace(qs[n])); err != nil {
+			expr, err := parser.NewParser(parser.Options{}).ParseExpr(grafanaVariables.Replace(qs[n]))
+			if err != nil {
 				fmt.Printf("FAIL  %s  %s: %v\n", filepath.Base(file), n, err)
 				bad++
 				continue
+			}
+			if *address != "" {
+				if err := hasData(*address, expr); err != nil {
+					fmt.Printf("FAIL  %s  %s: %v\n", filepath.Base(file), n, err)
+					bad++
+					continue
+				}
 			}
 			fmt.Printf("ok    %s  %s\n", filepath.Base(file), n)
 		}

@@ -192,7 +192,7 @@ func (d *Deliverer) try(ctx context.Context, lead *session, jobs []*job, n int) 
 	pushErr := lead.push(ctx, target)
 	d.Stats.Pushes.Add(1)
 	if pushErr == nil {
-		metrics.GitPushAttempts.WithLabelValues("ok").Inc()
+		metrics.GitPushAttempts.WithLabelValues(metrics.PushOK).Inc()
 		lead.log.Info("Pushed the group commit", "commit", commit.String(), "to", target, "attempt", n, "promotions", len(edited))
 		for _, j := range edited {
 			rec, err := j.s.delivered(commit, target == lead.branch)
@@ -211,15 +211,15 @@ func (d *Deliverer) try(ctx context.Context, lead *session, jobs []*job, n int) 
 	}
 	switch {
 	case err != nil:
-		metrics.GitPushAttempts.WithLabelValues("error").Inc()
+		metrics.GitPushAttempts.WithLabelValues(metrics.PushError).Inc()
 		finishAll(edited, err)
 		return attempt{later: later}
 	case !moved:
-		metrics.GitPushAttempts.WithLabelValues("error").Inc()
+		metrics.GitPushAttempts.WithLabelValues(metrics.PushError).Inc()
 		finishAll(edited, lead.rejected(pushErr, target))
 		return attempt{later: later}
 	}
-	metrics.GitPushAttempts.WithLabelValues("conflict").Inc()
+	metrics.GitPushAttempts.WithLabelValues(metrics.PushConflict).Inc()
 	return attempt{again: edited, err: pushErr, later: later}
 }
 

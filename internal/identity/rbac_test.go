@@ -161,3 +161,21 @@ func TestUserRolesNeverWriteStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifierRoleIsOnlyNotificationPolicies pins baton-notifier: it manages
+// NotificationPolicies and reads Environments, and grants no Secret (where
+// the receiver's URL and key are), no status and no custom verb.
+func TestNotifierRoleIsOnlyNotificationPolicies(t *testing.T) {
+	got := flatten(readRole(t, "notifier_role.yaml").Rules)
+	want := []string{
+		"promotion.baton.dev/environments:get@", "promotion.baton.dev/environments:list@", "promotion.baton.dev/environments:watch@",
+	}
+	for _, v := range []string{"get", "list", "watch", "create", "update", "patch", "delete"} {
+		want = append(want, "promotion.baton.dev/notificationpolicies:"+v+"@")
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("notifier_role.yaml grants\n %v\nwant\n %v", got, want)
+	}
+}

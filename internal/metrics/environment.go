@@ -40,10 +40,29 @@ var (
 		"namespace", "environment")
 )
 
-// ObserveEnvironment sets the Environment gauges from env.
+// The triggers of a rollback, baton_rollbacks_total's label values.
+const (
+	RollbackManual = "manual"
+	RollbackAuto   = "auto"
+)
+
+// ObserveEnvironment sets the Environment gauges from env, and makes sure
+// its counters exist: each of their label values is exported at 0 from the
+// first time the Environment is seen, so that the first Promotion, failure
+// or rollback counts as an increase (a series that appears at 1 adds
+// nothing to increase()), and an alert such as two automatic rollbacks in
+// an hour fires on the second.
 func ObserveEnvironment(env *batonv1alpha1.Environment) {
 	ForgetEnvironment(env.Namespace, env.Name)
 	ns, name := env.Namespace, env.Name
+	for _, result := range []batonv1alpha1.PromotionPhase{batonv1alpha1.PromotionSucceeded, batonv1alpha1.PromotionFailed,
+		batonv1alpha1.PromotionCanceled, batonv1alpha1.PromotionSuperseded} {
+		PromotionsTotal.WithLabelValues(ns, name, string(result))
+	}
+	RollbacksTotal.WithLabelValues(ns, name, RollbackManual)
+	RollbacksTotal.WithLabelValues(ns, name, RollbackAuto)
+	ChangesTotal.WithLabelValues(ns, name)
+	ChangeFailuresTotal.WithLabelValues(ns, name)
 	if cur := env.Status.Current; cur != nil {
 		EnvironmentInfo.WithLabelValues(ns, name, cur.Image, strconv.FormatInt(cur.Revision, 10)).Set(1)
 	}

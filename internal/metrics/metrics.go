@@ -72,8 +72,21 @@ var all = []prometheus.Collector{PromotionsTotal, PhaseDuration, RollbacksTotal,
 	EnvironmentInfo, EnvironmentVerified, EnvironmentLastVerified, EnvironmentActiveSince, EnvironmentRolloutTimeout,
 	NotificationsTotal, NotificationRetries}
 
+// The results of a push, baton_git_push_attempts_total's label values.
+const (
+	PushOK       = "ok"
+	PushConflict = "conflict"
+	PushError    = "error"
+)
+
 func init() {
 	ctrlmetrics.Registry.MustRegister(all...)
+	// Every result is exported from the start, at 0: a rate over them (the
+	// push conflict alert) then has its series before the first conflict,
+	// and the first conflict counts as an increase.
+	for _, r := range []string{PushOK, PushConflict, PushError} {
+		GitPushAttempts.WithLabelValues(r)
+	}
 }
 
 // TimeGit starts timing one Git operation; call what it returns when the
