@@ -100,6 +100,11 @@ func decideAutoPromote(env, upstream *batonv1alpha1.Environment) (*batonv1alpha1
 	if env.Spec.Suspend {
 		return nil, batonv1alpha1.SuspendedReason, "spec.suspend is set: autoPromote waits until it is false"
 	}
+	if msg := promote.PausedMessage(env); msg != "" {
+		// The trigger is kept: the newest verified image is promoted on the
+		// first reconcile after the resume.
+		return nil, batonv1alpha1.AutoPromotePausedReason, msg
+	}
 	res, ok := promote.NewestVerified(upstream)
 	switch {
 	case !ok:

@@ -75,6 +75,11 @@ const (
 	// not exist, or its selector matches none; Promotions wait until it is
 	// fixed.
 	WindowNotFoundReason = "WindowNotFound"
+	// AutoPromotePausedReason: spec.pauseOnFailure paused autoPromote and
+	// spec.source deploys after a Promotion failed or was rolled back
+	// (status.autoPromotePause); the AutoPromote condition, the Event and
+	// every trigger Promotion that waits name that Promotion.
+	AutoPromotePausedReason = "AutoPromotePaused"
 	// WindowInvalidReason: a selected DeployWindow cannot be evaluated (it
 	// was stored behind the webhook); Promotions wait until it is fixed.
 	WindowInvalidReason = "WindowInvalid"
