@@ -20,7 +20,6 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/outcome"
-	"github.com/baton-dev/baton/internal/promote"
 	"github.com/baton-dev/baton/internal/source"
 	"github.com/baton-dev/baton/internal/statuspatch"
 )
@@ -97,13 +96,6 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		// New heads wait; the first read after spec.suspend is cleared
 		// promotes the newest one, listing those it skips.
 		return ctrl.Result{}, nil
-	}
-	if msg := promote.PausedMessage(env); msg != "" {
-		// The same for a pause after a failure: the first read after the
-		// resume promotes the newest head.
-		emit = append(emit, setSource(env, metav1.ConditionFalse, batonv1alpha1.AutoPromotePausedReason, msg)...)
-		// A resume is a status write, which this controller does not watch.
-		return ctrl.Result{RequeueAfter: interval(env)}, nil
 	}
 	if env.Status.Source == nil {
 		env.Status.Source = &batonv1alpha1.SourceStatus{}

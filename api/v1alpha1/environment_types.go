@@ -128,10 +128,12 @@ type EnvironmentSpec struct {
 
 	// PauseOnFailure pauses autoPromote and spec.source deploys here after a
 	// Promotion into this Environment fails or is rolled back
-	// (status.autoPromotePause says since when, and which Promotion): they
-	// create no new Promotion, and those they created already wait Queued,
-	// until someone resumes. Manual Promotions and rollbacks still run.
-	// Empty (false): a failure pauses nothing.
+	// (status.autoPromotePause says since when, and which Promotion): the
+	// Promotions they create wait Queued, none lost, until someone sets
+	// spec.resume on that Promotion (kubectl promote resume ENV, the verb
+	// resume). Manual Promotions and rollbacks still run. Empty (false): a
+	// failure pauses nothing. (Issue 24 calls it autoPromote.pauseOnFailure;
+	// spec.autoPromote is a bool, so the field sits beside it.)
 	// +optional
 	PauseOnFailure bool `json:"pauseOnFailure,omitempty"`
 
@@ -343,7 +345,8 @@ type EnvironmentStatus struct {
 
 	// AutoPromotePause is set, with spec.pauseOnFailure, when a Promotion
 	// into this Environment failed or was rolled back: autoPromote and
-	// spec.source deploys wait until someone resumes. Written by the engine.
+	// spec.source deploys wait until someone resumes (spec.resume on that
+	// Promotion), which clears it. Written by the engine.
 	// +optional
 	AutoPromotePause *AutoPromotePause `json:"autoPromotePause,omitempty"`
 }

@@ -10,9 +10,11 @@ import (
 
 // IsTrigger reports whether autoPromote or spec.source created the
 // Promotion, as opposed to a person: the Promotions spec.pauseOnFailure
-// holds. A rollback is never one.
+// holds. A rollback is never one. The annotations say it: only the manager
+// may set them (identity.CheckMetadata), and the requester is not proof,
+// since behind the webhook it is the manager's own user, not ControllerUser.
 func IsTrigger(p *batonv1alpha1.Promotion) bool {
-	if IsRollback(p) || p.Spec.RequestedBy == nil || p.Spec.RequestedBy.Username != ControllerUser {
+	if IsRollback(p) {
 		return false
 	}
 	_, auto := p.Annotations[batonv1alpha1.AutoPromoteKeyAnnotation]
@@ -58,4 +60,40 @@ func (x *decider) pause(promo batonv1alpha1.ObjectRef, result batonv1alpha1.Revi
 	}
 	x.envChanged = true
 	x.event(corev1.EventTypeWarning, batonv1alpha1.AutoPromotePausedReason, "Pause", "%s", PausedMessage(env))
+}
+
+// Resume is what a resume request (spec.resume) on a finished Promotion
+// does to its Environment.
+type Resume struct {
+	// Clear is true when the request lifts env's pause: it names this
+	// very Promotion.
+	Clear bool
+	// Reason is AutoPromoteResumedReason or ResumeNotPausedReason.
+	Reason string
+	// Message says who resumed, and what happens now.
+	Message string
+}
+
+// DecideResume decides a resume request on promo, which the admission
+// webhook stamped (spec.resumedBy): it lifts env's pause only if the pause
+// names promo's UID. A resume of an older or a newer failure, or of an
+// Environment that is not paused, changes nothing and says so.
+func DecideResume(env *batonv1alpha1.Environment, promo *batonv1alpha1.Promotion) Resume {
+	by := "someone"
+	if promo.Spec.ResumedBy != nil {
+		by = promo.Spec.ResumedBy.Username
+	}
+	pause := env.Status.AutoPromotePause
+	switch {
+	case pause == nil:
+		return Resume{Reason: batonv1alpha1.ResumeNotPausedReason, Message: fmt.Sprintf(
+			"%s set spec.resume on Promotion %s, but autoPromote in Environment %s is not paused: nothing changed", by, promo.Name, env.Name)}
+	case pause.Promotion.UID != string(promo.UID):
+		return Resume{Reason: batonv1alpha1.ResumeNotPausedReason, Message: fmt.Sprintf(
+			"%s set spec.resume on Promotion %s, but the pause in Environment %s is Promotion %s's: nothing changed; resume that one (kubectl promote resume %s)",
+			by, promo.Name, env.Name, pause.Promotion.Name, env.Name)}
+	}
+	return Resume{Clear: true, Reason: batonv1alpha1.AutoPromoteResumedReason, Message: fmt.Sprintf(
+		"%s resumed autoPromote and spec.source deploys in Environment %s, paused since %s by Promotion %s; queued trigger Promotions start in their turn",
+		by, env.Name, pause.Since.UTC().Format("2006-01-02T15:04:05Z"), promo.Name)}
 }
