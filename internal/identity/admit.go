@@ -249,10 +249,10 @@ func admitUpdate(r Request, user batonv1alpha1.UserInfo) (*Decision, *Denial) {
 	return &Decision{Promotion: promo, Checks: checks}, nil
 }
 
-// IsResuming reports whether an update sets spec.resume: the one request
+// isResuming reports whether an update sets spec.resume: the one request
 // that may drop the finished label (FinishedLabel), which the mutating
 // webhook does for it.
-func IsResuming(old, sent *batonv1alpha1.Promotion) bool {
+func isResuming(old, sent *batonv1alpha1.Promotion) bool {
 	return old != nil && sent != nil && sent.Spec.Resume && !old.Spec.Resume
 }
 

@@ -156,5 +156,5 @@ func checkFinishedLabel(old, sent *batonv1alpha1.Promotion) *Denial {
 // has verified by then.
 func resumeDropsFinished(old, sent *batonv1alpha1.Promotion) bool {
 	_, has := sent.Labels[batonv1alpha1.FinishedLabel]
-	return IsResuming(old, sent) && old.Status.Phase.IsTerminal() && !has
+	return isResuming(old, sent) && old.Status.Phase.IsTerminal() && !has
 }
