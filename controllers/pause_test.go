@@ -2,11 +2,14 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
@@ -51,6 +54,28 @@ func resumeNote(ctx context.Context, g Gomega, env *batonv1alpha1.Environment, p
 	return ""
 }
 
+// pauseAudit is the part of a pause or resume audit line a spec checks.
+type pauseAudit struct {
+	Msg       string `json:"msg"`
+	UID       string `json:"uid"`
+	ResumedBy string `json:"resumedBy"`
+	Resumed   bool   `json:"resumed"`
+	Reason    string `json:"reason"`
+}
+
+// pauseAudits are the audit lines about autoPromote's pause that name the
+// Promotion with uid.
+func pauseAudits(logs *logCapture, uid string) []pauseAudit {
+	var out []pauseAudit
+	for _, raw := range strings.Split(logs.String(), "\n") {
+		var l pauseAudit
+		if strings.Contains(raw, `"audit":true`) && json.Unmarshal([]byte(raw), &l) == nil && l.UID == uid && strings.HasPrefix(l.Msg, "autoPromote") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 func pauseOf(ctx context.Context, env *batonv1alpha1.Environment) *batonv1alpha1.AutoPromotePause {
 	GinkgoHelper()
 	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
@@ -59,7 +84,12 @@ func pauseOf(ctx context.Context, env *batonv1alpha1.Environment) *batonv1alpha1
 
 var _ = Describe("pauseOnFailure", func() {
 	ctx := context.Background()
-	BeforeEach(func() { DeferCleanup(startPromotionManager(nil)) })
+	var logs *logCapture
+	BeforeEach(func() {
+		o := newObserved()
+		logs = o.logs
+		DeferCleanup(startPromotionManager(nil, engineTuning{options: o.options}))
+	})
 
 	It("pauses autoPromote after an auto-rollback, keeps the next trigger Queued, ignores a stale resume, and ships it on resume", func() {
 		// Production runs web:1, which staging runs and verifies too: autoPromote
@@ -117,10 +147,21 @@ var _ = Describe("pauseOnFailure", func() {
 		expectLetGoAgain(ctx, broken)
 		s.completeRollout(ctx, s.prodDep, web3)
 		expectPhase(ctx, next, batonv1alpha1.PromotionSucceeded)
+
+		// On the record: the pause, the stale resume and the resume.
+		Eventually(func(g Gomega) {
+			g.Expect(pauseAudits(logs, string(broken.UID))).To(Equal([]pauseAudit{
+				{Msg: "autoPromote paused", UID: string(broken.UID), Reason: batonv1alpha1.AutoPromotePausedReason},
+				{Msg: "autoPromote resume", UID: string(broken.UID), ResumedBy: "oncall", Resumed: true, Reason: batonv1alpha1.AutoPromoteResumedReason},
+			}))
+			g.Expect(pauseAudits(logs, string(undo.UID))).To(Equal([]pauseAudit{
+				{Msg: "autoPromote resume", UID: string(undo.UID), ResumedBy: "oncall", Reason: batonv1alpha1.ResumeNotPausedReason},
+			}))
+		}).Should(Succeed())
 	})
 
-	It("lets manual Promotions run while paused, and ignores a resume whose marker does not verify", func() {
-		s := newStage(ctx, web0, func(e *batonv1alpha1.Environment) { e.Spec.PauseOnFailure = true })
+	It("lets manual Promotions run while paused, keeps the paused Promotion past promotionHistoryLimit, and ignores a resume whose marker does not verify", func() {
+		s := newStage(ctx, web0, func(e *batonv1alpha1.Environment) { e.Spec.PauseOnFailure, e.Spec.PromotionHistoryLimit = true, 1 })
 		s.shipToStaging(ctx, web2)
 		s.shipToStaging(ctx, web3)
 		broken := s.promotion(ctx, "production", "broken-", web2, nil)
@@ -132,6 +173,15 @@ var _ = Describe("pauseOnFailure", func() {
 		fix := s.promoteProduction(ctx, web3)
 		Expect(fix.Status.Phase).To(Equal(batonv1alpha1.PromotionSucceeded))
 		Expect(pauseOf(ctx, s.production).Promotion.Name).To(Equal(broken.Name), "a manual success does not resume")
+		// A second one: retention (limit 1) deletes the first fix, and
+		// keeps the Promotion that paused autoPromote.
+		// (Named to sort after "to-prod-": both may be created in the same second.)
+		again := s.promotion(ctx, "production", "update-", web3, nil)
+		expectPhase(ctx, again, batonv1alpha1.PromotionSucceeded)
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(fix), &batonv1alpha1.Promotion{}))
+		}).Should(BeTrue(), "retention deleted the older fix")
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(broken), broken)).To(Succeed())
 
 		// Set behind the webhook: resumedBy is not sealed. The engine lets
 		// it go again, and the pause stays.

@@ -73,27 +73,31 @@ var _ = Describe("Resume after a failure (spec.resume)", func() {
 		Expect(get(ctx, ns, "broke").Spec.ResumedBy.Username).To(Equal("bob"))
 	})
 
-	DescribeTable("refuses, naming the verb or the field; the Promotion is unchanged and stays finished",
-		func(ctx context.Context, user, body string, says ...string) {
-			before := failed(ctx, "broke")
+	// live is a Promotion by alice the engine has not finished.
+	live := func(ctx context.Context, name string) *batonv1alpha1.Promotion {
+		GinkgoHelper()
+		Expect(users["alice"].Create(ctx, aliceManifest(ns, name))).To(Succeed())
+		return get(ctx, ns, name)
+	}
+	DescribeTable("refuses bad input, naming the verb or the field; the Promotion is unchanged",
+		func(ctx context.Context, setup func(context.Context, string) *batonv1alpha1.Promotion, user, body string, says ...string) {
+			before := setup(ctx, "broke")
 			expectDenied(resume(ctx, user, "broke", body), says...)
 			after := get(ctx, ns, "broke")
 			Expect(after.ResourceVersion).To(Equal(before.ResourceVersion))
 			Expect(after.Spec.Resume).To(BeFalse())
-			Expect(after.Labels).To(HaveKey(batonv1alpha1.FinishedLabel))
+			Expect(after.Labels).To(Equal(before.Labels))
 		},
-		Entry("alice, a promoter, without the verb resume", "alice", resumeCmd,
+		Entry("alice, a promoter, without the verb resume", failed, "alice", resumeCmd,
 			`user "alice" may not resume autoPromote in Environment "production"`, `the "resume" verb on environments/production`),
-		Entry("alice dropping the finished label herself", "alice",
+		Entry("alice dropping the finished label herself", failed, "alice",
 			`{"metadata":{"labels":{"`+batonv1alpha1.FinishedLabel+`":null}}}`,
 			"metadata.labels["+batonv1alpha1.FinishedLabel+"]"),
+		Entry("a resume of a Promotion that has not finished", live, "frieda", resumeCmd,
+			"spec.resume", "only a finished Promotion", "kubectl promote resume production"),
 	)
 
-	It("refuses a resume on a Promotion that has not finished, and on a new one, naming spec.resume", func(ctx context.Context) {
-		Expect(users["alice"].Create(ctx, aliceManifest(ns, "live"))).To(Succeed())
-		expectDenied(resume(ctx, "frieda", "live", resumeCmd), "spec.resume", "only a finished Promotion", "kubectl promote resume production")
-		Expect(get(ctx, ns, "live").Spec.Resume).To(BeFalse())
-
+	It("refuses a new Promotion that carries spec.resume, naming the field", func(ctx context.Context) {
 		p := aliceManifest(ns, "born-resumed")
 		p.Spec.Resume = true
 		expectDenied(users["alice"].Create(ctx, p), "spec.resume", "cannot be set on a new Promotion")
