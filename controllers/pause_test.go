@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fluxcd/pkg/gittestserver"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
@@ -195,5 +196,42 @@ var _ = Describe("pauseOnFailure", func() {
 		Consistently(func(g Gomega) {
 			g.Expect(resumeNote(ctx, g, s.production, broken, batonv1alpha1.AutoPromoteResumedReason)).To(BeEmpty())
 		}).WithTimeout(time.Second).Should(Succeed())
+	})
+})
+
+var _ = Describe("pauseOnFailure holds spec.source deploys", Ordered, func() {
+	var (
+		ctx = context.Background()
+		srv *gittestserver.GitServer
+	)
+	BeforeAll(func() { srv = gitServer() })
+
+	It("keeps the merge that comes after a failed deploy Queued, and deploys it on resume", func() {
+		DeferCleanup(startPromotionManager(nil))
+		repo := newAppRepo(srv)
+		c0 := repo.head()
+		s := newStage(ctx, web1, nil)
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.staging), s.staging)).To(Succeed())
+		base := s.staging.DeepCopy()
+		s.staging.Spec.PauseOnFailure = true
+		Expect(k8sClient.Patch(ctx, s.staging, client.MergeFrom(base))).To(Succeed())
+		s.follow(ctx, repo, time.Second)
+
+		broken := s.srcPromotion(ctx, c0)
+		expectPhase(ctx, broken, batonv1alpha1.PromotionRollingOut)
+		Expect(testenv.RolloutFailed(ctx, k8sClient, s.stagingDep, "crash loop")).To(Succeed())
+		expectPhase(ctx, broken, batonv1alpha1.PromotionFailed)
+		Expect(pauseOf(ctx, s.staging).Promotion.Name).To(Equal(broken.Name))
+
+		c1 := repo.merge("Fix the crash")
+		next := s.srcPromotion(ctx, c1)
+		expectHeld(ctx, next, batonv1alpha1.AutoPromotePausedReason,
+			"Promotion "+broken.Name+" failed (spec.pauseOnFailure)", "kubectl promote resume staging")
+		Expect(imageOf(ctx, s.stagingDep)).To(Equal(webImage(c0)), "the merge waits")
+
+		resumeAs(ctx, broken, "oncall")
+		s.completeRollout(ctx, s.stagingDep, webImage(c1))
+		expectPhase(ctx, next, batonv1alpha1.PromotionSucceeded)
+		Expect(pauseOf(ctx, s.staging)).To(BeNil())
 	})
 })
