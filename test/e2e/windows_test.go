@@ -125,13 +125,14 @@ var _ = Describe("Pause after a failure", func() {
 		autoPromotion := func(g Gomega, image string) string {
 			var list batonv1alpha1.PromotionList
 			g.Expect(carol.List(suiteCtx, &list, client.InNamespace(ns))).To(Succeed())
+			var found []string
 			for _, p := range list.Items {
 				if p.Spec.Environment == "g2-production" && p.Spec.Image == image && p.Annotations[batonv1alpha1.AutoPromoteKeyAnnotation] != "" {
-					return p.Name
+					found = append(found, p.Name)
 				}
 			}
-			g.Expect(list.Items).To(ContainElement(HaveField("Spec.Image", image)), "no autoPromote Promotion of %s", image)
-			return ""
+			g.Expect(found).To(HaveLen(1), "autoPromote Promotions of %s into g2-production", image)
+			return found[0]
 		}
 
 		// autoPromote ships the broken image; its rollout fails, Baton rolls
