@@ -146,6 +146,10 @@ var _ = Describe("pauseOnFailure", func() {
 		}).Should(Succeed())
 		Expect(pauseOf(ctx, s.production)).To(BeNil())
 		expectLetGoAgain(ctx, broken)
+		// kstatus sees it Current again: the status caught up with the
+		// generation spec.resume made.
+		Expect(broken.Status.ObservedGeneration).To(Equal(broken.Generation))
+		Expect(broken.Status.Phase).To(Equal(batonv1alpha1.PromotionFailed))
 		s.completeRollout(ctx, s.prodDep, web3)
 		expectPhase(ctx, next, batonv1alpha1.PromotionSucceeded)
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -39,15 +38,27 @@ func (r *PromotionReconciler) resume(ctx context.Context, promo *batonv1alpha1.P
 		return err
 	}
 	d := promote.DecideResume(env, promo)
+	if d.Mark {
+		// Recorded first: a retry after a failed write below neither
+		// repeats nor contradicts what this one says.
+		marked := promo.DeepCopy()
+		marked.Status.ObservedGeneration = promo.Generation
+		for i := range marked.Status.Conditions {
+			marked.Status.Conditions[i].ObservedGeneration = promo.Generation
+		}
+		if _, err := statuspatch.New(r.Client, promo).Patch(ctx, marked); err != nil {
+			return fmt.Errorf("record the resume on Promotion %s: %w", promo.Name, err)
+		}
+	}
 	if d.Clear {
 		written := env.DeepCopy()
 		written.Status.AutoPromotePause = nil
 		if _, err := statuspatch.New(r.Client, env).Patch(ctx, written); err != nil {
-			if apierrors.IsConflict(err) {
-				return fmt.Errorf("lift the pause of Environment %s (retrying on fresh data): %w", env.Name, err)
-			}
 			return fmt.Errorf("lift the pause of Environment %s: %w", env.Name, err)
 		}
+	}
+	if d.Reason == "" {
+		return nil
 	}
 	eventType := corev1.EventTypeNormal
 	if !d.Clear {

@@ -65,10 +65,16 @@ func (x *decider) pause(promo batonv1alpha1.ObjectRef, result batonv1alpha1.Revi
 // Resume is what a resume request (spec.resume) on a finished Promotion
 // does to its Environment.
 type Resume struct {
+	// Mark is true when the engine has yet to record, on the Promotion,
+	// that it handled this resume (status.observedGeneration catches up
+	// with the generation spec.resume made). It writes that first, so that
+	// a retry after a failed write neither repeats nor contradicts itself.
+	Mark bool
 	// Clear is true when the request lifts env's pause: it names this
 	// very Promotion.
 	Clear bool
-	// Reason is AutoPromoteResumedReason or ResumeNotPausedReason.
+	// Reason is AutoPromoteResumedReason or ResumeNotPausedReason; "" when
+	// there is nothing more to say (a retry of a resume already announced).
 	Reason string
 	// Message says who resumed, and what happens now.
 	Message string
@@ -77,23 +83,29 @@ type Resume struct {
 // DecideResume decides a resume request on promo, which the admission
 // webhook stamped (spec.resumedBy): it lifts env's pause only if the pause
 // names promo's UID. A resume of an older or a newer failure, or of an
-// Environment that is not paused, changes nothing and says so.
+// Environment that is not paused, changes nothing and says so, once.
 func DecideResume(env *batonv1alpha1.Environment, promo *batonv1alpha1.Promotion) Resume {
 	by := "someone"
 	if promo.Spec.ResumedBy != nil {
 		by = promo.Spec.ResumedBy.Username
 	}
+	handled := promo.Status.ObservedGeneration >= promo.Generation
 	pause := env.Status.AutoPromotePause
-	switch {
-	case pause == nil:
-		return Resume{Reason: batonv1alpha1.ResumeNotPausedReason, Message: fmt.Sprintf(
-			"%s set spec.resume on Promotion %s, but autoPromote in Environment %s is not paused: nothing changed", by, promo.Name, env.Name)}
-	case pause.Promotion.UID != string(promo.UID):
-		return Resume{Reason: batonv1alpha1.ResumeNotPausedReason, Message: fmt.Sprintf(
-			"%s set spec.resume on Promotion %s, but the pause in Environment %s is Promotion %s's: nothing changed; resume that one (kubectl promote resume %s)",
-			by, promo.Name, env.Name, pause.Promotion.Name, env.Name)}
+	if pause != nil && pause.Promotion.UID == string(promo.UID) {
+		return Resume{Mark: !handled, Clear: true, Reason: batonv1alpha1.AutoPromoteResumedReason, Message: fmt.Sprintf(
+			"%s resumed autoPromote and spec.source deploys in Environment %s, paused since %s by Promotion %s; queued trigger Promotions start in their turn",
+			by, env.Name, pause.Since.UTC().Format("2006-01-02T15:04:05Z"), promo.Name)}
 	}
-	return Resume{Clear: true, Reason: batonv1alpha1.AutoPromoteResumedReason, Message: fmt.Sprintf(
-		"%s resumed autoPromote and spec.source deploys in Environment %s, paused since %s by Promotion %s; queued trigger Promotions start in their turn",
-		by, env.Name, pause.Since.UTC().Format("2006-01-02T15:04:05Z"), promo.Name)}
+	if handled {
+		// Said already; or this very resume lifted the pause, and a later
+		// write failed.
+		return Resume{}
+	}
+	if pause == nil {
+		return Resume{Mark: true, Reason: batonv1alpha1.ResumeNotPausedReason, Message: fmt.Sprintf(
+			"%s set spec.resume on Promotion %s, but autoPromote in Environment %s is not paused: nothing changed", by, promo.Name, env.Name)}
+	}
+	return Resume{Mark: true, Reason: batonv1alpha1.ResumeNotPausedReason, Message: fmt.Sprintf(
+		"%s set spec.resume on Promotion %s, but the pause in Environment %s is Promotion %s's: nothing changed; resume that one (kubectl promote resume %s)",
+		by, promo.Name, env.Name, pause.Promotion.Name, env.Name)}
 }

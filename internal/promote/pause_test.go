@@ -106,37 +106,48 @@ func TestPauseOnFailure(t *testing.T) {
 }
 
 func TestDecideResume(t *testing.T) {
-	resumed := func(name, by string) *batonv1alpha1.Promotion {
+	// resumed is name with spec.resume by by, at generation 2; handled: the
+	// engine recorded it (status.observedGeneration 2).
+	resumed := func(name, by string, handled bool) *batonv1alpha1.Promotion {
 		return promotion(name, batonv1alpha1.PromotionFailed, func(p *batonv1alpha1.Promotion) {
-			p.Spec.Resume = true
+			p.Spec.Resume, p.Generation, p.Status.ObservedGeneration = true, 2, 1
+			if handled {
+				p.Status.ObservedGeneration = 2
+			}
 			if by != "" {
 				p.Spec.ResumedBy = &batonv1alpha1.UserInfo{Username: by}
 			}
 		})
 	}
 	cases := []struct {
-		name   string
-		env    *batonv1alpha1.Environment
-		promo  *batonv1alpha1.Promotion
-		clear  bool
-		reason string
-		says   string
+		name  string
+		env   *batonv1alpha1.Environment
+		promo *batonv1alpha1.Promotion
+		want  Resume
+		says  string
 	}{
-		{"the pause's own Promotion lifts it, naming who", production(pausedBy("broke")), resumed("broke", "oncall"), true,
-			batonv1alpha1.AutoPromoteResumedReason, "oncall resumed autoPromote and spec.source deploys in Environment production, paused since 2026-12-01T11:00:00Z by Promotion broke"},
-		{"another Promotion changes nothing, naming the pause's", production(pausedBy("broke")), resumed("older", "oncall"), false,
-			batonv1alpha1.ResumeNotPausedReason, "the pause in Environment production is Promotion broke's: nothing changed"},
+		{"the pause's own Promotion lifts it, naming who", production(pausedBy("broke")), resumed("broke", "oncall", false),
+			Resume{Mark: true, Clear: true, Reason: batonv1alpha1.AutoPromoteResumedReason},
+			"oncall resumed autoPromote and spec.source deploys in Environment production, paused since 2026-12-01T11:00:00Z by Promotion broke"},
+		{"another Promotion changes nothing, naming the pause's", production(pausedBy("broke")), resumed("older", "oncall", false),
+			Resume{Mark: true, Reason: batonv1alpha1.ResumeNotPausedReason}, "the pause in Environment production is Promotion broke's: nothing changed"},
 		{"a namesake (another UID) changes nothing", production(pausedBy("broke"), func(e *batonv1alpha1.Environment) {
 			e.Status.AutoPromotePause.Promotion.UID = "first-broke-uid"
-		}), resumed("broke", "oncall"), false, batonv1alpha1.ResumeNotPausedReason, "nothing changed"},
-		{"nothing paused changes nothing", production(), resumed("broke", "bob"), false,
-			batonv1alpha1.ResumeNotPausedReason, "bob set spec.resume on Promotion broke, but autoPromote in Environment production is not paused"},
+		}), resumed("broke", "oncall", false), Resume{Mark: true, Reason: batonv1alpha1.ResumeNotPausedReason}, "nothing changed"},
+		{"nothing paused changes nothing", production(), resumed("broke", "bob", false), Resume{Mark: true, Reason: batonv1alpha1.ResumeNotPausedReason},
+			"bob set spec.resume on Promotion broke, but autoPromote in Environment production is not paused"},
+		{"a retry after the mark lifts the pause still there, and says so then", production(pausedBy("broke")), resumed("broke", "oncall", true),
+			Resume{Clear: true, Reason: batonv1alpha1.AutoPromoteResumedReason}, "oncall resumed"},
+		{"a retry after the pause is gone says nothing more", production(), resumed("broke", "oncall", true), Resume{}, ""},
+		{"a retry of a stale resume says nothing more", production(pausedBy("newer")), resumed("broke", "oncall", true), Resume{}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := DecideResume(tc.env, tc.promo)
-			if d.Clear != tc.clear || d.Reason != tc.reason || !strings.Contains(d.Message, tc.says) {
-				t.Errorf("DecideResume = %+v, want clear %v, %s, saying %q", d, tc.clear, tc.reason, tc.says)
+			msg := d.Message
+			d.Message = ""
+			if d != tc.want || !strings.Contains(msg, tc.says) || (tc.says == "") != (msg == "") {
+				t.Errorf("DecideResume = %+v %q, want %+v saying %q", d, msg, tc.want, tc.says)
 			}
 		})
 	}
