@@ -85,7 +85,7 @@ func (r *AutoPromoteReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 	}
 	status := metav1.ConditionFalse
-	if promo != nil {
+	if promo != nil && reason != batonv1alpha1.AutoPromotePausedReason {
 		status = metav1.ConditionTrue
 	}
 	setCondition(env, batonv1alpha1.AutoPromoteCondition, status, reason, message)
@@ -124,7 +124,13 @@ func decideAutoPromote(env, upstream *batonv1alpha1.Environment) (*batonv1alpha1
 			RequestedBy: &batonv1alpha1.UserInfo{Username: ControllerUser},
 		},
 	}
-	return promo, batonv1alpha1.AutoPromotedReason, fmt.Sprintf("Promotion %s promotes %s, verified in %q", promo.Name, res.Image, upstream.Name)
+	msg := fmt.Sprintf("Promotion %s promotes %s, verified in %q", promo.Name, res.Image, upstream.Name)
+	if paused := promote.PausedMessage(env); paused != "" {
+		// As during a freeze, the trigger is kept: the Promotion is created
+		// and waits Queued until someone resumes.
+		return promo, batonv1alpha1.AutoPromotePausedReason, msg + "; it waits Queued: " + paused
+	}
+	return promo, batonv1alpha1.AutoPromotedReason, msg
 }
 
 // announce emits the Event and log line for a Promotion autoPromote created.

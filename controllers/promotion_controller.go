@@ -148,7 +148,13 @@ func (r *PromotionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	if !deleting && promo.Status.Phase.IsTerminal() {
 		// One that an earlier Baton finished, with its finalizer still on
-		// or without the finished label.
+		// or without the finished label; or one whose spec.resume just
+		// lifted the label (the admission webhook drops it).
+		if !promo.IsFinishedLabelled() {
+			if err := r.resume(ctx, promo); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
 		return ctrl.Result{}, r.letGo(ctx, promo)
 	}
 	var notAdmitted error

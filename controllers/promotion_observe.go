@@ -19,6 +19,7 @@ import (
 // once per write that succeeded, so a Conflict (which discards the
 // Decision) never audits or counts twice.
 func (r *PromotionReconciler) observe(ctx context.Context, in promote.Input, promo *batonv1alpha1.Promotion, d promote.Decision) {
+	r.auditPause(ctx, in.Environment, d.Environment)
 	from := in.Promotion.Status.Phase
 	if from == promo.Status.Phase {
 		return
@@ -64,6 +65,24 @@ func (r *PromotionReconciler) audit(ctx context.Context, from batonv1alpha1.Prom
 	if r.Notifier != nil {
 		r.Notifier.Notify(ev)
 	}
+}
+
+// auditPause writes the audit line for a pause that this Decision set
+// (spec.pauseOnFailure).
+func (r *PromotionReconciler) auditPause(ctx context.Context, env *batonv1alpha1.Environment, written *batonv1alpha1.EnvironmentStatus) {
+	if env == nil || written == nil || written.AutoPromotePause == nil || env.Status.AutoPromotePause != nil {
+		return
+	}
+	pause := written.AutoPromotePause
+	ctrl.LoggerFrom(ctx).WithName("audit").Info("autoPromote paused",
+		"audit", true,
+		"environment", klog.KObj(env),
+		"promotion", pause.Promotion.Name,
+		"uid", pause.Promotion.UID,
+		"result", pause.Result,
+		"reason", batonv1alpha1.AutoPromotePausedReason,
+		"message", pause.Message,
+	)
 }
 
 // countDelivery counts a finished Promotion into the DORA metrics of its

@@ -52,7 +52,12 @@ func (r *PromotionReconciler) write(ctx context.Context, in promote.Input, d pro
 		}
 	}
 	if d.Status.Phase.IsTerminal() && in.Environment != nil {
-		r.prune(ctx, in.Environment)
+		env := in.Environment
+		if d.Environment != nil {
+			env = env.DeepCopy()
+			env.Status = *d.Environment
+		}
+		r.prune(ctx, env)
 	}
 	return ctrl.Result{RequeueAfter: d.RequeueAfter}, d.Err
 }

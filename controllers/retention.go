@@ -43,6 +43,7 @@ func (r *PromotionReconciler) letGo(ctx context.Context, promo *batonv1alpha1.Pr
 // spec.promotionHistoryLimit. It runs when a Promotion into env finishes,
 // so it reads (uncached, metadata only) at most the limit and the one
 // that just finished. It deletes only what the manager labelled finished,
+// never the Promotion env's status.autoPromotePause names,
 // each with a precondition on its UID and resourceVersion. A failure is
 // logged, not returned: the next Promotion to finish prunes again.
 func (r *PromotionReconciler) prune(ctx context.Context, env *batonv1alpha1.Environment) {
@@ -57,6 +58,13 @@ func (r *PromotionReconciler) prune(ctx context.Context, env *batonv1alpha1.Envi
 		client.MatchingLabels{batonv1alpha1.FinishedLabel: batonv1alpha1.FinishedLabelValue(env.Name)}); err != nil {
 		logger.Error(err, "list the finished Promotions to prune")
 		return
+	}
+	if pause := env.Status.AutoPromotePause; pause != nil {
+		// The Promotion that paused autoPromote is the one a person resumes
+		// it on (spec.resume): it stays, whatever the limit.
+		finished.Items = slices.DeleteFunc(finished.Items, func(p metav1.PartialObjectMetadata) bool {
+			return string(p.UID) == pause.Promotion.UID
+		})
 	}
 	for _, p := range oldestBeyond(finished.Items, limit) {
 		err := r.Delete(ctx, &p, client.Preconditions{UID: &p.UID, ResourceVersion: &p.ResourceVersion})

@@ -75,6 +75,18 @@ const (
 	// not exist, or its selector matches none; Promotions wait until it is
 	// fixed.
 	WindowNotFoundReason = "WindowNotFound"
+	// AutoPromotePausedReason: spec.pauseOnFailure paused autoPromote and
+	// spec.source deploys after a Promotion failed or was rolled back
+	// (status.autoPromotePause); the AutoPromote condition, the Event and
+	// every trigger Promotion that waits name that Promotion.
+	AutoPromotePausedReason = "AutoPromotePaused"
+	// AutoPromoteResumedReason: someone set spec.resume on the Promotion
+	// that paused autoPromote; the Event names who, and the pause is gone.
+	AutoPromoteResumedReason = "AutoPromoteResumed"
+	// ResumeNotPausedReason: spec.resume was set on a Promotion that is not
+	// the Environment's current pause (status.autoPromotePause names another
+	// Promotion, or none); nothing changed, and the Event says so.
+	ResumeNotPausedReason = "ResumeNotPaused"
 	// WindowInvalidReason: a selected DeployWindow cannot be evaluated (it
 	// was stored behind the webhook); Promotions wait until it is fixed.
 	WindowInvalidReason = "WindowInvalid"

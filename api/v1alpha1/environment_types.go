@@ -126,6 +126,17 @@ type EnvironmentSpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
+	// PauseOnFailure pauses autoPromote and spec.source deploys here after a
+	// Promotion into this Environment fails or is rolled back
+	// (status.autoPromotePause says since when, and which Promotion): the
+	// Promotions they create wait Queued, none lost, until someone sets
+	// spec.resume on that Promotion (kubectl promote resume ENV, the verb
+	// resume). Manual Promotions and rollbacks still run. Empty (false): a
+	// failure pauses nothing. (Issue 24 calls it autoPromote.pauseOnFailure;
+	// spec.autoPromote is a bool, so the field sits beside it.)
+	// +optional
+	PauseOnFailure bool `json:"pauseOnFailure,omitempty"`
+
 	// DeployWindows selects the DeployWindows that say when Promotions may
 	// start here (docs/windows.md). Empty: no window applies.
 	// +optional
@@ -331,6 +342,34 @@ type EnvironmentStatus struct {
 	// workload runs; empty without checks.
 	// +optional
 	Verification *VerificationStatus `json:"verification,omitempty"`
+
+	// AutoPromotePause is set, with spec.pauseOnFailure, when a Promotion
+	// into this Environment failed or was rolled back: autoPromote and
+	// spec.source deploys wait until someone resumes (spec.resume on that
+	// Promotion), which clears it. Written by the engine.
+	// +optional
+	AutoPromotePause *AutoPromotePause `json:"autoPromotePause,omitempty"`
+}
+
+// AutoPromotePause is why, and since when, autoPromote and spec.source
+// deploys are paused in an Environment.
+type AutoPromotePause struct {
+	// Since is when the Promotion failed or was rolled back.
+	// +required
+	Since metav1.Time `json:"since"`
+
+	// Promotion is the Promotion that failed, or was rolled back.
+	// +required
+	Promotion ObjectRef `json:"promotion"`
+
+	// Result is what became of it: Failed or RolledBack.
+	// +required
+	Result RevisionResult `json:"result"`
+
+	// Message is what the engine said about it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
 }
 
 // Environment is one stage of an application's path to production.

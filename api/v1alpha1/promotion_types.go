@@ -61,9 +61,10 @@ type RollbackSpec struct {
 
 // PromotionSpec is one request to move one Environment to one image.
 //
-// Every user-written field is immutable on its own; cancel may only go from
-// false to true. requestedBy, approvals and canceledBy are written only by the
-// admission webhook, from the authenticated request.
+// Every user-written field is immutable on its own; cancel and resume may
+// only go from false to true. requestedBy, approvals, canceledBy,
+// overriddenBy and resumedBy are written only by the admission webhook, from
+// the authenticated request.
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.image) && has(self.rollback))",message="image and rollback are mutually exclusive: a rollback takes its image from the revision history",fieldPath=".rollback",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="has(self.image) == has(oldSelf.image) && (!has(self.image) || self.image == oldSelf.image)",message="image is immutable",fieldPath=".image"
@@ -74,6 +75,8 @@ type RollbackSpec struct {
 // +kubebuilder:validation:XValidation:rule="has(self.override) == has(oldSelf.override) && (!has(self.override) || self.override == oldSelf.override)",message="override is immutable",fieldPath=".override"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.overriddenBy) || (has(self.overriddenBy) && self.overriddenBy == oldSelf.overriddenBy)",message="overriddenBy cannot be changed once set",fieldPath=".overriddenBy"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.canceledBy) || (has(self.canceledBy) && self.canceledBy == oldSelf.canceledBy)",message="canceledBy cannot be changed once set",fieldPath=".canceledBy"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.resume) || !oldSelf.resume || (has(self.resume) && self.resume)",message="resume may only change from false to true",fieldPath=".resume"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.resumedBy) || (has(self.resumedBy) && self.resumedBy == oldSelf.resumedBy)",message="resumedBy cannot be changed once set",fieldPath=".resumedBy"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.approvals) || (has(self.approvals) && size(self.approvals) >= size(oldSelf.approvals) && oldSelf.approvals.all(a, a in self.approvals))",message="approvals may only be appended to: existing approvals cannot be removed or edited",fieldPath=".approvals"
 type PromotionSpec struct {
 	// Environment is the name of the Environment, in this namespace, to
@@ -135,6 +138,17 @@ type PromotionSpec struct {
 	// webhook only, on create.
 	// +optional
 	OverriddenBy *UserInfo `json:"overriddenBy,omitempty"`
+
+	// Resume, set on the finished Promotion that paused autoPromote (the
+	// Environment's status.autoPromotePause, spec.pauseOnFailure), lifts
+	// that pause. It needs the verb resume on the Environment, and may only
+	// go from false to true (kubectl promote resume ENV sets it).
+	// +optional
+	Resume bool `json:"resume,omitempty"`
+
+	// ResumedBy is who set resume. Written by the admission webhook only.
+	// +optional
+	ResumedBy *UserInfo `json:"resumedBy,omitempty"`
 }
 
 // PromotionPhase is where a Promotion is in its life.

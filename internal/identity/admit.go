@@ -26,6 +26,9 @@ const (
 	// VerbOverride allows a break-glass Promotion (spec.override) into the
 	// Environment: it starts during a freeze or outside the deploy windows.
 	VerbOverride = "override"
+	// VerbResume allows lifting the pause spec.pauseOnFailure put on the
+	// Environment's autoPromote (spec.resume on the Promotion that caused it).
+	VerbResume = "resume"
 )
 
 // The schema's limits on a UserInfo.
@@ -147,6 +150,10 @@ func admitCreate(r Request, user batonv1alpha1.UserInfo) (*Decision, *Denial) {
 	promo.Spec.RequestedBy = &user
 	promo.Spec.Approvals = nil
 	promo.Spec.CanceledBy = nil
+	promo.Spec.ResumedBy = nil
+	if promo.Spec.Resume {
+		return nil, deny("spec.resume", "cannot be set on a new Promotion: it lifts a pause after a failure, on the finished Promotion that Environment %q's status.autoPromotePause names (kubectl promote resume %s)", promo.Spec.Environment, promo.Spec.Environment)
+	}
 	if promo.Spec.Cancel {
 		promo.Spec.CanceledBy = new(user)
 	}
@@ -199,6 +206,7 @@ func admitUpdate(r Request, user batonv1alpha1.UserInfo) (*Decision, *Denial) {
 	promo.Spec.RequestedBy = old.Spec.RequestedBy.DeepCopy()
 	promo.Spec.CanceledBy = old.Spec.CanceledBy.DeepCopy()
 	promo.Spec.OverriddenBy = old.Spec.OverriddenBy.DeepCopy()
+	promo.Spec.ResumedBy = old.Spec.ResumedBy.DeepCopy()
 	promo.Spec.Approvals = copyApprovals(old.Spec.Approvals)
 
 	var checks []Check
@@ -225,7 +233,34 @@ func admitUpdate(r Request, user batonv1alpha1.UserInfo) (*Decision, *Denial) {
 		}
 		checks = append(checks, Check{Verb: verb, Environment: env, Action: "cancel a Promotion into"})
 	}
+
+	if sent.Spec.Resume && !old.Spec.Resume {
+		if !old.Status.Phase.IsTerminal() {
+			return nil, deny("spec.resume", "Promotion %s is %s: only a finished Promotion, the one Environment %q's status.autoPromotePause names, can resume autoPromote (kubectl promote resume %s)",
+				old.Name, phaseOrPending(old.Status.Phase), env, env)
+		}
+		promo.Spec.ResumedBy = new(user)
+		// The manager's caches leave out the Promotions it labelled
+		// finished; without the label it sees this one again, acts on the
+		// resume and labels it finished once more.
+		delete(promo.Labels, batonv1alpha1.FinishedLabel)
+		checks = append(checks, Check{Verb: VerbResume, Environment: env, Action: "resume autoPromote in"})
+	}
 	return &Decision{Promotion: promo, Checks: checks}, nil
+}
+
+// isResuming reports whether an update sets spec.resume: the one request
+// that may drop the finished label (FinishedLabel), which the mutating
+// webhook does for it.
+func isResuming(old, sent *batonv1alpha1.Promotion) bool {
+	return old != nil && sent != nil && sent.Spec.Resume && !old.Spec.Resume
+}
+
+func phaseOrPending(p batonv1alpha1.PromotionPhase) string {
+	if p == "" {
+		return "not started"
+	}
+	return string(p)
 }
 
 // classifyApprovals compares the approvals the client sent with the stored

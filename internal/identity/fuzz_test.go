@@ -29,6 +29,9 @@ func FuzzAdmit(f *testing.F) {
 	f.Add([]byte(`{"metadata":{"name":"p"},"spec":{"environment":"production","requestedBy":{"username":"alice"},"approvals":[{"username":"bob","image":"web:1","approvedAt":"2020-01-01T00:00:00Z"}]},"status":{"image":"web:1"}}`),
 		[]byte(`{"metadata":{"name":"p"},"spec":{"environment":"production","approvals":[{"username":"bob","image":"web:1","approvedAt":"2020-01-01T00:00:00Z"},{"username":"mallory","image":"web:evil"}],"cancel":true,"canceledBy":{"username":"eve"}}}`),
 		"dave", "", int64(0), false, true)
+	f.Add([]byte(`{"metadata":{"name":"p","labels":{"promotion.baton.dev/finished-in":"production"}},"spec":{"environment":"production","requestedBy":{"username":"alice"}},"status":{"phase":"Failed","image":"web:1"}}`),
+		[]byte(`{"metadata":{"name":"p","labels":{"promotion.baton.dev/finished-in":"production"}},"spec":{"environment":"production","resume":true,"resumedBy":{"username":"eve"}}}`),
+		"oncall", "", int64(1700000000), false, false)
 	f.Fuzz(func(t *testing.T, oldJSON, newJSON []byte, username, groups string, now int64, create, allowSelf bool) {
 		old, sent := &batonv1alpha1.Promotion{}, &batonv1alpha1.Promotion{}
 		if json.Unmarshal(oldJSON, old) != nil || json.Unmarshal(newJSON, sent) != nil {
@@ -71,6 +74,9 @@ func FuzzAdmit(f *testing.F) {
 			if got.CanceledBy != nil && got.CanceledBy.Username != username {
 				t.Fatalf("canceledBy %q, user %q", got.CanceledBy.Username, username)
 			}
+			if got.Resume || got.ResumedBy != nil {
+				t.Fatalf("create admitted resume %v, resumedBy %+v", got.Resume, got.ResumedBy)
+			}
 			return
 		}
 		if !equality.Semantic.DeepEqual(got.RequestedBy, old.Spec.RequestedBy) {
@@ -101,6 +107,11 @@ func FuzzAdmit(f *testing.F) {
 		}
 		if !equality.Semantic.DeepEqual(got.CanceledBy, old.Spec.CanceledBy) && (got.CanceledBy == nil || got.CanceledBy.Username != username) {
 			t.Fatalf("canceledBy %+v, user %q", got.CanceledBy, username)
+		}
+		if !equality.Semantic.DeepEqual(got.ResumedBy, old.Spec.ResumedBy) {
+			if got.ResumedBy == nil || got.ResumedBy.Username != username || !hasCheck(decision.Checks, identity.VerbResume) || !old.Status.Phase.IsTerminal() {
+				t.Fatalf("resumedBy %+v, user %q, checks %+v, phase %q", got.ResumedBy, username, decision.Checks, old.Status.Phase)
+			}
 		}
 	})
 }

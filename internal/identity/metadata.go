@@ -43,7 +43,10 @@ type MetadataRequest struct {
 //   - The finished label (FinishedLabel) takes a Promotion out of the
 //     manager's caches: on a live Promotion it would hide it from the engine
 //     and wedge its Environment's lease. Only the manager sets it, when the
-//     Promotion is finished; nobody removes or changes it.
+//     Promotion is finished; nobody removes or changes it, but for the
+//     mutating webhook, which drops it from the finished Promotion a
+//     request resumes autoPromote on (spec.resume), so that the manager
+//     sees it again.
 //
 // Other labels, other annotations and other finalizers are the user's.
 func CheckMetadata(r MetadataRequest) *Denial {
@@ -63,7 +66,7 @@ func CheckMetadata(r MetadataRequest) *Denial {
 	if d := checkOwners(old, r.New); d != nil {
 		return d
 	}
-	if d := checkFinishedLabel(old, r.New); d != nil {
+	if d := checkFinishedLabel(old, r.New); d != nil && !resumeDropsFinished(old, r.New) {
 		return d
 	}
 	return checkFinalizer(old, r.New)
@@ -145,4 +148,13 @@ func checkFinishedLabel(old, sent *batonv1alpha1.Promotion) *Denial {
 		return deny(field, "is set only by Baton when the Promotion finishes, and cannot be added, changed or removed: a Promotion with it leaves Baton's caches, so on a live one it would hide it from the engine")
 	}
 	return nil
+}
+
+// resumeDropsFinished is the one removal of the finished label that is not
+// the manager's: the mutating webhook's, in the request that sets
+// spec.resume on a finished Promotion, whose marker the validating webhook
+// has verified by then.
+func resumeDropsFinished(old, sent *batonv1alpha1.Promotion) bool {
+	_, has := sent.Labels[batonv1alpha1.FinishedLabel]
+	return isResuming(old, sent) && old.Status.Phase.IsTerminal() && !has
 }

@@ -103,6 +103,23 @@ func TestCheckMetadata(t *testing.T) {
 				p.Finalizers, p.Labels = nil, map[string]string{finished: "production"}
 			})
 		}, ""},
+		{"the finished label dropped by a resume (spec.resume) of a finished Promotion", admissionv1.Update, false, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
+			old, sent := edit(batonv1alpha1.PromotionFailed, func(p *batonv1alpha1.Promotion) { p.Labels, p.Spec.Resume = nil, true })
+			old.Labels = map[string]string{finished: "production"}
+			return old, sent
+		}, ""},
+		{"the finished label changed by a resume", admissionv1.Update, false, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
+			old, sent := edit(batonv1alpha1.PromotionFailed, func(p *batonv1alpha1.Promotion) {
+				p.Labels, p.Spec.Resume = map[string]string{finished: "staging"}, true
+			})
+			old.Labels = map[string]string{finished: "production"}
+			return old, sent
+		}, "metadata.labels[" + finished + "]"},
+		{"the finished label dropped after the resume", admissionv1.Update, false, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
+			old, sent := edit(batonv1alpha1.PromotionFailed, func(p *batonv1alpha1.Promotion) { p.Labels = nil })
+			old.Labels, old.Spec.Resume, sent.Spec.Resume = map[string]string{finished: "production"}, true, true
+			return old, sent
+		}, "metadata.labels[" + finished + "]"},
 		{"an update without the stored object", admissionv1.Update, false, func() (*batonv1alpha1.Promotion, *batonv1alpha1.Promotion) {
 			return nil, stored("")
 		}, "object"},

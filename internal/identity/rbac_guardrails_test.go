@@ -50,3 +50,20 @@ func readRole(t *testing.T, file string) *rbacv1.ClusterRole {
 	}
 	return role
 }
+
+// TestResumeHolders: the verb resume (spec.resume lifts a pause after a
+// failure) is in baton-approver and baton-freezer, and in no other shipped
+// role; a promoter cannot resume the automation that paused on their
+// failed Promotion.
+func TestResumeHolders(t *testing.T) {
+	holders := map[string]bool{"approver_role.yaml": true, "freezer_role.yaml": true}
+	for _, file := range testenv.UserRoleFiles {
+		grants := false
+		for _, r := range flatten(readRole(t, file).Rules) {
+			grants = grants || strings.Contains(r, "environments:"+identity.VerbResume+"@")
+		}
+		if grants != holders[file] {
+			t.Errorf("%s grants resume: %v; want %v", file, grants, holders[file])
+		}
+	}
+}

@@ -109,6 +109,7 @@ func NewCommand(o *Options, extra ...Subcommand) *cobra.Command {
 		newCancelCommand(o),
 		newFreezeCommand(o),
 		newUnfreezeCommand(o),
+		newResumeCommand(o),
 	)
 	for _, sub := range extra {
 		cmd.AddCommand(sub(o))

@@ -219,6 +219,16 @@ func promotionName(env, kind string, now time.Time, random string) string {
 }
 
 // getEnvironment reads an Environment and says what to do when it cannot.
+// connectEnvironment connects and reads the Environment name.
+func (o *Options) connectEnvironment(ctx context.Context, name string) (client.Client, string, *batonv1alpha1.Environment, error) {
+	c, ns, err := o.connect()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	env, err := getEnvironment(ctx, c, ns, name)
+	return c, ns, env, err
+}
+
 func getEnvironment(ctx context.Context, c client.Client, ns, name string) (*batonv1alpha1.Environment, error) {
 	env := &batonv1alpha1.Environment{}
 	err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, env)

@@ -57,6 +57,7 @@ func writeGuardrails(out io.Writer, g guardrails, env *batonv1alpha1.Environment
 		starts = "no: " + h.Message
 	}
 	fmt.Fprintf(w, "New Promotions start:\t%s\n", starts)
+	writePause(w, env)
 	frozen := false
 	for _, f := range g.Freezes {
 		if f.Applies(env) {
@@ -90,6 +91,19 @@ func writeGuardrails(out io.Writer, g guardrails, env *batonv1alpha1.Environment
 		fmt.Fprintf(w, "(you may not list %s here; the list above may be incomplete)\n", r)
 	}
 	return w.Flush()
+}
+
+// writePause prints the pause spec.pauseOnFailure set after a failure, or
+// that there is none where the Environment pauses on failure.
+func writePause(w io.Writer, env *batonv1alpha1.Environment) {
+	pause := env.Status.AutoPromotePause
+	switch {
+	case pause != nil:
+		fmt.Fprintf(w, "AutoPromote paused:\tsince %s, Promotion %s %s; resume with kubectl promote resume %s\n",
+			pause.Since.UTC().Format(time.RFC3339), pause.Promotion.Name, pause.Result, env.Name)
+	case env.Spec.PauseOnFailure:
+		fmt.Fprintf(w, "AutoPromote paused:\tno (spec.pauseOnFailure pauses it after a failure)\n")
+	}
 }
 
 func windowState(dw batonv1alpha1.DeployWindow, now time.Time) string {

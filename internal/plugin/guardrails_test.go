@@ -42,6 +42,7 @@ func TestWriteGuardrails(t *testing.T) {
 		name    string
 		g       guardrails
 		windows *batonv1alpha1.WindowSelector
+		pause   *batonv1alpha1.AutoPromotePause
 	}{
 		{name: "status_guardrails_none"},
 		{
@@ -54,10 +55,20 @@ func TestWriteGuardrails(t *testing.T) {
 			g:       guardrails{Guardrails: batonpromote.Guardrails{Windows: []batonv1alpha1.DeployWindow{lunch}}, unreadable: []string{"freezes", "clusterfreezes"}},
 			windows: &batonv1alpha1.WindowSelector{Names: []string{"lunch", "holiday"}},
 		},
+		{
+			// spec.pauseOnFailure paused autoPromote: new (manual) Promotions
+			// still start.
+			name: "status_guardrails_paused",
+			pause: &batonv1alpha1.AutoPromotePause{Since: *ago(25 * time.Minute), Result: batonv1alpha1.RevisionFailed,
+				Promotion: batonv1alpha1.ObjectRef{Name: "production-auto-5f0c1d2e3a", UID: "u"}},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := fixtureEnvironment()
 			env.Spec.DeployWindows = tc.windows
+			if tc.pause != nil {
+				env.Spec.PauseOnFailure, env.Status.AutoPromotePause = true, tc.pause
+			}
 			var out bytes.Buffer
 			if err := writeGuardrails(&out, tc.g, env, now); err != nil {
 				t.Fatal(err)

@@ -48,11 +48,7 @@ it, and the commit. With --revision, show one revision in detail.`,
 }
 
 func (o *Options) history(ctx context.Context, name string, revision int64, output string) error {
-	c, ns, err := o.connect()
-	if err != nil {
-		return err
-	}
-	env, err := getEnvironment(ctx, c, ns, name)
+	_, _, env, err := o.connectEnvironment(ctx, name)
 	if err != nil {
 		return err
 	}

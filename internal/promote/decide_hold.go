@@ -74,7 +74,8 @@ func Overrides(p *batonv1alpha1.Promotion) bool {
 }
 
 // HoldFor is what holds a Promotion into env at now, override aside: a
-// freeze, a spec.deployWindows that selects a window that is not there, an
+// freeze, a pause after a failure (spec.pauseOnFailure, for the Promotions
+// autoPromote and spec.source create), a spec.deployWindows that selects a window that is not there, an
 // open deny window, or no open allow window. Rollbacks pass unless the
 // Environment sets freeze.blockRollbacks. nil when it may start.
 func HoldFor(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, g Guardrails, now time.Time) *Hold {
@@ -82,6 +83,9 @@ func HoldFor(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, g Guard
 		return nil
 	}
 	if h := frozen(env, g.Freezes); h != nil {
+		return h
+	}
+	if h := pausedHold(p, env); h != nil {
 		return h
 	}
 	return windowHold(env, g.Windows, now)

@@ -181,9 +181,15 @@ func (x *decider) closeOut(phase batonv1alpha1.PromotionPhase, reason, message s
 			message += fmt.Sprintf(". Rolling back to revision %d with Promotion %s", res.Revision, rollback.Name)
 		}
 	}
-	x.closeRevision(p, revisionResult(phase, reason), message)
+	result := revisionResult(phase, reason)
+	x.closeRevision(p, result, message)
+	if result == batonv1alpha1.RevisionFailed && !IsRollback(p) {
+		x.pause(batonv1alpha1.ObjectRef{Name: p.Name, UID: string(p.UID)}, result, message)
+	}
 	if phase == batonv1alpha1.PromotionSucceeded && IsRollback(p) && reason != batonv1alpha1.AlreadyAtImageReason {
-		markRolledBack(env, p)
+		if away := markRolledBack(env, p); away != nil {
+			x.pause(*away, batonv1alpha1.RevisionRolledBack, "rolled back by Promotion "+p.Name)
+		}
 	}
 	if rollback != nil {
 		x.grantLease(rollback)

@@ -32,17 +32,20 @@ func (x *decider) closeRevision(promo *batonv1alpha1.Promotion, result batonv1al
 
 // markRolledBack records, on the Succeeded revision a rollback moved away
 // from, that it was rolled back: the newest Succeeded entry before the
-// rollback's own that ran the image the rollback replaced.
-func markRolledBack(env *batonv1alpha1.Environment, rollback *batonv1alpha1.Promotion) {
+// rollback's own that ran the image the rollback replaced. It returns the
+// Promotion that made that revision, or nil when it marked none.
+func markRolledBack(env *batonv1alpha1.Environment, rollback *batonv1alpha1.Promotion) *batonv1alpha1.ObjectRef {
 	own := FindRevision(env, string(rollback.UID))
 	for i := own - 1; i >= 0; i-- {
 		h := &env.Status.History[i]
 		if !image.Same(h.Image, h.Digest, rollback.Status.PreviousImage, "") {
 			continue
 		}
-		if h.Result == batonv1alpha1.RevisionSucceeded {
-			h.Result = batonv1alpha1.RevisionRolledBack
+		if h.Result != batonv1alpha1.RevisionSucceeded {
+			return nil
 		}
-		return
+		h.Result = batonv1alpha1.RevisionRolledBack
+		return h.Promotion
 	}
+	return nil
 }

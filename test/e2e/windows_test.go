@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
@@ -102,6 +103,91 @@ var _ = Describe("Guardrails in time", func() {
 		Expect(f.Spec.LiftedBy.Username).To(Equal("oncall"))
 		failed := waitPhase(waiting, batonv1alpha1.PromotionFailed, time.Minute)
 		Expect(hasReason(failed, batonv1alpha1.ImageRejectedReason)).To(BeTrue(), conditionMessages(failed))
+	})
+})
+
+var _ = Describe("Pause after a failure", func() {
+	It("G2. pauseOnFailure after an auto-rollback: the next autoPromote waits; alice may not resume, oncall does, and it ships", func() {
+		// Staging runs no Pods, so it verifies the broken image, which then
+		// fails first in production.
+		newEnvironment("g2-staging", func(_ *batonv1alpha1.EnvironmentSpec, d *appsv1.Deployment) { d.Spec.Replicas = ptr.To[int32](0) })
+		newEnvironment("g2-production", func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
+			s.Upstream, s.AutoPromote, s.Rollout.AutoRollback, s.PauseOnFailure = "g2-staging", true, true, true
+		})
+		shipToStaging := func(name, image string) {
+			GinkgoHelper()
+			Expect(alice.Create(suiteCtx, promotion(name, "g2-staging", image, "new build"))).To(Succeed())
+			waitPhase(name, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+			Eventually(func(g Gomega) {
+				g.Expect(getEnv(g, "g2-staging").Status.VerifiedImages).To(ContainElement(HaveField("Image", image)))
+			}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+		}
+		autoPromotion := func(g Gomega, image string) string {
+			var list batonv1alpha1.PromotionList
+			g.Expect(carol.List(suiteCtx, &list, client.InNamespace(ns))).To(Succeed())
+			var found []string
+			for _, p := range list.Items {
+				if p.Spec.Environment == "g2-production" && p.Spec.Image == image && p.Annotations[batonv1alpha1.AutoPromoteKeyAnnotation] != "" {
+					found = append(found, p.Name)
+				}
+			}
+			g.Expect(found).To(HaveLen(1), "autoPromote Promotions of %s into g2-production", image)
+			return found[0]
+		}
+
+		// autoPromote ships the broken image; its rollout fails, Baton rolls
+		// back, and the failure pauses autoPromote.
+		shipToStaging("g2-staging-broken", imageBroke)
+		var broken string
+		Eventually(func(g Gomega) { broken = autoPromotion(g, imageBroke) }).WithTimeout(time.Minute).Should(Succeed())
+		waitPhase(broken, batonv1alpha1.PromotionFailed, 2*time.Minute)
+		waitPhase(broken+"-rollback", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Eventually(func(g Gomega) {
+			pause := getEnv(g, "g2-production").Status.AutoPromotePause
+			g.Expect(pause).NotTo(BeNil())
+			g.Expect(pause.Promotion.Name).To(Equal(broken))
+			g.Expect(pause.Result).To(Equal(batonv1alpha1.RevisionFailed))
+			expectDeployment(g, "g2-production", image100)
+		}).WithTimeout(time.Minute).Should(Succeed())
+
+		// The next image autoPromote picks up waits, and says why.
+		shipToStaging("g2-staging-110", image110)
+		var next string
+		Eventually(func(g Gomega) { next = autoPromotion(g, image110) }).WithTimeout(time.Minute).Should(Succeed())
+		Eventually(func(g Gomega) {
+			p := getPromotion(g, next)
+			g.Expect(p.Status.Phase).To(Equal(batonv1alpha1.PromotionQueued))
+			g.Expect(hasReason(p, batonv1alpha1.AutoPromotePausedReason)).To(BeTrue(), conditionMessages(p))
+			g.Expect(conditionMessages(p)).To(ContainSubstring("Promotion " + broken + " failed (spec.pauseOnFailure)"))
+			g.Expect(conditionMessages(p)).To(ContainSubstring("resume with kubectl promote resume g2-production"))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		status, _, err := plugin("alice", "status", "g2-production")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status).To(MatchRegexp(`AutoPromote paused:\s+since \S+, Promotion ` + broken + ` Failed`))
+
+		// alice, a promoter, may not resume: refused, naming the verb.
+		_, stderr, err := plugin("alice", "resume", "g2-production")
+		Expect(err).To(HaveOccurred())
+		Expect(stderr).To(ContainSubstring(`user "alice" may not resume autoPromote in Environment "g2-production"`))
+		Expect(stderr).To(ContainSubstring(`the "resume" verb on environments/g2-production`))
+		Expect(getPromotion(Default, broken).Spec.Resume).To(BeFalse())
+		Expect(getEnv(Default, "g2-production").Status.AutoPromotePause).NotTo(BeNil())
+
+		// oncall (baton-freezer) resumes; the waiting trigger ships.
+		out, _, err := plugin("oncall", "resume", "g2-production")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.TrimSpace(out)).To(Equal(broken))
+		waitPhase(next, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Eventually(func(g Gomega) { expectDeployment(g, "g2-production", image110) }).WithTimeout(time.Minute).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(getEnv(g, "g2-production").Status.AutoPromotePause).To(BeNil())
+			g.Expect(eventsOf(g, broken, batonv1alpha1.AutoPromoteResumedReason)).To(ContainElement(
+				ContainSubstring("oncall resumed autoPromote and spec.source deploys in Environment g2-production")))
+			resumed := getPromotion(g, broken)
+			g.Expect(resumed.Spec.ResumedBy).NotTo(BeNil())
+			g.Expect(resumed.Spec.ResumedBy.Username).To(Equal("oncall"))
+			g.Expect(resumed.IsFinishedLabelled()).To(BeTrue(), "Baton let it go again")
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 })
 
