@@ -15,6 +15,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/health"
+	"github.com/baton-dev/baton/internal/jobtemplate"
 	"github.com/baton-dev/baton/internal/verification"
 )
 
@@ -47,11 +48,13 @@ func (r *EnvironmentReconciler) evaluateJob(ctx context.Context, env *batonv1alp
 	field := fmt.Sprintf("spec.verification.checks[%d].job", i)
 	job, err := r.ensureJob(ctx, env, c, image, revision)
 	if err != nil {
-		reason := batonv1alpha1.JobCreateFailedReason
-		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
-			reason = batonv1alpha1.InvalidCheckReason
+		reason, msg := batonv1alpha1.JobCreateFailedReason, fmt.Sprintf("%s: create Job %s/%s: %v", field, env.Namespace, name, err)
+		if causes := jobtemplate.Causes(err, field); causes != nil {
+			// The webhook dry-runs this Job, so this is a template
+			// admitted before it did, or a policy that changed since.
+			reason, msg = batonv1alpha1.InvalidCheckReason, fmt.Sprintf("the API server refused the Job %s/%s: %s", env.Namespace, name, jobtemplate.Message(causes))
 		}
-		verification.Fold(cs, c, verification.Errored(c.Name, reason, fmt.Sprintf("%s: create Job %s/%s: %v", field, env.Namespace, name, err), r.Clock.Now()))
+		verification.Fold(cs, c, verification.Errored(c.Name, reason, msg, r.Clock.Now()))
 		cs.Job, cs.Revision = name, revision
 		return jobRetry
 	}

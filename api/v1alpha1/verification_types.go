@@ -1,7 +1,6 @@
 package v1alpha1
 
 import (
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -70,41 +69,15 @@ type VerificationCheck struct {
 	// +optional
 	Prometheus *PrometheusCheck `json:"prometheus,omitempty"`
 
-	// Job runs a smoke test as a Kubernetes Job once the rollout of a new
-	// image (or revision) is complete: the check passes when the Job
-	// succeeds. Whoever adds or changes it must be allowed to create Jobs
-	// in the namespace (the admission webhook asks the API server).
+	// Job runs a smoke test as a Kubernetes Job in the Environment's
+	// namespace, once per image and revision, when the rollout is complete:
+	// the check passes when the Job succeeds, and a failed Job is a breach.
+	// Every container gets BATON_IMAGE, BATON_REVISION, BATON_ENVIRONMENT
+	// and BATON_NAMESPACE. Whoever adds or changes it must be allowed to
+	// create Jobs in the namespace (the admission webhook asks the API
+	// server).
 	// +optional
-	Job *JobCheck `json:"job,omitempty"`
-}
-
-// JobCheck is a smoke test that Baton runs as a Job in the Environment's
-// namespace, once per image and revision, with the environment variables
-// BATON_IMAGE, BATON_REVISION, BATON_ENVIRONMENT and BATON_NAMESPACE set in
-// every container.
-// +kubebuilder:validation:XValidation:rule="has(self.template.spec) && size(self.template.spec.containers) > 0",message="job.template.spec.containers must name at least one container",fieldPath=".template"
-// +kubebuilder:validation:XValidation:rule="!has(self.template.spec) || !has(self.template.spec.restartPolicy) || self.template.spec.restartPolicy in ['Never', 'OnFailure']",message="job.template.spec.restartPolicy must be Never or OnFailure (empty means Never)",fieldPath=".template"
-type JobCheck struct {
-	// Template is the Pod that runs the smoke test. Baton sets
-	// restartPolicy Never when it is empty.
-	// +required
-	Template corev1.PodTemplateSpec `json:"template"`
-
-	// BackoffLimit is how many times the Pod is retried before the Job,
-	// and so the check, fails. Empty means 0: the first failure fails it.
-	// +optional
-	// +kubebuilder:default=0
-	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=10
-	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
-
-	// ActiveDeadlineSeconds bounds the whole Job: one still running after
-	// it fails with reason DeadlineExceeded. Empty means 600.
-	// +optional
-	// +kubebuilder:default=600
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=86400
-	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+	Job *JobTemplate `json:"job,omitempty"`
 }
 
 // PrometheusCheck is a PromQL query whose one sample must stay below or

@@ -5,10 +5,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -87,25 +89,36 @@ var _ = Describe("Job checks need the right to create Jobs", Ordered, func() {
 		Expect(err.Error()).To(ContainSubstring("spec.verification.checks[0].job"))
 	})
 
-	DescribeTable("the schema refuses a bad job check, naming the field",
-		func(mutate func(*batonv1alpha1.VerificationCheck), want string) {
+	// The CRD keeps the Pod template schemaless: the webhook refuses a bad
+	// one by a dry run of the Job Baton would create, the schema the rest.
+	DescribeTable("a bad job check is refused, naming the field, and nothing is stored",
+		func(mutate func(*batonv1alpha1.VerificationCheck), want ...string) {
 			env := jobEnvironment(ns, "bad", "registry.example/smoke:1")
 			mutate(&env.Spec.Verification.Checks[0])
 			err := jobUsers["jill"].Create(ctx, env)
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
-			Expect(err.Error()).To(ContainSubstring(want))
+			for _, w := range want {
+				Expect(err.Error()).To(ContainSubstring(w))
+			}
 			err = admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "bad"}, &batonv1alpha1.Environment{})
 			Expect(apierrors.IsNotFound(err)).To(BeTrue())
+			expectNoJobs(ctx, ns)
 		},
 		Entry("a template without containers", func(c *batonv1alpha1.VerificationCheck) {
-			c.Job.Template.Spec.Containers = []corev1.Container{}
-		}, "spec.verification.checks[0].job.template: Invalid value: job.template.spec.containers must name at least one container"),
-		Entry("both prometheus and job", func(c *batonv1alpha1.VerificationCheck) {
-			c.Prometheus = &batonv1alpha1.PrometheusCheck{Address: "http://prometheus:9090", Query: "up", Below: ptrTo("1")}
-		}, "a check needs exactly one of prometheus or job"),
+			c.Job.Template.Spec.Containers = nil
+		}, "spec.verification.checks[0].job.template.spec.containers: Required value"),
 		Entry("restartPolicy Always", func(c *batonv1alpha1.VerificationCheck) {
 			c.Job.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
-		}, "job.template.spec.restartPolicy must be Never or OnFailure"),
+		}, `spec.verification.checks[0].job.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"`),
+		Entry("a container name the API server refuses", func(c *batonv1alpha1.VerificationCheck) {
+			c.Job.Template.Spec.Containers[0].Name = "Smoke_Test"
+		}, "spec.verification.checks[0].job.template.spec.containers[0].name: Invalid value: \"Smoke_Test\""),
+		Entry("a container without an image", func(c *batonv1alpha1.VerificationCheck) {
+			c.Job.Template.Spec.Containers[0].Image = ""
+		}, "spec.verification.checks[0].job.template.spec.containers[0].image: Required value"),
+		Entry("both prometheus and job", func(c *batonv1alpha1.VerificationCheck) {
+			c.Prometheus = &batonv1alpha1.PrometheusCheck{Address: "http://prometheus:9090", Query: "up", Below: ptrTo("1")}
+		}, "spec.verification.checks[0]", "a check needs exactly one of prometheus or job"),
 		Entry("a negative backoffLimit", func(c *batonv1alpha1.VerificationCheck) {
 			c.Job.BackoffLimit = ptrTo(int32(-1))
 		}, "spec.verification.checks[0].job.backoffLimit"),
@@ -113,6 +126,37 @@ var _ = Describe("Job checks need the right to create Jobs", Ordered, func() {
 			c.Job.ActiveDeadlineSeconds = ptrTo(int64(0))
 		}, "spec.verification.checks[0].job.activeDeadlineSeconds"),
 	)
+
+	It("refuses a misspelt field of the Pod template, which the schemaless CRD would keep and Baton drop", func() {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(batonv1alpha1.GroupVersion.WithKind("Environment"))
+		u.SetNamespace(ns)
+		u.SetName("typo")
+		Expect(unstructured.SetNestedField(u.Object, map[string]any{
+			"workload":     map[string]any{"kind": "Deployment", "name": "web", "container": "web"},
+			"delivery":     map[string]any{"direct": map[string]any{}},
+			"verification": map[string]any{"checks": []any{map[string]any{"name": "smoke", "job": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "smoke", "image": "registry.example/smoke:1", "comand": []any{"/smoke"}}}}}}}}},
+		}, "spec")).To(Succeed())
+		err := jobUsers["jill"].Create(ctx, u)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring(`spec.verification.checks[0].job.template.spec.containers[0].comand: unknown field`))
+		err = admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "typo"}, &batonv1alpha1.Environment{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue())
+	})
+
+	It("refuses jill changing an admitted template into a bad one, and keeps the stored one", func() {
+		Expect(jobUsers["jill"].Create(ctx, jobEnvironment(ns, "smoke", "registry.example/smoke:1"))).To(Succeed())
+		env := &batonv1alpha1.Environment{}
+		Expect(jobUsers["jill"].Get(ctx, client.ObjectKey{Namespace: ns, Name: "smoke"}, env)).To(Succeed())
+		env.Spec.Verification.Checks[0].Job.Template.Spec.Containers = nil
+		err := jobUsers["jill"].Update(ctx, env)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.verification.checks[0].job.template.spec.containers: Required value"))
+		stored := &batonv1alpha1.Environment{}
+		Expect(admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "smoke"}, stored)).To(Succeed())
+		Expect(stored.Spec.Verification.Checks[0].Job.Template.Spec.Containers).To(HaveLen(1))
+		expectNoJobs(ctx, ns)
+	})
 })
 
 // jobEnvironment is an Environment with one job check running smokeImage.
@@ -124,7 +168,7 @@ func jobEnvironment(ns, name, smokeImage string) *batonv1alpha1.Environment {
 			Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
 			Verification: batonv1alpha1.Verification{Checks: []batonv1alpha1.VerificationCheck{{
 				Name: "smoke",
-				Job: &batonv1alpha1.JobCheck{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				Job: &batonv1alpha1.JobTemplate{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 					Containers: []corev1.Container{{Name: "smoke", Image: smokeImage}},
 				}}},
 			}}},
@@ -133,3 +177,11 @@ func jobEnvironment(ns, name, smokeImage string) *batonv1alpha1.Environment {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// expectNoJobs: the webhook's dry runs leave no Job behind.
+func expectNoJobs(ctx context.Context, ns string) {
+	GinkgoHelper()
+	jobs := &batchv1.JobList{}
+	Expect(admin.List(ctx, jobs, client.InNamespace(ns))).To(Succeed())
+	Expect(jobs.Items).To(BeEmpty())
+}

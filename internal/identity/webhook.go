@@ -79,7 +79,8 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) 
 	server.Register(DeployWindowPath, &webhook.Admission{Handler: DeployWindowValidator{}})
 	// Uncached: the answer gates running a Pod, and Environments are
 	// edited rarely.
-	server.Register(EnvironmentPath, &webhook.Admission{Handler: EnvironmentValidator{Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()}}})
+	server.Register(EnvironmentPath, &webhook.Admission{Handler: EnvironmentValidator{
+		Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()}, Client: mgr.GetClient()}})
 	return keys, nil
 }
 

@@ -13,9 +13,9 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/jobtemplate"
 )
 
 // Labels and annotations Baton puts on the Jobs of job checks. The labels
@@ -32,9 +32,6 @@ const (
 	// JobsKept is how many Jobs of each check Baton keeps, the newest, for
 	// debugging; older ones are deleted with their Pods.
 	JobsKept = 3
-
-	// DefaultJobDeadline bounds a Job whose activeDeadlineSeconds is empty.
-	DefaultJobDeadline int64 = 600
 
 	// terminationTail is how much of a Pod's termination message a
 	// failing check quotes: its end, where a test prints what failed.
@@ -61,56 +58,23 @@ func JobName(env *batonv1alpha1.Environment, c *batonv1alpha1.VerificationCheck,
 // env (a controller reference, so deleting the Environment deletes its
 // Jobs). Every container gets BATON_IMAGE, BATON_REVISION,
 // BATON_ENVIRONMENT and BATON_NAMESPACE, replacing any the template set.
+// The admission webhook dry-runs this same Job.
 func BuildJob(env *batonv1alpha1.Environment, c *batonv1alpha1.VerificationCheck, image string, revision int64) *batchv1.Job {
-	tmpl := *c.Job.Template.DeepCopy()
-	if tmpl.Spec.RestartPolicy == "" {
-		tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
-	}
-	vars := []corev1.EnvVar{
+	return jobtemplate.Build(c.Job, metav1.ObjectMeta{
+		Name:      JobName(env, c, image, revision),
+		Namespace: env.Namespace,
+		Labels:    map[string]string{JobEnvironmentLabel: env.Name, JobCheckLabel: c.Name},
+		Annotations: map[string]string{
+			JobImageAnnotation:    image,
+			JobRevisionAnnotation: strconv.FormatInt(revision, 10),
+		},
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(env, batonv1alpha1.GroupVersion.WithKind("Environment"))},
+	}, []corev1.EnvVar{
 		{Name: "BATON_IMAGE", Value: image},
 		{Name: "BATON_REVISION", Value: strconv.FormatInt(revision, 10)},
 		{Name: "BATON_ENVIRONMENT", Value: env.Name},
 		{Name: "BATON_NAMESPACE", Value: env.Namespace},
-	}
-	for i := range tmpl.Spec.InitContainers {
-		tmpl.Spec.InitContainers[i].Env = withEnv(tmpl.Spec.InitContainers[i].Env, vars)
-	}
-	for i := range tmpl.Spec.Containers {
-		tmpl.Spec.Containers[i].Env = withEnv(tmpl.Spec.Containers[i].Env, vars)
-	}
-	deadline := DefaultJobDeadline
-	if c.Job.ActiveDeadlineSeconds != nil {
-		deadline = *c.Job.ActiveDeadlineSeconds
-	}
-	backoff := ptr.Deref(c.Job.BackoffLimit, 0)
-	return &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      JobName(env, c, image, revision),
-			Namespace: env.Namespace,
-			Labels:    map[string]string{JobEnvironmentLabel: env.Name, JobCheckLabel: c.Name},
-			Annotations: map[string]string{
-				JobImageAnnotation:    image,
-				JobRevisionAnnotation: strconv.FormatInt(revision, 10),
-			},
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(env, batonv1alpha1.GroupVersion.WithKind("Environment"))},
-		},
-		Spec: batchv1.JobSpec{
-			BackoffLimit:          &backoff,
-			ActiveDeadlineSeconds: &deadline,
-			Template:              tmpl,
-		},
-	}
-}
-
-// withEnv is env with vars set, each replacing a variable of the same name.
-func withEnv(env, vars []corev1.EnvVar) []corev1.EnvVar {
-	out := make([]corev1.EnvVar, 0, len(env)+len(vars))
-	for _, e := range env {
-		if !strings.HasPrefix(e.Name, "BATON_") {
-			out = append(out, e)
-		}
-	}
-	return append(out, vars...)
+	})
 }
 
 // JudgeJob is the Sample of a check's Job at at: Pass once the Job
