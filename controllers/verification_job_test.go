@@ -61,6 +61,8 @@ var _ = Describe("Job checks", func() {
 		job := checkJob(env)
 		Expect(job.Name).To(HavePrefix("staging-smoke-r1-"))
 		Expect(job.Annotations).To(HaveKeyWithValue(verification.JobImageAnnotation, imageV1))
+		Expect(job.Spec.Template.Annotations).To(And(HaveKeyWithValue(verification.JobImageAnnotation, imageV1),
+			HaveKeyWithValue(verification.JobRevisionAnnotation, "1")), "its Pods say what they test")
 		Expect(job.OwnerReferences).To(ConsistOf(HaveField("Name", "staging")))
 		Expect(job.Spec.Template.Spec.RestartPolicy).To(Equal(corev1.RestartPolicyNever))
 		Expect(job.Spec.Template.Spec.Containers[0].Env).To(ConsistOf(

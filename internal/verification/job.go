@@ -57,10 +57,11 @@ func JobName(env *batonv1alpha1.Environment, c *batonv1alpha1.VerificationCheck,
 // BuildJob is the Job that check c runs for image at revision, owned by
 // env (a controller reference, so deleting the Environment deletes its
 // Jobs). Every container gets BATON_IMAGE, BATON_REVISION,
-// BATON_ENVIRONMENT and BATON_NAMESPACE, replacing any the template set.
+// BATON_ENVIRONMENT and BATON_NAMESPACE, replacing any the template set,
+// and the Pods carry the image and revision annotations, as the Job does.
 // The admission webhook dry-runs this same Job.
 func BuildJob(env *batonv1alpha1.Environment, c *batonv1alpha1.VerificationCheck, image string, revision int64) *batchv1.Job {
-	return jobtemplate.Build(c.Job, metav1.ObjectMeta{
+	job := jobtemplate.Build(c.Job, metav1.ObjectMeta{
 		Name:      JobName(env, c, image, revision),
 		Namespace: env.Namespace,
 		Labels:    map[string]string{JobEnvironmentLabel: env.Name, JobCheckLabel: c.Name},
@@ -75,6 +76,15 @@ func BuildJob(env *batonv1alpha1.Environment, c *batonv1alpha1.VerificationCheck
 		{Name: "BATON_ENVIRONMENT", Value: env.Name},
 		{Name: "BATON_NAMESPACE", Value: env.Namespace},
 	})
+	// The Pods say what they test too (kubectl get pods shows it, and the
+	// dev cluster's kwok fails a smoke test by it).
+	pod := &job.Spec.Template.ObjectMeta
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[JobImageAnnotation] = image
+	pod.Annotations[JobRevisionAnnotation] = strconv.FormatInt(revision, 10)
+	return job
 }
 
 // JudgeJob is the Sample of a check's Job at at: Pass once the Job
