@@ -2,12 +2,15 @@ package controllers
 
 import (
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/verification"
 	"github.com/baton-dev/baton/internal/workload"
 )
 
@@ -22,7 +25,9 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //     last-applied annotation;
 //   - a Promotion the manager has finished (FinishedLabel) is not cached at
 //     all: past Promotions cost neither memory nor start-up reads, and
-//     leave the informer the moment the manager labels them.
+//     leave the informer the moment the manager labels them;
+//   - only the Jobs of job checks (verification.JobCheckLabel) are cached,
+//     without their Pod template: Baton reads their status.
 //
 // An object read from the cache is therefore partial: never Update it
 // (Baton only patches), and read managedFields with the API reader.
@@ -35,7 +40,26 @@ func CacheOptions() cache.Options {
 		&appsv1.DaemonSet{}:          slim,
 		&batonv1alpha1.Environment{}: lean,
 		&batonv1alpha1.Promotion{}:   {Label: unfinished(), Transform: trimMeta},
+		&batchv1.Job{}:               {Label: checkJobs(), Transform: slimJob},
 	}}
+}
+
+// checkJobs selects the Jobs of job checks.
+func checkJobs() labels.Selector {
+	req, err := labels.NewRequirement(verification.JobCheckLabel, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant key: cannot fail
+	}
+	return labels.NewSelector().Add(*req)
+}
+
+// slimJob keeps what a check reads of its Job, its metadata and status, and
+// drops the Pod template, which may be large.
+func slimJob(obj any) (any, error) {
+	if job, ok := obj.(*batchv1.Job); ok {
+		job.Spec.Template = corev1.PodTemplateSpec{}
+	}
+	return trimMeta(obj)
 }
 
 // unfinished selects the Promotions the manager has not labelled finished.

@@ -34,6 +34,12 @@ func (r *EnvironmentReconciler) evaluateChecks(ctx context.Context, env *batonv1
 	for i := range checks {
 		c := &checks[i]
 		cs := verification.Find(status, c.Name)
+		if c.Job != nil {
+			// A Job is watched through the cache, not polled: any change
+			// to it reconciles the Environment again.
+			next = sooner(next, r.evaluateJob(ctx, env, i, cs, w.Image))
+			continue
+		}
 		due, wait := verification.Due(cs, c, r.Clock.Now())
 		if !due {
 			next = sooner(next, wait)
@@ -52,7 +58,7 @@ func (r *EnvironmentReconciler) evaluate(ctx context.Context, env *batonv1alpha1
 	field := fmt.Sprintf("spec.verification.checks[%d].prometheus", i)
 	p := c.Prometheus
 	if p == nil {
-		return verification.Errored(c.Name, batonv1alpha1.InvalidCheckReason, fmt.Sprintf("spec.verification.checks[%d] has no prometheus", i), r.Clock.Now())
+		return verification.Errored(c.Name, batonv1alpha1.InvalidCheckReason, fmt.Sprintf("spec.verification.checks[%d] has neither prometheus nor job", i), r.Clock.Now())
 	}
 	invalid := func(err error) verification.Sample {
 		return verification.Errored(c.Name, batonv1alpha1.InvalidCheckReason, err.Error(), r.Clock.Now())

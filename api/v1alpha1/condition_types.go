@@ -265,6 +265,10 @@ const (
 	// address that is not a URL, a missing or unsuitable Secret); the
 	// message names the field.
 	InvalidCheckReason = "InvalidCheck"
+	// JobCreateFailedReason: the Job of a job check could not be created
+	// (the API server did not answer, or refused for another reason than
+	// the Job's content); Baton tries again.
+	JobCreateFailedReason = "JobCreateFailed"
 	// WatchingReason: a Promotion's rollout completed and spec.rollout.watch
 	// is running.
 	WatchingReason = "Watching"

@@ -26,7 +26,7 @@ type Verification struct {
 }
 
 // VerificationCheck is one check of the image an Environment runs.
-// +kubebuilder:validation:XValidation:rule="has(self.prometheus)",message="a check needs prometheus"
+// +kubebuilder:validation:XValidation:rule="has(self.prometheus) != has(self.job)",message="a check needs exactly one of prometheus or job"
 type VerificationCheck struct {
 	// Name identifies the check in status.verification and in messages.
 	// +required
@@ -36,7 +36,8 @@ type VerificationCheck struct {
 	Name string `json:"name"`
 
 	// Interval is how often the check is evaluated, once per Environment
-	// whatever the number of Promotions. Empty means 30s.
+	// whatever the number of Promotions. Empty means 30s. A job check
+	// ignores it: its Job is watched, not polled.
 	// +optional
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:Type=string
@@ -45,14 +46,17 @@ type VerificationCheck struct {
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
 	// FailureLimit is how many failing results in a row count as a breach.
-	// Empty means 1: the first failing result is a breach.
+	// Empty means 1: the first failing result is a breach. A job check
+	// ignores it: a failed Job is a breach at once (its retries are
+	// job.backoffLimit).
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	FailureLimit int32 `json:"failureLimit,omitempty"`
 
-	// Timeout bounds one evaluation (one query). Empty means 10s.
+	// Timeout bounds one evaluation (one query). Empty means 10s. A job
+	// check is bounded by job.activeDeadlineSeconds instead.
 	// +optional
 	// +kubebuilder:default="10s"
 	// +kubebuilder:validation:Type=string
@@ -64,6 +68,16 @@ type VerificationCheck struct {
 	// threshold.
 	// +optional
 	Prometheus *PrometheusCheck `json:"prometheus,omitempty"`
+
+	// Job runs a smoke test as a Kubernetes Job in the Environment's
+	// namespace, once per image and revision, when the rollout is complete:
+	// the check passes when the Job succeeds, and a failed Job is a breach.
+	// Every container gets BATON_IMAGE, BATON_REVISION, BATON_ENVIRONMENT
+	// and BATON_NAMESPACE. Whoever adds or changes it must be allowed to
+	// create Jobs in the namespace (the admission webhook asks the API
+	// server).
+	// +optional
+	Job *JobTemplate `json:"job,omitempty"`
 }
 
 // PrometheusCheck is a PromQL query whose one sample must stay below or
@@ -253,8 +267,20 @@ type CheckStatus struct {
 	// +optional
 	Breached bool `json:"breached,omitempty"`
 
-	// Message names the query, the value, the threshold and the time.
+	// Message names the query, the value, the threshold and the time; for
+	// a job check, the Job, its failure reason and the tail of its Pod's
+	// termination message.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message,omitempty"`
+
+	// Job is the name of the Job a job check last ran.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Job string `json:"job,omitempty"`
+
+	// Revision is the revision the Job ran for (status.current.revision);
+	// a Promotion in phase Verifying only reads the Job of its own revision.
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
 }

@@ -415,3 +415,12 @@ func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
 	return &mt
 }
+
+// RevisionOf is the newest revision in history that ran ref, or 0: the
+// revision status.current will name once Decide has seen ref.
+func RevisionOf(history []batonv1alpha1.Revision, ref string) int64 {
+	if r := latestRevision(history, ref); r != nil {
+		return r.Revision
+	}
+	return 0
+}

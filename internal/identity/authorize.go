@@ -27,28 +27,30 @@ type SubjectAccessReviewer struct {
 
 // Allowed implements Authorizer.
 func (s SubjectAccessReviewer) Allowed(ctx context.Context, user authenticationv1.UserInfo, namespace, verb, environment string) (bool, string, error) {
+	return s.review(ctx, user, &authorizationv1.ResourceAttributes{
+		Namespace: namespace, Verb: verb, Group: batonv1alpha1.GroupVersion.Group, Resource: "environments", Name: environment,
+	})
+}
+
+// MayCreate reports whether user may create resource (of group) in
+// namespace, and the authorizer's reason when it says no.
+func (s SubjectAccessReviewer) MayCreate(ctx context.Context, user authenticationv1.UserInfo, namespace, group, resource string) (bool, string, error) {
+	return s.review(ctx, user, &authorizationv1.ResourceAttributes{Namespace: namespace, Verb: "create", Group: group, Resource: resource})
+}
+
+func (s SubjectAccessReviewer) review(ctx context.Context, user authenticationv1.UserInfo, attrs *authorizationv1.ResourceAttributes) (bool, string, error) {
 	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
 	for k, v := range user.Extra {
 		extra[k] = authorizationv1.ExtraValue(v)
 	}
 	review := &authorizationv1.SubjectAccessReview{
 		Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:   user.Username,
-			UID:    user.UID,
-			Groups: user.Groups,
-			Extra:  extra,
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: namespace,
-				Verb:      verb,
-				Group:     batonv1alpha1.GroupVersion.Group,
-				Resource:  "environments",
-				Name:      environment,
-			},
+			User: user.Username, UID: user.UID, Groups: user.Groups, Extra: extra, ResourceAttributes: attrs,
 		},
 	}
 	out, err := s.Client.Create(ctx, review, metav1.CreateOptions{})
 	if err != nil {
-		return false, "", fmt.Errorf("SubjectAccessReview for %s on environments/%s: %w", verb, environment, err)
+		return false, "", fmt.Errorf("SubjectAccessReview for %s on %s/%s: %w", attrs.Verb, attrs.Resource, attrs.Name, err)
 	}
 	return out.Status.Allowed && !out.Status.Denied, out.Status.Reason, nil
 }

@@ -77,6 +77,10 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) 
 	server.Register(FreezePath, &webhook.Admission{Handler: &FreezeMutator{
 		Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()}, Keys: keys, Now: time.Now}})
 	server.Register(DeployWindowPath, &webhook.Admission{Handler: DeployWindowValidator{}})
+	// Uncached: the answer gates running a Pod, and Environments are
+	// edited rarely.
+	server.Register(EnvironmentPath, &webhook.Admission{Handler: EnvironmentValidator{
+		Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()}, Client: mgr.GetClient()}})
 	return keys, nil
 }
 

@@ -87,7 +87,8 @@ func Due(cs *batonv1alpha1.CheckStatus, c *batonv1alpha1.VerificationCheck, now 
 }
 
 // Fold records one evaluation in the check's status: a Fail counts towards
-// failureLimit, and reaching it is a breach; a Pass ends a failing streak and
+// failureLimit, and reaching it is a breach (a job check's Fail is a breach
+// at once); a Pass ends a failing streak and
 // a breach; Inconclusive and Error leave the count as it was (they are not
 // passes, and not evidence of failure either).
 func Fold(cs *batonv1alpha1.CheckStatus, c *batonv1alpha1.VerificationCheck, s Sample) {
@@ -98,6 +99,13 @@ func Fold(cs *batonv1alpha1.CheckStatus, c *batonv1alpha1.VerificationCheck, s S
 	case batonv1alpha1.CheckPass:
 		cs.ConsecutiveFailures, cs.Breached = 0, false
 	case batonv1alpha1.CheckFail:
+		if c.Job != nil {
+			// A Job runs once per image and revision: reading its failure
+			// again is the same failure, and a breach at once (its retries
+			// are job.backoffLimit).
+			cs.ConsecutiveFailures, cs.Breached = 1, true
+			return
+		}
 		cs.ConsecutiveFailures++
 		if cs.ConsecutiveFailures >= failureLimit(c) {
 			cs.Breached = true

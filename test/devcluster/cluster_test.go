@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -156,6 +157,53 @@ func TestClusterUpAndDown(t *testing.T) {
 			}
 		}
 		g.Expect(broken).To(BeNumerically(">=", 1))
+	})
+
+	t.Run("a Job's Pod completes, and fails with a termination message when the image under test ends in -smoke-fails", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, image, underTest string
+			fails                  bool
+		}{
+			{"smoke-pass", "registry.example.com/smoke:1", "registry.example.com/web:1.0.0", false},
+			{"smoke-plain-pass", "registry.example.com/smoke:1", "", false},
+			{"smoke-annotated-fails", "registry.example.com/smoke:1", "registry.example.com/web:2-smoke-fails", true},
+			{"smoke-image-fails", "registry.example.com/smoke:1-smoke-fails", "", true},
+		} {
+			g := NewWithT(t)
+			job := &batchv1.Job{
+				ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: "default"},
+				Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+					RestartPolicy: corev1.RestartPolicyNever,
+					Containers:    []corev1.Container{{Name: "smoke", Image: tc.image}},
+				}}},
+			}
+			if tc.underTest != "" {
+				// What Baton's job checks put on their Pods.
+				job.Spec.Template.Annotations = map[string]string{"promotion.baton.dev/image": tc.underTest}
+			}
+			_, err := admin.BatchV1().Jobs("default").Create(ctx, job, metav1.CreateOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			want := batchv1.JobComplete
+			if tc.fails {
+				want = batchv1.JobFailed
+			}
+			g.Eventually(func(g Gomega) {
+				j, err := admin.BatchV1().Jobs("default").Get(ctx, tc.name, metav1.GetOptions{})
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(j.Status.Conditions).To(ContainElement(And(HaveField("Type", want), HaveField("Status", corev1.ConditionTrue))), "%s", tc.name)
+			}).WithTimeout(90 * time.Second).WithPolling(500 * time.Millisecond).Should(Succeed())
+			pods, err := admin.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + tc.name})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(pods.Items).To(HaveLen(1))
+			term := pods.Items[0].Status.ContainerStatuses[0].State.Terminated
+			g.Expect(term).NotTo(BeNil())
+			if tc.fails {
+				g.Expect(term.ExitCode).To(Equal(int32(1)))
+				g.Expect(term.Message).To(Equal("smoke test failed: the image under test ends in -smoke-fails"))
+			} else {
+				g.Expect(term.ExitCode).To(Equal(int32(0)))
+			}
+		}
 	})
 
 	t.Logf("MEASURED cluster RSS: %d MiB over %d processes", rssMiB(processesUnder(dir)), len(processesUnder(dir)))

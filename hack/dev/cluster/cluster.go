@@ -383,7 +383,7 @@ func (c *cluster) writeKubeconfigs(tokens map[string]string) error {
 
 // writeStages assembles kwok's stage configuration: node/fast, node/heartbeat
 // and pod/fast from the kwok module that hack/tools pins, plus Baton's
-// pod-broken stage (stages/pod-broken.yaml next to this program).
+// pod-broken and pod-smoke-fails stages (stages/ next to this program).
 func (c *cluster) writeStages() error {
 	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok")
 	cmd.Dir = c.toolsDir
@@ -413,7 +413,8 @@ func (c *cluster) writeStages() error {
 	if len(docs) == 0 {
 		return fmt.Errorf("no kwok stages under %s/kustomize/stage", kwokDir)
 	}
-	docs = append(docs, "# Baton's stage: images tagged broken never become Ready\n"+brokenStage)
+	docs = append(docs, "# Baton's stage: images tagged broken never become Ready\n"+brokenStage,
+		"# Baton's stage: a Job's Pod testing an image that ends in -smoke-fails fails\n"+smokeFailsStage)
 	if err := os.MkdirAll(c.proc("kwok").StateDir(), 0o700); err != nil {
 		return err
 	}

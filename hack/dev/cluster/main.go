@@ -33,6 +33,9 @@ import (
 //go:embed stages/pod-broken.yaml
 var brokenStage string
 
+//go:embed stages/pod-smoke-fails.yaml
+var smokeFailsStage string
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)

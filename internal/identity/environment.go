@@ -1,0 +1,190 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	kjson "sigs.k8s.io/json"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/jobtemplate"
+	"github.com/baton-dev/baton/internal/verification"
+)
+
+// EnvironmentPath is the Environment webhook's path.
+const EnvironmentPath = "/validate-promotion-baton-dev-v1alpha1-environment"
+
+// A job check runs a Pod of the author's choosing with Baton's rights to
+// create Jobs. This webhook keeps that from being a way around RBAC: who
+// adds or changes a job check must be allowed to create Jobs in the
+// namespace themselves. It also validates the check's Pod template, which
+// the CRD keeps schemaless. The matchCondition calls it only for an
+// Environment that has a job check, so every other Environment never
+// depends on the webhook being up.
+//
+// +kubebuilder:webhook:path=/validate-promotion-baton-dev-v1alpha1-environment,mutating=false,failurePolicy=fail,sideEffects=None,groups=promotion.baton.dev,resources=environments,verbs=create;update,versions=v1alpha1,name=venvironment.promotion.baton.dev,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"has-job-check","expression":"has(object.spec.verification) && has(object.spec.verification.checks) && object.spec.verification.checks.exists(c, has(c.job))"}]}`
+
+// JobAuthorizer answers whether a user may create a kind of object.
+type JobAuthorizer interface {
+	MayCreate(ctx context.Context, user authenticationv1.UserInfo, namespace, group, resource string) (bool, string, error)
+}
+
+// EnvironmentValidator is the Environment webhook. For each job check
+// added or changed it asks whether the requester may create Jobs, then
+// validates the check's Pod template, which the CRD keeps schemaless: it
+// builds the Job exactly as the Environment reconciler would and creates
+// it as a server-side dry run with Client, so the API server's own Job and
+// Pod validation answers, each refused field named under
+// spec.verification.checks[N].job.
+type EnvironmentValidator struct {
+	Authorizer JobAuthorizer
+	Client     client.Client
+}
+
+// Handle implements admission.Handler.
+func (v EnvironmentValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	env := &batonv1alpha1.Environment{}
+	strict, err := kjson.UnmarshalStrict(req.Object.Raw, env)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode the Environment: %w", err))
+	}
+	var old *batonv1alpha1.Environment
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		old = &batonv1alpha1.Environment{}
+		if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode the old Environment: %w", err))
+		}
+	}
+	changed := changedJobChecks(old, env)
+	if len(changed) == 0 {
+		return admission.Allowed("")
+	}
+	first := jobField(changed[0])
+	allowed, reason, err := v.Authorizer.MayCreate(ctx, req.UserInfo, env.Namespace, "batch", "jobs")
+	if err != nil {
+		return admission.Errored(http.StatusServiceUnavailable, fmt.Errorf("authorize %s: %w", first, err))
+	}
+	if !allowed {
+		msg := fmt.Sprintf("%s: user %q may not create jobs (group batch) in namespace %s, and a job check runs its Job with Baton's rights; ask for that right, or leave the job check to someone who has it", first, req.UserInfo.Username, env.Namespace)
+		if reason != "" {
+			msg += " (" + reason + ")"
+		}
+		return admission.Denied(msg)
+	}
+	var causes []metav1.StatusCause
+	for _, i := range changed {
+		causes = append(causes, unknownTemplateFields(strict, jobField(i))...)
+		job := verification.BuildJob(dryRunOwner(env), &env.Spec.Verification.Checks[i], dryRunImage(env), dryRunRevision(env))
+		refused, err := jobtemplate.Validate(ctx, v.Client, job, jobField(i))
+		if err != nil {
+			return admission.Errored(http.StatusServiceUnavailable, err)
+		}
+		causes = append(causes, refused...)
+	}
+	if len(causes) > 0 {
+		return invalid(env, causes)
+	}
+	return admission.Allowed("")
+}
+
+func jobField(i int) string { return fmt.Sprintf("spec.verification.checks[%d].job", i) }
+
+// unknownTemplateFields are the fields under base.template that the Pod
+// template does not have: the schemaless CRD keeps them, and the Go type
+// would drop them without a word, so a misspelt field is refused.
+func unknownTemplateFields(strict []error, base string) []metav1.StatusCause {
+	var causes []metav1.StatusCause
+	for _, e := range strict {
+		msg := e.Error()
+		path, ok := strings.CutPrefix(msg, `unknown field "`)
+		if !ok || !strings.HasPrefix(path, base+".template") {
+			continue
+		}
+		causes = append(causes, metav1.StatusCause{
+			Type: metav1.CauseTypeFieldValueNotSupported, Field: strings.TrimSuffix(path, `"`),
+			Message: "unknown field: a Pod template has no such field (see kubectl explain pod.spec)",
+		})
+	}
+	return causes
+}
+
+// invalid is the refusal of env for causes, Invalid (422) as a schema's
+// refusal is, each cause naming its field.
+func invalid(env *batonv1alpha1.Environment, causes []metav1.StatusCause) admission.Response {
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
+		Allowed: false,
+		Result: &metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusUnprocessableEntity, Reason: metav1.StatusReasonInvalid,
+			Message: fmt.Sprintf("Environment %q is invalid: %s (Baton checks a job check's Pod template by creating the Job it would run as a server-side dry run)",
+				env.Name, jobtemplate.Message(causes)),
+			Details: &metav1.StatusDetails{Group: batonv1alpha1.GroupVersion.Group, Kind: "Environment", Name: env.Name, Causes: causes},
+		},
+	}}
+}
+
+// dryRunOwner is env with a UID: the API server fills it in before the
+// validating webhooks see a new object, but a Job's owner reference
+// without one is refused, and that would not be the template's fault.
+func dryRunOwner(env *batonv1alpha1.Environment) *batonv1alpha1.Environment {
+	if env.UID != "" {
+		return env
+	}
+	owner := env.DeepCopy()
+	owner.UID = types.UID("00000000-0000-0000-0000-000000000000")
+	return owner
+}
+
+// dryRunImage and dryRunRevision fill BATON_IMAGE and BATON_REVISION as
+// the reconciler would for what the Environment runs now; their values
+// never make a Job invalid.
+func dryRunImage(env *batonv1alpha1.Environment) string {
+	if c := env.Status.Current; c != nil && c.Image != "" {
+		return c.Image
+	}
+	return "registry.invalid/dry-run:latest"
+}
+
+func dryRunRevision(env *batonv1alpha1.Environment) int64 {
+	if c := env.Status.Current; c != nil && c.Revision > 0 {
+		return c.Revision
+	}
+	return 1
+}
+
+// changedJobChecks are the indices of the job checks of env that old did
+// not have with the same job: added, or whose job changed. Removing a
+// check, or changing anything else about one, runs no new Pod.
+func changedJobChecks(old, env *batonv1alpha1.Environment) []int {
+	var changed []int
+	for i, c := range env.Spec.Verification.Checks {
+		if c.Job == nil {
+			continue
+		}
+		if old != nil {
+			if prev := findCheck(old.Spec.Verification.Checks, c.Name); prev != nil && reflect.DeepEqual(prev.Job, c.Job) {
+				continue
+			}
+		}
+		changed = append(changed, i)
+	}
+	return changed
+}
+
+func findCheck(checks []batonv1alpha1.VerificationCheck, name string) *batonv1alpha1.VerificationCheck {
+	for i := range checks {
+		if checks[i].Name == name {
+			return &checks[i]
+		}
+	}
+	return nil
+}
