@@ -81,6 +81,8 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) 
 	// edited rarely.
 	server.Register(EnvironmentPath, &webhook.Admission{Handler: EnvironmentValidator{
 		Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()}, Client: mgr.GetClient()}})
+	// The manager's cache: a warning may be a moment late.
+	server.Register(EnvironmentWindowsPath, &webhook.Admission{Handler: EnvironmentWindowsWarner{Reader: mgr.GetClient()}})
 	return keys, nil
 }
 

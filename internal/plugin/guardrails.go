@@ -75,7 +75,7 @@ func writeGuardrails(out io.Writer, g guardrails, env *batonv1alpha1.Environment
 	if !frozen {
 		fmt.Fprintf(w, "Freezes:\tnone\n")
 	}
-	selected, missing := batonpromote.SelectWindows(env, g.Windows)
+	selected, missing := window.Select(env, g.Windows)
 	switch {
 	case env.Spec.DeployWindows == nil:
 		fmt.Fprintf(w, "Deploy windows:\tnone selected\n")
