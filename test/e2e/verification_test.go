@@ -17,13 +17,18 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/hack/dev/procs"
+	"github.com/baton-dev/baton/internal/verification"
+	"github.com/baton-dev/baton/test/e2e/framework"
 )
 
 // errorRateQuery is the share of 500s the sample app answers for the image
@@ -197,6 +202,49 @@ var _ = Describe("Verified means it works: checks in the real Prometheus, on the
 		Eventually(func(g Gomega) {
 			expectDeployment(g, "v3-production", good)
 			g.Expect(getEnv(g, "v3-production").Status.RejectedImages).To(ContainElement(HaveField("Image", bad)))
+		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+	})
+
+	It("V4. refuses mallory's job check: she may edit Environments but not create Jobs, so it would run her Pod with Baton's rights", func() {
+		newEnvironment("v4-staging", nil)
+		mallory, err := client.New(framework.RestConfig(GinkgoT(), dir, "mallory"), client.Options{Scheme: admin.Scheme()})
+		Expect(err).NotTo(HaveOccurred())
+		grantMallory("v4-environment-editor", ns, rbacv1.PolicyRule{APIGroups: []string{batonv1alpha1.GroupVersion.Group},
+			Resources: []string{"environments"}, ResourceNames: []string{"v4-staging"}, Verbs: []string{"get", "update"}})
+		addCheck := func(image string) error {
+			e := &batonv1alpha1.Environment{}
+			if err := mallory.Get(suiteCtx, types.NamespacedName{Namespace: ns, Name: "v4-staging"}, e); err != nil {
+				return err
+			}
+			c := smokeJobCheck()
+			c.Job.Template.Spec.Containers[0].Image = image
+			e.Spec.Verification.Checks = []batonv1alpha1.VerificationCheck{c}
+			return mallory.Update(suiteCtx, e)
+		}
+		jobsOf := func(g Gomega) []batchv1.Job {
+			jobs := &batchv1.JobList{}
+			g.Expect(admin.List(suiteCtx, jobs, client.InNamespace(ns), client.MatchingLabels{verification.JobEnvironmentLabel: "v4-staging"})).To(Succeed())
+			return jobs.Items
+		}
+
+		err = addCheck("registry.example.com/mallory-miner:1")
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring(`spec.verification.checks[0].job: user "mallory" may not create jobs (group batch) in namespace ` + ns))
+		Expect(getEnv(Default, "v4-staging").Spec.Verification.Checks).To(BeEmpty(), "nothing was stored")
+		Expect(jobsOf(Default)).To(BeEmpty())
+
+		By("with the right to create Jobs herself, a bad template is refused by the API server's own validation, naming the field")
+		grantMallory("v4-job-creator", ns, rbacv1.PolicyRule{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create"}})
+		err = addCheck("")
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.verification.checks[0].job.template.spec.containers[0].image: Required value"))
+		Expect(getEnv(Default, "v4-staging").Spec.Verification.Checks).To(BeEmpty())
+
+		By("and a good one is admitted, and its Job runs: the refusal was about the Job right alone")
+		Expect(addCheck("registry.example.com/smoke:1")).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(jobsOf(g)).To(HaveLen(1))
+			g.Expect(checkStatus(g, "v4-staging", image100, "smoke").Verdict).To(Equal(batonv1alpha1.CheckVerdict("Pass")))
 		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
 	})
 })
