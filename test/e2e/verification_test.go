@@ -15,12 +15,20 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/hack/dev/procs"
+	"github.com/baton-dev/baton/internal/verification"
+	"github.com/baton-dev/baton/test/e2e/framework"
 )
 
 // errorRateQuery is the share of 500s the sample app answers for the image
@@ -160,7 +168,97 @@ var _ = Describe("Verified means it works: checks in the real Prometheus, on the
 		fmt.Printf("MEASURED first breaching sample to rollback Promotion created: %s (check interval 2s, failureLimit 2, scrape 1s)\n",
 			back.CreationTimestamp.Sub(first).Round(100*time.Millisecond))
 	})
+
+	It("V3. runs a job check's smoke Job on kwok for each release: passes a good one, fails and rolls back one whose smoke test fails, quoting its Pod", func() {
+		newEnvironment("v3-production", func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
+			s.Verification.Checks = []batonv1alpha1.VerificationCheck{smokeJobCheck()}
+			s.Rollout.Watch = &metav1.Duration{Duration: 20 * time.Second}
+			s.Rollout.AutoRollback = true
+		})
+		const good, bad = "registry.example.com/web:1.7", "registry.example.com/web:1.8-smoke-fails"
+
+		By("a good release: its own Job (revision 2) succeeds, and the Promotion succeeds after the watch")
+		Expect(alice.Create(suiteCtx, promotion("v3-good", "v3-production", good, "the new cart"))).To(Succeed())
+		succeeded := waitPhase("v3-good", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		passed := checkStatus(Default, "v3-production", good, "smoke")
+		Expect(passed.Verdict).To(Equal(batonv1alpha1.CheckVerdict("Pass")), passed.Message)
+		Expect(passed.Revision).To(Equal(succeeded.Status.Revision))
+		Expect(passed.Job).To(HavePrefix(fmt.Sprintf("v3-production-smoke-r%d-", succeeded.Status.Revision)))
+		job := &batchv1.Job{}
+		Expect(admin.Get(suiteCtx, types.NamespacedName{Namespace: ns, Name: passed.Job}, job)).To(Succeed())
+		Expect(job.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "BATON_IMAGE", Value: good}))
+
+		By("a release whose smoke test fails: CheckFailed with the Pod's termination message, and an automatic rollback")
+		Expect(alice.Create(suiteCtx, promotion("v3-bad", "v3-production", bad, "the newer cart"))).To(Succeed())
+		failed := waitPhase("v3-bad", batonv1alpha1.PromotionFailed, 2*time.Minute)
+		msg := conditionMessages(failed)
+		Expect(hasReason(failed, batonv1alpha1.CheckFailedReason)).To(BeTrue(), msg)
+		Expect(msg).To(ContainSubstring(fmt.Sprintf("check smoke: Job v3-production-smoke-r%d-", failed.Status.Revision)))
+		Expect(msg).To(ContainSubstring("BackoffLimitExceeded"))
+		Expect(msg).To(ContainSubstring("smoke test failed: the image under test ends in -smoke-fails"))
+		GinkgoWriter.Printf("Failed: %s\n", msg)
+		back := waitPhase("v3-bad-rollback", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Expect(back.Status.Image).To(Equal(good))
+		Eventually(func(g Gomega) {
+			expectDeployment(g, "v3-production", good)
+			g.Expect(getEnv(g, "v3-production").Status.RejectedImages).To(ContainElement(HaveField("Image", bad)))
+		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+	})
+
+	It("V4. refuses mallory's job check: she may edit Environments but not create Jobs, so it would run her Pod with Baton's rights", func() {
+		newEnvironment("v4-staging", nil)
+		mallory, err := client.New(framework.RestConfig(GinkgoT(), dir, "mallory"), client.Options{Scheme: admin.Scheme()})
+		Expect(err).NotTo(HaveOccurred())
+		grantMallory("v4-environment-editor", ns, rbacv1.PolicyRule{APIGroups: []string{batonv1alpha1.GroupVersion.Group},
+			Resources: []string{"environments"}, ResourceNames: []string{"v4-staging"}, Verbs: []string{"get", "update"}})
+		addCheck := func(image string) error {
+			e := &batonv1alpha1.Environment{}
+			if err := mallory.Get(suiteCtx, types.NamespacedName{Namespace: ns, Name: "v4-staging"}, e); err != nil {
+				return err
+			}
+			c := smokeJobCheck()
+			c.Job.Template.Spec.Containers[0].Image = image
+			e.Spec.Verification.Checks = []batonv1alpha1.VerificationCheck{c}
+			return mallory.Update(suiteCtx, e)
+		}
+		jobsOf := func(g Gomega) []batchv1.Job {
+			jobs := &batchv1.JobList{}
+			g.Expect(admin.List(suiteCtx, jobs, client.InNamespace(ns), client.MatchingLabels{verification.JobEnvironmentLabel: "v4-staging"})).To(Succeed())
+			return jobs.Items
+		}
+
+		err = addCheck("registry.example.com/mallory-miner:1")
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring(`spec.verification.checks[0].job: user "mallory" may not create jobs (group batch) in namespace ` + ns))
+		Expect(getEnv(Default, "v4-staging").Spec.Verification.Checks).To(BeEmpty(), "nothing was stored")
+		Expect(jobsOf(Default)).To(BeEmpty())
+
+		By("with the right to create Jobs herself, a bad template is refused by the API server's own validation, naming the field")
+		grantMallory("v4-job-creator", ns, rbacv1.PolicyRule{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create"}})
+		err = addCheck("")
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.verification.checks[0].job.template.spec.containers[0].image: Required value"))
+		Expect(getEnv(Default, "v4-staging").Spec.Verification.Checks).To(BeEmpty())
+
+		By("and a good one is admitted, and its Job runs: the refusal was about the Job right alone")
+		Expect(addCheck("registry.example.com/smoke:1")).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(jobsOf(g)).To(HaveLen(1))
+			g.Expect(checkStatus(g, "v4-staging", image100, "smoke").Verdict).To(Equal(batonv1alpha1.CheckVerdict("Pass")))
+		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+	})
 })
+
+// smokeJobCheck runs a smoke test Job; on kwok it fails when the image
+// under test (BATON_IMAGE) ends in -smoke-fails (hack/dev/cluster/stages).
+func smokeJobCheck() batonv1alpha1.VerificationCheck {
+	return batonv1alpha1.VerificationCheck{Name: "smoke", Job: &batonv1alpha1.JobTemplate{
+		ActiveDeadlineSeconds: ptr.To[int64](120),
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "smoke", Image: "registry.example.com/smoke:1",
+		}}}},
+	}}
+}
 
 // firstSampleAbove asks Prometheus, at one-second steps since since, when
 // the error rate of image in namespace first went above threshold.
