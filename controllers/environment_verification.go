@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/health"
 	"github.com/baton-dev/baton/internal/verification"
 	"github.com/baton-dev/baton/internal/workload"
 )
@@ -25,7 +26,9 @@ import (
 // checks judge an image that runs. It returns when the next check is due.
 func (r *EnvironmentReconciler) evaluateChecks(ctx context.Context, env *batonv1alpha1.Environment, w workload.Workload, rollout workload.Rollout) (*verification.Summary, time.Duration) {
 	checks := env.Spec.Verification.Checks
-	env.Status.Verification = verification.Reset(env.Status.Verification, checks, w.Image)
+	// The history already has the revision a Promotion delivers (the engine
+	// writes it first), so a re-ship starts its checks over at once.
+	env.Status.Verification = verification.Reset(env.Status.Verification, checks, w.Image, health.RevisionOf(env.Status.History, w.Image))
 	if len(checks) == 0 || !rollout.Complete() {
 		return nil, 0
 	}

@@ -219,6 +219,12 @@ type VerificationStatus struct {
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image,omitempty"`
 
+	// Revision is the revision of that image the checks below judged (the
+	// newest history entry for it): a re-ship of the same image is a new
+	// release, and its checks start over.
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
+
 	// HealthySince is when the current healthy streak started: the rollout
 	// complete and every check passing. Empty while there is none.
 	// +optional

@@ -71,16 +71,18 @@ func (x *decider) verifying() {
 }
 
 // breachedCheck is the message of a check that breached for the
-// Promotion's image and, for a job check, for its revision: a re-ship of an
-// image runs its Job again, and the Job of an earlier revision of the same
-// image judges nothing here.
+// Promotion's image and revision: a re-ship of an image is judged again,
+// and what its checks found for an earlier revision of the same image (a
+// breach, or the Job of a job check) judges nothing here.
 func breachedCheck(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) (string, bool) {
 	v := env.Status.Verification
 	if v == nil || !image.Same(v.Image, "", p.Status.Image, p.Status.Digest) {
 		return "", false
 	}
+	// 0: written before status.verification.revision existed.
+	ownRevision := v.Revision == 0 || v.Revision == p.Status.Revision
 	for _, c := range v.Checks {
-		if c.Breached && (!isJobCheck(env, c.Name) || c.Revision == p.Status.Revision) {
+		if c.Breached && ((!isJobCheck(env, c.Name) && ownRevision) || c.Revision == p.Status.Revision) {
 			return c.Message, true
 		}
 	}

@@ -92,6 +92,14 @@ func TestDecideVerifying(t *testing.T) {
 						t.Errorf("lease = %+v, want p-rollback", a)
 					}
 				}}},
+		// A Prometheus breach judged revision 1 of web2 (the checks had
+		// not seen revision 2 yet): it does not fail the re-ship.
+		{"a Prometheus breach of an earlier revision of the same image does not fail a re-ship", Input{Promotion: inVerifying, Environment: production(leasedTo(inVerifying), ready, watch, auto, breach, func(e *batonv1alpha1.Environment) {
+			e.Status.Verification.Revision = 1
+		})}, want{phase: batonv1alpha1.PromotionVerifying}},
+		{"a Prometheus breach of its own revision fails it", Input{Promotion: inVerifying, Environment: production(leasedTo(inVerifying), ready, watch, breach, func(e *batonv1alpha1.Environment) {
+			e.Status.Verification.Revision = 2
+		})}, want{phase: batonv1alpha1.PromotionFailed, reason: batonv1alpha1.CheckFailedReason, mentions: []string{"returned 0.3"}, finished: true, envWritten: true}},
 		// Job checks: the Promotion (revision 2 of web2) reads only the
 		// Job of its own revision. Revision 1 is an earlier run of the same
 		// image, which this Promotion re-ships.

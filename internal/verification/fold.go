@@ -41,12 +41,12 @@ func failureLimit(c *batonv1alpha1.VerificationCheck) int32 {
 
 // Reset starts status.verification over for image, keeping one (pending)
 // entry per check, when the image changed or checks were added or removed.
-func Reset(status *batonv1alpha1.VerificationStatus, checks []batonv1alpha1.VerificationCheck, image string) *batonv1alpha1.VerificationStatus {
+func Reset(status *batonv1alpha1.VerificationStatus, checks []batonv1alpha1.VerificationCheck, image string, revision int64) *batonv1alpha1.VerificationStatus {
 	if len(checks) == 0 {
 		return nil
 	}
-	if status == nil || status.Image != image {
-		status = &batonv1alpha1.VerificationStatus{Image: image}
+	if status == nil || status.Image != image || status.Revision != revision {
+		status = &batonv1alpha1.VerificationStatus{Image: image, Revision: revision}
 	}
 	kept := make([]batonv1alpha1.CheckStatus, 0, len(checks))
 	for _, c := range checks {

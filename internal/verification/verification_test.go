@@ -203,16 +203,22 @@ func TestDueOncePerInterval(t *testing.T) {
 	}
 }
 
-func TestResetStartsOverForANewImage(t *testing.T) {
+func TestResetStartsOverForANewImageOrRevision(t *testing.T) {
 	checks := []batonv1alpha1.VerificationCheck{{Name: "a"}}
 	old := &batonv1alpha1.VerificationStatus{Image: "web:1", Checks: []batonv1alpha1.CheckStatus{{Name: "a", Breached: true}, {Name: "gone"}}}
-	if got := Reset(old.DeepCopy(), checks, "web:1"); len(got.Checks) != 1 || !got.Checks[0].Breached {
-		t.Fatalf("same image: %+v, want the breach kept and the removed check dropped", got)
+	old.Revision = 2
+	if got := Reset(old.DeepCopy(), checks, "web:1", 2); len(got.Checks) != 1 || !got.Checks[0].Breached {
+		t.Fatalf("same image and revision: %+v, want the breach kept and the removed check dropped", got)
 	}
-	if got := Reset(old.DeepCopy(), checks, "web:2"); got.Image != "web:2" || len(got.Checks) != 1 || got.Checks[0].Breached {
+	if got := Reset(old.DeepCopy(), checks, "web:2", 3); got.Image != "web:2" || got.Revision != 3 || len(got.Checks) != 1 || got.Checks[0].Breached {
 		t.Fatalf("new image: %+v, want a fresh status", got)
 	}
-	if Reset(old, nil, "web:1") != nil {
+	// web:1 shipped again (revision 4, after a rollback to web:0 the
+	// Environment never saw run): a new release, judged from the start.
+	if got := Reset(old.DeepCopy(), checks, "web:1", 4); got.Revision != 4 || got.Checks[0].Breached {
+		t.Fatalf("a re-ship of the same image: %+v, want a fresh status", got)
+	}
+	if Reset(old, nil, "web:1", 2) != nil {
 		t.Fatal("without checks there is no status.verification")
 	}
 }
