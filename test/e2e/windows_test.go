@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -187,8 +188,16 @@ var _ = Describe("Pause after a failure", func() {
 
 		// oncall (baton-freezer) resumes; the waiting trigger ships.
 		out, _, err := plugin("oncall", "resume", "g2-production")
+		resumed := time.Now()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.TrimSpace(out)).To(Equal(broken))
+		Eventually(func(g Gomega) { g.Expect(getEnv(g, "g2-production").Status.AutoPromotePause).To(BeNil()) }).
+			WithTimeout(30 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		lifted := time.Since(resumed)
+		Eventually(func(g Gomega) { g.Expect(getPromotion(g, next).Status.Phase).NotTo(Equal(batonv1alpha1.PromotionQueued)) }).
+			WithTimeout(30 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		fmt.Printf("MEASURED resume: kubectl promote resume returned -> pause lifted %s, -> waiting Promotion started %s\n",
+			lifted.Round(10*time.Millisecond), time.Since(resumed).Round(10*time.Millisecond))
 		waitPhase(next, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
 		Eventually(func(g Gomega) { expectDeployment(g, "g2-production", image110) }).WithTimeout(time.Minute).Should(Succeed())
 		Eventually(func(g Gomega) {
