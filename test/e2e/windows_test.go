@@ -191,11 +191,14 @@ var _ = Describe("Pause after a failure", func() {
 		resumed := time.Now()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.TrimSpace(out)).To(Equal(broken))
-		Eventually(func(g Gomega) { g.Expect(getEnv(g, "g2-production").Status.AutoPromotePause).To(BeNil()) }).
-			WithTimeout(30 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		fast := func(f func(g Gomega)) {
+			Eventually(f).WithTimeout(30 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		}
+		fast(func(g Gomega) { g.Expect(getEnv(g, "g2-production").Status.AutoPromotePause).To(BeNil()) })
 		lifted := time.Since(resumed)
-		Eventually(func(g Gomega) { g.Expect(getPromotion(g, next).Status.Phase).NotTo(Equal(batonv1alpha1.PromotionQueued)) }).
-			WithTimeout(30 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		fast(func(g Gomega) {
+			g.Expect(getPromotion(g, next).Status.Phase).NotTo(Equal(batonv1alpha1.PromotionQueued))
+		})
 		fmt.Printf("MEASURED resume: kubectl promote resume returned -> pause lifted %s, -> waiting Promotion started %s\n",
 			lifted.Round(10*time.Millisecond), time.Since(resumed).Round(10*time.Millisecond))
 		waitPhase(next, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
