@@ -62,7 +62,7 @@ var _ = Describe("kubectl promote resume", func() {
 		Expect(res.stderr).To(ContainSubstring("bob already resumed it"))
 	})
 
-	It("refuses alice, a promoter, naming the verb, and says so when nothing is paused", func() {
+	It("refuses alice, a promoter, naming the verb, and says so when nothing is paused or the Promotion is gone", func() {
 		res := run("bob", ns, "resume", "production")
 		Expect(res.code).To(Equal(ExitFailed), "%s", res)
 		Expect(res.stderr).To(ContainSubstring(`autoPromote in Environment "production" is not paused: nothing to resume`))
@@ -74,5 +74,12 @@ var _ = Describe("kubectl promote resume", func() {
 		Expect(res.stderr).To(ContainSubstring(`user "alice" may not resume autoPromote in Environment "production": that needs the "resume" verb on environments/production`))
 		Expect(res.stderr).To(ContainSubstring("kubectl auth can-i resume environments/production -n " + ns))
 		Expect(getPromotion(ctx, ns, name).Spec.Resume).To(BeFalse())
+
+		// Deleted by hand: nobody can resume it; the answer says what lifts the pause.
+		Expect(admin.Delete(ctx, getPromotion(ctx, ns, name))).To(Succeed())
+		res = run("bob", ns, "resume", "production")
+		Expect(res.code).To(Equal(ExitFailed), "%s", res)
+		Expect(res.stderr).To(ContainSubstring("Promotion " + name + `, which paused autoPromote in Environment "production", no longer exists`))
+		Expect(res.stderr).To(ContainSubstring(`kubectl patch environment production -n ` + ns + ` --subresource=status --type=merge -p '{"status":{"autoPromotePause":null}}'`))
 	})
 })

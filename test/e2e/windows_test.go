@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -170,13 +172,35 @@ var _ = Describe("Pause after a failure", func() {
 		Expect(err).To(HaveOccurred())
 		Expect(stderr).To(ContainSubstring(`user "alice" may not resume autoPromote in Environment "g2-production"`))
 		Expect(stderr).To(ContainSubstring(`the "resume" verb on environments/g2-production`))
+		// Nor by hand: a forged resumedBy does not help, and dropping the
+		// finished label (to make Baton look again) is Baton's alone.
+		forged := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"resume":true,"resumedBy":{"username":"oncall"}}}`))
+		err = alice.Patch(suiteCtx, getPromotion(Default, broken), forged)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring(`the "resume" verb on environments/g2-production`))
+		unlabel := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"`+batonv1alpha1.FinishedLabel+`":null}}}`))
+		err = alice.Patch(suiteCtx, getPromotion(Default, broken), unlabel)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("metadata.labels[" + batonv1alpha1.FinishedLabel + "]"))
 		Expect(getPromotion(Default, broken).Spec.Resume).To(BeFalse())
+		Expect(getPromotion(Default, broken).IsFinishedLabelled()).To(BeTrue())
 		Expect(getEnv(Default, "g2-production").Status.AutoPromotePause).NotTo(BeNil())
 
 		// oncall (baton-freezer) resumes; the waiting trigger ships.
 		out, _, err := plugin("oncall", "resume", "g2-production")
+		resumed := time.Now()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.TrimSpace(out)).To(Equal(broken))
+		fast := func(f func(g Gomega)) {
+			Eventually(f).WithTimeout(30 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+		}
+		fast(func(g Gomega) { g.Expect(getEnv(g, "g2-production").Status.AutoPromotePause).To(BeNil()) })
+		lifted := time.Since(resumed)
+		fast(func(g Gomega) {
+			g.Expect(getPromotion(g, next).Status.Phase).NotTo(Equal(batonv1alpha1.PromotionQueued))
+		})
+		fmt.Printf("MEASURED resume: kubectl promote resume returned -> pause lifted %s, -> waiting Promotion started %s\n",
+			lifted.Round(10*time.Millisecond), time.Since(resumed).Round(10*time.Millisecond))
 		waitPhase(next, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
 		Eventually(func(g Gomega) { expectDeployment(g, "g2-production", image110) }).WithTimeout(time.Minute).Should(Succeed())
 		Eventually(func(g Gomega) {
