@@ -74,13 +74,14 @@ var _ = Describe("Commit statuses on the source commit", Ordered, func() {
 	)
 	BeforeAll(func() { srv = gitServer() })
 	// start runs a manager whose reporter calls a forge of that kind.
-	start := func(kind string) {
+	start := func(kind string, allowedHosts ...string) {
 		forge = forgetest.Start(kind, forgeToken)
 		DeferCleanup(forge.Close)
 		o := newObserved()
 		scrape, logs = o.scrape, o.logs
 		reporter = commitstatus.New(k8sClient, k8sClient, 2, 100, o.logger.WithName("commitstatus"))
 		reporter.HTTP.Transport = forge.Client().Transport
+		reporter.AllowedHosts = allowedHosts
 		reporter.Attempts, reporter.Backoff, reporter.Timeout = 3, 20*time.Millisecond, 2*time.Second
 		rctx, cancel := context.WithCancel(ctx)
 		go func() { _ = reporter.Start(rctx) }()
@@ -177,8 +178,8 @@ var _ = Describe("Commit statuses on the source commit", Ordered, func() {
 	)
 
 	DescribeTable("goes on with the Promotion when the forge does not take the status, and says why on staging",
-		func(kind string, breakForge func(*forgetest.Server), missingSecret bool, reason, says, result string, retried bool) {
-			start(kind)
+		func(kind string, breakForge func(*forgetest.Server), missingSecret bool, reason, says, result string, retried bool, allowedHosts ...string) {
+			start(kind, allowedHosts...)
 			breakForge(forge)
 			repo := newAppRepo(srv)
 			c0 := repo.head()
@@ -202,6 +203,9 @@ var _ = Describe("Commit statuses on the source commit", Ordered, func() {
 				}
 			}).Should(Succeed())
 			Expect(forge.Received()).To(BeEmpty())
+			if missingSecret || len(allowedHosts) > 0 {
+				Expect(forge.Calls()).To(BeZero(), "refused before any connection")
+			}
 			Expect(imageOf(ctx, s.stagingDep)).To(Equal(webImage(c0)), "the deploy went on")
 			expectNoToken(ctx, s, logs.String())
 		},
@@ -213,6 +217,10 @@ var _ = Describe("Commit statuses on the source commit", Ordered, func() {
 			batonv1alpha1.CommitStatusUnauthorizedReason, `refused the token in key "token" of Secret forge-token (401 Unauthorized)`, "unauthorized", false),
 		Entry("a missing Secret", "github", func(*forgetest.Server) {}, true,
 			batonv1alpha1.CommitStatusInvalidReason, "spec.source.commitStatus.secretRef: Secret forge-token not found", "invalid", false),
+		// An Environment editor points the address at her own server to
+		// collect the team's forge token: the allow-list of Git hosts holds.
+		Entry("an address outside --allowed-git-hosts", "gitea", func(*forgetest.Server) {}, false,
+			batonv1alpha1.CommitStatusInvalidReason, `spec.source.commitStatus.address names host "127.0.0.1", which is not in the manager's --allowed-git-hosts (git.example.com)`, "invalid", false, "git.example.com"),
 	)
 })
 
