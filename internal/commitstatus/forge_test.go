@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -94,19 +95,30 @@ func TestGitLabSameState(t *testing.T) {
 	}
 }
 
-// TestRedirectElsewhere: a forge that redirects to another host does not
-// get the token sent there.
+// TestRedirectElsewhere: a forge that redirects the call to another host
+// does not get the token sent there, not even GitLab's PRIVATE-TOKEN
+// header, which Go's client would carry along.
 func TestRedirectElsewhere(t *testing.T) {
-	other := forgetest.Start("github", token)
-	defer other.Close()
-	srv := forgetest.Start("github", token)
-	defer srv.Close()
-	hc := &http.Client{Transport: srv.Client().Transport, CheckRedirect: sameHost}
-	// The second server answers at another port: another host for
-	// SameHost, which compares host:port.
-	req, _ := http.NewRequest(http.MethodPost, other.URL+"/x", nil)
-	via, _ := http.NewRequest(http.MethodPost, srv.URL+"/x", nil)
-	if hc.CheckRedirect(req, []*http.Request{via}) == nil {
-		t.Fatal("a redirect to another host is followed")
+	for _, forge := range []string{"github", "gitlab", "gitea"} {
+		t.Run(forge, func(t *testing.T) {
+			other := forgetest.Start(forge, token)
+			defer other.Close()
+			redirector := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+			}))
+			defer redirector.Close()
+			addr, _ := url.Parse(redirector.URL)
+			if forge == "github" {
+				addr.Path = "/api/v3"
+			}
+			// httptest's servers share one certificate: the client trusts
+			// both, so only the redirect policy keeps the call from other.
+			hc := &http.Client{Transport: other.Client().Transport, CheckRedirect: sameHost}
+			err := Send(context.Background(), hc, Target{Provider: batonv1alpha1.CommitStatusProvider(forge), Address: addr, Repository: "acme/web", Token: token},
+				sha, Status{State: Success, Context: "baton/staging", Description: "staging: deployed and verified"})
+			if err == nil || other.Calls() != 0 {
+				t.Fatalf("Send = %v; the other host got %d calls", err, other.Calls())
+			}
+		})
 	}
 }
