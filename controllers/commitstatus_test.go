@@ -161,6 +161,17 @@ var _ = Describe("Commit statuses on the source commit", Ordered, func() {
 			Expect(got[failed+1:]).To(ContainElement(MatchRegexp(`^(pending|running) production: rolling back to `)), "the rollback shows on the commit it undoes: %v", got)
 			Expect(statusesOn(forge, c1, "baton/staging")).To(ContainElement("success staging: deployed and verified"))
 
+			for _, r := range forge.Received() {
+				GinkgoWriter.Printf("commit-status %s %s %-16s %-8s %s\n", kind, r.SHA[:7], r.Context, r.State, r.Description)
+			}
+			for _, sha := range []string{c0, c1} {
+				for _, context := range []string{"baton/staging", "baton/production"} {
+					got := statusesOn(forge, sha, context)
+					for i := 1; i < len(got); i++ {
+						Expect(got[i]).NotTo(Equal(got[i-1]), "a phase change that shows nothing new costs no call: %v", got)
+					}
+				}
+			}
 			By("the condition and the metric say the statuses went through, and the token is nowhere")
 			Eventually(func(g Gomega) {
 				c := s.commitStatusCondition(ctx, g)

@@ -75,7 +75,7 @@ func Describe(ch Change, required int32) (st Status, ok bool) {
 	case ch.Phase == "" || ch.Phase == batonv1alpha1.PromotionPending:
 		st.State, st.Description = Pending, "pending"
 	case ch.Phase == batonv1alpha1.PromotionQueued:
-		st.State, st.Description = Pending, "queued behind another promotion"
+		st.State, st.Description = Pending, "queued"
 	case ch.Phase == batonv1alpha1.PromotionPromoting:
 		st.State, st.Description = Running, "deploying"
 	case ch.Phase == batonv1alpha1.PromotionRollingOut:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -49,7 +50,17 @@ type Reporter struct {
 	AllowedHosts []string
 	Log          logr.Logger
 	queues       []chan Change
+
+	// last is what each commit's context last showed, so that a phase
+	// change that shows nothing new (Promoting and RollingOut of a
+	// rollback) costs no call against the forge's rate limit.
+	mu   sync.Mutex
+	last map[string]Status
 }
+
+// maxRemembered bounds last; past it, it starts over (a repeat costs one
+// call, nothing more).
+const maxRemembered = 10000
 
 // New is a Reporter with workers queues of size changes each.
 func New(reader client.Reader, writer client.Client, workers, size int, log logr.Logger) *Reporter {
@@ -124,7 +135,7 @@ func (r *Reporter) deliver(ctx context.Context, ch Change) {
 		return
 	}
 	st, ok := Describe(ch, env.Spec.Approval.Required)
-	if !ok {
+	if !ok || r.shown(ch.Namespace, sha, st) {
 		return
 	}
 	t, err := r.target(ctx, entry)
@@ -137,6 +148,7 @@ func (r *Reporter) deliver(ctx context.Context, ch Change) {
 	provider := string(t.Provider)
 	attempts, err := r.send(ctx, ch.Namespace, t, sha, st)
 	if err == nil {
+		r.remember(ch.Namespace, sha, st)
 		metrics.CommitStatusesTotal.WithLabelValues(ch.Namespace, provider, "sent").Inc()
 		r.condition(ctx, entry, metav1.ConditionTrue, batonv1alpha1.CommitStatusSentReason,
 			fmt.Sprintf("Reporting the state of each Environment on the source commits of %s at %s (%s)", t.Repository, t.Address.Host, provider))
@@ -151,6 +163,21 @@ func (r *Reporter) deliver(ctx context.Context, ch Change) {
 	r.Log.Info("A commit status was not reported", "namespace", ch.Namespace, "environment", ch.Environment,
 		"promotion", ch.Promotion, "context", st.Context, "commit", sha, "reason", reason, "error", ferr.Error())
 	r.condition(ctx, entry, metav1.ConditionFalse, reason, msg)
+}
+
+func (r *Reporter) shown(namespace, sha string, st Status) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last[namespace+"/"+sha+"/"+st.Context] == st
+}
+
+func (r *Reporter) remember(namespace, sha string, st Status) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil || len(r.last) >= maxRemembered {
+		r.last = map[string]Status{}
+	}
+	r.last[namespace+"/"+sha+"/"+st.Context] = st
 }
 
 // path reads ch's Environment and the entry Environment of its path; entry
