@@ -67,6 +67,9 @@ type PromotionReconciler struct {
 	Self string
 	// Notifier, when set, gets every phase change, after the write.
 	Notifier Notifier
+	// CommitStatuses, when set, gets every phase change, after the write,
+	// to report on the source commit (commitstatus.Reporter in the manager).
+	CommitStatuses CommitStatusReporter
 	// Freezes verifies freeze seals; nil trusts no freeze's frozenBy (each
 	// still holds Promotions).
 	Freezes FreezeVerifier

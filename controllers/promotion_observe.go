@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/commitstatus"
 	"github.com/baton-dev/baton/internal/dora"
 	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/notify"
@@ -65,6 +66,24 @@ func (r *PromotionReconciler) audit(ctx context.Context, from batonv1alpha1.Prom
 	if r.Notifier != nil {
 		r.Notifier.Notify(ev)
 	}
+	if r.CommitStatuses != nil {
+		r.CommitStatuses.Report(commitStatusChange(promo, ev))
+	}
+}
+
+// commitStatusChange is what the commit-status reporter needs of a phase
+// change: the audit Event's facts and the trusted source commit.
+func commitStatusChange(promo *batonv1alpha1.Promotion, ev notify.Event) commitstatus.Change {
+	ch := commitstatus.Change{
+		Namespace: ev.Namespace, Environment: ev.Environment, Promotion: ev.Promotion,
+		Phase: promo.Status.Phase, Image: promo.Status.Image, Digest: promo.Status.Digest,
+		PreviousImage: promo.Status.PreviousImage, Rollback: promote.IsRollback(promo),
+		SourceCommit: promote.SourceCommit(promo), Approvals: len(ev.ApprovedBy), Reason: ev.Reason,
+	}
+	if promo.Spec.Rollback != nil {
+		ch.ToRevision = promo.Spec.Rollback.ToRevision
+	}
+	return ch
 }
 
 // auditPause writes the audit line for a pause that this Decision set
@@ -141,4 +160,10 @@ func (r *PromotionReconciler) upstream(ctx context.Context, env *batonv1alpha1.E
 // the manager); Notify must never block.
 type Notifier interface {
 	Notify(ev notify.Event)
+}
+
+// CommitStatusReporter reports phase changes on source commits; Report
+// must never block.
+type CommitStatusReporter interface {
+	Report(ch commitstatus.Change)
 }

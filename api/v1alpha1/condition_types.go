@@ -273,3 +273,28 @@ const (
 	// is running.
 	WatchingReason = "Watching"
 )
+
+// Commit status (spec.source.commitStatus) condition and reasons, on the
+// entry Environment.
+const (
+	// CommitStatusReportedCondition: whether Baton's last report of a state
+	// on a source commit reached the forge. It never holds up a Promotion.
+	CommitStatusReportedCondition = "CommitStatusReported"
+	// CommitStatusSentReason: the forge accepted the last commit status.
+	CommitStatusSentReason = "CommitStatusSent"
+	// CommitStatusRateLimitedReason: the forge refused the call for its rate
+	// limit (429, or 403 with X-RateLimit-Remaining: 0); the message says
+	// when it may be tried again.
+	CommitStatusRateLimitedReason = "CommitStatusRateLimited"
+	// CommitStatusUnauthorizedReason: the forge refused the token (401 or
+	// 403); the message names the Secret, never the token.
+	CommitStatusUnauthorizedReason = "CommitStatusUnauthorized"
+	// CommitStatusFailedReason: the forge was unreachable or answered an
+	// error after every retry (a 404 means the repository or commit is not
+	// where spec.source.commitStatus says).
+	CommitStatusFailedReason = "CommitStatusFailed"
+	// CommitStatusInvalidReason: spec.source.commitStatus cannot be used (a
+	// missing or unsuitable Secret, an address the manager does not allow);
+	// the message names the field.
+	CommitStatusInvalidReason = "CommitStatusInvalid"
+)

@@ -251,6 +251,14 @@ type Revision struct {
 	// +kubebuilder:validation:MaxLength=64
 	Commit string `json:"commit,omitempty"`
 
+	// SourceCommit is the application commit this revision's image was
+	// built from, when a Promotion that spec.source created brought it to
+	// the entry Environment. Downstream Environments find the commit to
+	// report their state on here.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	SourceCommit string `json:"sourceCommit,omitempty"`
+
 	// Rollback is true when this revision is a rollback.
 	// +optional
 	Rollback bool `json:"rollback,omitempty"`

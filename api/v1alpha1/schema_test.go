@@ -37,6 +37,11 @@ func validEnvironment(ns string) *batonv1alpha1.Environment {
 	}
 }
 
+func commitStatusSource(url string) *batonv1alpha1.Source {
+	return &batonv1alpha1.Source{Git: batonv1alpha1.GitSource{URL: url}, Image: "reg.example.com/web:{{ .ShortSHA }}",
+		CommitStatus: &batonv1alpha1.CommitStatus{SecretRef: batonv1alpha1.LocalObjectReference{Name: "forge-token"}}}
+}
+
 func gitDelivery() *batonv1alpha1.GitDelivery {
 	return &batonv1alpha1.GitDelivery{
 		URL:  "https://git.example.com/config.git",
@@ -163,7 +168,41 @@ var _ = Describe("The CRD schema", func() {
 		Entry("an over-long workload name", func(e *batonv1alpha1.Environment) {
 			e.Spec.Workload.Name = strings.Repeat("a", 254)
 		}, "spec.workload.name", "Too long"),
+		Entry("a commit-status provider Baton does not know", func(e *batonv1alpha1.Environment) {
+			e.Spec.Source = commitStatusSource("https://github.com/acme/web.git")
+			e.Spec.Source.CommitStatus.Provider = "bitbucket"
+		}, "spec.source.commitStatus.provider", `Unsupported value: "bitbucket"`),
+		Entry("a plain http:// commit-status address, which would carry the token", func(e *batonv1alpha1.Environment) {
+			e.Spec.Source = commitStatusSource("https://git.example.com/acme/web.git")
+			e.Spec.Source.CommitStatus.Provider = batonv1alpha1.CommitStatusGitea
+			e.Spec.Source.CommitStatus.Address = "http://git.example.com"
+		}, "spec.source.commitStatus.address", "address must be https://: the token travels with every call"),
+		Entry("a commit-status address with credentials in it", func(e *batonv1alpha1.Environment) {
+			e.Spec.Source = commitStatusSource("https://git.example.com/acme/web.git")
+			e.Spec.Source.CommitStatus.Provider = batonv1alpha1.CommitStatusGitea
+			e.Spec.Source.CommitStatus.Address = "https://user:pw@git.example.com"
+		}, "spec.source.commitStatus.address", "no spaces, credentials, query or fragment"),
+		Entry("a host other than github.com or gitlab.com without a provider", func(e *batonv1alpha1.Environment) {
+			e.Spec.Source = commitStatusSource("https://git.example.com/acme/web.git")
+			e.Spec.Source.CommitStatus.Address = "https://git.example.com"
+		}, "spec.source.commitStatus.provider", "the host of git.url is neither github.com nor gitlab.com: set commitStatus.provider"),
+		Entry("gitea without an address", func(e *batonv1alpha1.Environment) {
+			e.Spec.Source = commitStatusSource("git@git.example.com:acme/web.git")
+			e.Spec.Source.CommitStatus.Provider = batonv1alpha1.CommitStatusGitea
+		}, "spec.source.commitStatus.address", "commitStatus.address is required"),
+		Entry("a commit-status repository that is no path", func(e *batonv1alpha1.Environment) {
+			e.Spec.Source = commitStatusSource("https://github.com/acme/web.git")
+			e.Spec.Source.CommitStatus.Repository = "web"
+		}, "spec.source.commitStatus.repository", "should match"),
 	)
+
+	It("accepts spec.source.commitStatus on github.com and gitlab.com with nothing but a secretRef", func() {
+		for _, url := range []string{"https://github.com/acme/web.git", "git@gitlab.com:acme/platform/web.git", "ssh://git@github.com/acme/web"} {
+			env := validEnvironment(ns)
+			env.Spec.Source = commitStatusSource(url)
+			Expect(k8sClient.Create(ctx, env)).To(Succeed(), url)
+		}
+	})
 
 	DescribeTable("rejects a bad Promotion on create, naming the field",
 		func(mutate func(*batonv1alpha1.Promotion), field, why string) {

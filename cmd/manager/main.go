@@ -26,6 +26,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/controllers"
 	"github.com/baton-dev/baton/internal/certs"
+	"github.com/baton-dev/baton/internal/commitstatus"
 	"github.com/baton-dev/baton/internal/delivery"
 	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/gitdelivery"
@@ -245,6 +246,14 @@ func main() {
 		setupLog.Error(err, "unable to set up notifications")
 		os.Exit(1)
 	}
+	// States on the source commits go to the forge the same way, on the
+	// hosts --allowed-git-hosts allows (the forge is the Git server).
+	commitStatuses := commitstatus.New(mgr.GetAPIReader(), mgr.GetClient(), 2, 1000, ctrl.Log.WithName("commitstatus"))
+	commitStatuses.AllowedHosts = network.AllowedHosts
+	if err := mgr.Add(commitStatuses); err != nil {
+		setupLog.Error(err, "unable to set up commit statuses")
+		os.Exit(1)
+	}
 	deliveryDone := make(chan event.GenericEvent)
 	gitDeliverer.Notify = controllers.NotifyOn(deliveryDone)
 	if err := (&controllers.PromotionReconciler{
@@ -255,12 +264,13 @@ func main() {
 		Deliverer: controllers.Deliverers(
 			&delivery.Direct{Workloads: workloads},
 			gitDeliverer),
-		Admission:    admissionKeys,
-		Self:         selfName,
-		Notifier:     notifier,
-		Freezes:      admissionKeys,
-		Concurrency:  *promotionConcurrency,
-		DeliveryDone: deliveryDone,
+		Admission:      admissionKeys,
+		Self:           selfName,
+		Notifier:       notifier,
+		CommitStatuses: commitStatuses,
+		Freezes:        admissionKeys,
+		Concurrency:    *promotionConcurrency,
+		DeliveryDone:   deliveryDone,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
 		os.Exit(1)

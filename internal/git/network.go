@@ -38,23 +38,31 @@ type Network struct {
 // urlHost is the host of an https://, http://, ssh:// or scp-like
 // (git@host:org/repo) URL, without port or brackets.
 func urlHost(rawURL string) (scheme, host string, err error) {
+	scheme, host, _, err = SplitURL(rawURL)
+	return scheme, host, err
+}
+
+// SplitURL is the scheme ("ssh" for scp-like), host (without port or
+// brackets) and path of an https://, http://, ssh:// or scp-like
+// (git@host:org/repo) URL.
+func SplitURL(rawURL string) (scheme, host, path string, err error) {
 	if !strings.Contains(rawURL, "://") {
 		// scp-like: [user@]host:path
 		rest := rawURL
 		if i := strings.Index(rest, "@"); i >= 0 {
 			rest = rest[i+1:]
 		}
-		h, _, ok := strings.Cut(rest, ":")
+		h, p, ok := strings.Cut(rest, ":")
 		if !ok || h == "" {
-			return "", "", fmt.Errorf("want https://host/path, ssh://host/path or user@host:path")
+			return "", "", "", fmt.Errorf("want https://host/path, ssh://host/path or user@host:path")
 		}
-		return "ssh", strings.Trim(h, "[]"), nil
+		return "ssh", strings.Trim(h, "[]"), p, nil
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	return strings.ToLower(u.Scheme), u.Hostname(), nil
+	return strings.ToLower(u.Scheme), u.Hostname(), u.Path, nil
 }
 
 // check refuses a URL whose host the policy does not allow, and

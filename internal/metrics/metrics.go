@@ -70,7 +70,7 @@ var durationBuckets = prometheus.ExponentialBuckets(0.5, 2, 19)
 var all = []prometheus.Collector{PromotionsTotal, PhaseDuration, RollbacksTotal, ChangesTotal, ChangeFailuresTotal,
 	LeadTime, TimeToRestore, GitPushAttempts, GitOperationDuration,
 	EnvironmentInfo, EnvironmentVerified, EnvironmentLastVerified, EnvironmentActiveSince, EnvironmentRolloutTimeout,
-	NotificationsTotal, NotificationRetries}
+	NotificationsTotal, NotificationRetries, CommitStatusesTotal, CommitStatusRetries}
 
 // The results of a push, baton_git_push_attempts_total's label values.
 const (
@@ -113,4 +113,12 @@ var (
 	NotificationRetries = newCounterVec("baton_notification_retries_total",
 		"Notification deliveries retried after the receiver failed or was unreachable, by namespace and NotificationPolicy.",
 		"namespace", "policy")
+	// CommitStatusesTotal counts commit statuses by how they ended.
+	CommitStatusesTotal = newCounterVec("baton_commit_statuses_total",
+		"Commit statuses on source commits, by namespace, provider (github, gitlab, gitea) and result: sent, rate_limited, unauthorized, rejected, unavailable (after every retry), invalid (spec.source.commitStatus or its Secret is wrong) or dropped (the queue was full).",
+		"namespace", "provider", "result")
+	// CommitStatusRetries counts commit-status calls tried again.
+	CommitStatusRetries = newCounterVec("baton_commit_status_retries_total",
+		"Commit-status calls tried again after the forge failed, was unreachable or rate-limited the call, by namespace and provider.",
+		"namespace", "provider")
 )

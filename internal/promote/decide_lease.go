@@ -170,7 +170,9 @@ func (x *decider) grantLease(promo *batonv1alpha1.Promotion) {
 		ApprovedBy:  ApprovedBy(promo),
 		Rollback:    IsRollback(promo),
 		Reship:      reship,
-		StartedAt:   x.now(),
+		// Downstream Environments find the commit of this image here.
+		SourceCommit: SourceCommit(promo),
+		StartedAt:    x.now(),
 		// A break-glass start is on the record of the revision it made.
 		OverriddenBy:   overriddenBy(promo),
 		OverrideReason: overrideReason(promo),

@@ -45,3 +45,14 @@ func Head(promos []batonv1alpha1.Promotion) *batonv1alpha1.Promotion {
 	}
 	return slices.MinFunc(queue, QueueLess)
 }
+
+// SourceCommit is the application commit of a Promotion that spec.source
+// created: its source-commit annotation, trusted only on the manager's own
+// Promotions (the admission webhook keeps everyone else from setting it).
+// Empty for any other Promotion.
+func SourceCommit(p *batonv1alpha1.Promotion) string {
+	if p.Spec.RequestedBy == nil || p.Spec.RequestedBy.Username != ControllerUser || IsRollback(p) {
+		return ""
+	}
+	return p.Annotations[batonv1alpha1.SourceCommitAnnotation]
+}

@@ -439,6 +439,46 @@ var _ = Describe("red team: git and credentials", Label("redteam"), Ordered, fun
 		)
 	})
 
+	Context("class 7c: commit statuses that would carry the forge token", func() {
+		// mallory may edit one entry Environment, not read Secrets. She
+		// changes spec.source.commitStatus so that the team's forge token
+		// would travel in the clear, or to a forge Baton would have to
+		// guess. The API server refuses each, naming the field, and the
+		// Environment keeps what the team set.
+		It("refuses a plain http:// address, credentials in the address and an unknown provider, naming the field", func() {
+			const env = "rt-commit-status"
+			team := `{"provider":"gitea","address":"https://127.0.0.1:1","repository":"acme/web","secretRef":{"name":"rt-forge-token"}}`
+			newEnvironment(env, func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
+				// A host outside --allowed-git-hosts: the source controller
+				// never connects, and no Promotion is created.
+				s.Source = &batonv1alpha1.Source{Git: batonv1alpha1.GitSource{URL: "https://git.rt.example/acme/web.git"}, Image: "registry.example.com/web:{{ .ShortSHA }}"}
+			})
+			grantMallory(env, ns, editEnvironment(env))
+			patchAs := func(commitStatus string) error {
+				return mallory.Patch(suiteCtx, &batonv1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: env}},
+					client.RawPatch(types.MergePatchType, []byte(`{"spec":{"source":{"commitStatus":`+commitStatus+`}}}`)))
+			}
+			// The positive signal first: mallory may edit it, and a valid
+			// commitStatus is accepted.
+			Expect(patchAs(team)).To(Succeed())
+			for _, tc := range []struct{ patch, field, why string }{
+				{`{"address":"http://127.0.0.2:8080"}`, "spec.source.commitStatus.address", "address must be https://: the token travels with every call"},
+				{`{"address":"https://mallory:pw@127.0.0.1:1"}`, "spec.source.commitStatus.address", "no spaces, credentials, query or fragment"},
+				{`{"provider":"bitbucket"}`, "spec.source.commitStatus.provider", `Unsupported value: "bitbucket"`},
+				{`{"provider":null}`, "spec.source.commitStatus.provider", "the host of git.url is neither github.com nor gitlab.com"},
+			} {
+				err := patchAs(tc.patch)
+				Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: %v", tc.patch, err)
+				Expect(err.Error()).To(ContainSubstring(tc.field), tc.patch)
+				Expect(err.Error()).To(ContainSubstring(tc.why), tc.patch)
+			}
+			e := &batonv1alpha1.Environment{}
+			Expect(admin.Get(suiteCtx, types.NamespacedName{Namespace: ns, Name: env}, e)).To(Succeed())
+			Expect(e.Spec.Source.CommitStatus.Address).To(Equal("https://127.0.0.1:1"))
+			Expect(e.Spec.Source.CommitStatus.Provider).To(Equal(batonv1alpha1.CommitStatusGitea))
+		})
+	})
+
 	Context("class 8: a commit someone else pushed", func() {
 		// forged creates an Environment needing one approval, lets mallory
 		// read the waiting Promotion's UID and push a commit carrying it,
