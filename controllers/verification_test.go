@@ -330,6 +330,6 @@ var _ = DescribeTable("The Environment CRD refuses a check spec it can tell is w
 		"spec.verification.checks[0].prometheus.below"),
 	Entry("a failureLimit of zero", func(c *batonv1alpha1.VerificationCheck) { c.FailureLimit = -1 },
 		"spec.verification.checks[0].failureLimit"),
-	Entry("no prometheus", func(c *batonv1alpha1.VerificationCheck) { c.Prometheus = nil },
-		"a check needs prometheus"),
+	Entry("neither prometheus nor job", func(c *batonv1alpha1.VerificationCheck) { c.Prometheus = nil },
+		"spec.verification.checks[0]: Invalid value: a check needs exactly one of prometheus or job"),
 )
