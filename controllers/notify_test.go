@@ -96,7 +96,10 @@ var _ = Describe("Notifications", func() {
 		go func() { _ = n.Start(nctx) }()
 		stopManager := startPromotionManager(nil, engineTuning{
 			options: o.options,
-			engine:  func(r *PromotionReconciler) { r.Notifier = n },
+			engine: func(r *PromotionReconciler) {
+				r.Notifier = n
+				r.PromotionLink = "https://console.example.com/k8s/ns/{namespace}/promotion.baton.dev~v1alpha1~Promotion/{name}"
+			},
 		})
 		stop = func() { stopManager(); cancelNotifier() }
 	})
@@ -129,6 +132,7 @@ var _ = Describe("Notifications", func() {
 			"Promotion": Equal(good.Name), "UID": Equal(string(good.UID)), "Kind": Equal("promote"),
 			"FromPhase": Equal("RollingOut"), "Phase": Equal("Succeeded"), "Image": Equal(web2), "FromImage": Equal(web0),
 			"Revision": Equal(good.Status.Revision), "RequestedBy": Equal("alice"), "Reason": Equal(readyReason(good)),
+			"PromotionURL": Equal("https://console.example.com/k8s/ns/" + s.ns + "/promotion.baton.dev~v1alpha1~Promotion/" + good.Name),
 		})))
 		Expect(events).To(ContainElement(HaveField("Environment", "staging")))
 
@@ -154,6 +158,7 @@ var _ = Describe("Notifications", func() {
 		Expect(msg.Blocks[0].Text.Type).To(Equal("mrkdwn"))
 		Expect(msg.Blocks[0].Text.Text).To(ContainSubstring("Image `" + web2 + "` (was `" + web0 + "`)"))
 		Expect(msg.Blocks[0].Text.Text).To(ContainSubstring("Requested by alice"))
+		Expect(msg.Blocks[0].Text.Text).To(ContainSubstring("<https://console.example.com/k8s/ns/" + s.ns + "/promotion.baton.dev~v1alpha1~Promotion/" + good.Name + "|Promotion " + good.Name + ">"))
 
 		Eventually(func(g Gomega) {
 			fams := scrape.families(g)

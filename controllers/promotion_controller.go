@@ -24,6 +24,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
 	"github.com/baton-dev/baton/internal/identity"
+	"github.com/baton-dev/baton/internal/notify"
 	"github.com/baton-dev/baton/internal/promote"
 )
 
@@ -67,6 +68,9 @@ type PromotionReconciler struct {
 	Self string
 	// Notifier, when set, gets every phase change, after the write.
 	Notifier Notifier
+	// PromotionLink is where a person sees a Promotion (--promotion-url):
+	// the notifications' promotionURL. Empty links nothing.
+	PromotionLink notify.PromotionLink
 	// CommitStatuses, when set, gets every phase change, after the write,
 	// to report on the source commit (commitstatus.Reporter in the manager).
 	CommitStatuses CommitStatusReporter

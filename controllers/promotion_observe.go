@@ -44,6 +44,7 @@ func (r *PromotionReconciler) observe(ctx context.Context, in promote.Input, pro
 // NotificationPolicies.
 func (r *PromotionReconciler) audit(ctx context.Context, from batonv1alpha1.PromotionPhase, promo *batonv1alpha1.Promotion) {
 	ev := notify.EventOf(promo, from, r.Clock.Now())
+	ev.PromotionURL = r.PromotionLink.For(promo.Namespace, promo.Name)
 	ctrl.LoggerFrom(ctx).WithName("audit").Info("Promotion phase changed",
 		"audit", true,
 		"promotion", klog.KObj(promo),

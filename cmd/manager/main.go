@@ -80,6 +80,7 @@ func main() {
 	webhookClientCA := flag.String("webhook-client-ca-file", "", "A PEM file of the CA that signs the API server's client certificate for webhooks. When set, the webhook server refuses, during the TLS handshake, every caller without a certificate from it (docs/install.md#authenticating-the-api-server). Empty accepts any caller, who can then obtain admission markers.")
 	webhookClientNames := flag.String("webhook-client-names", "", "Comma-separated Common Names or DNS names, one of which the caller's client certificate must carry; only with --webhook-client-ca-file. Empty accepts any certificate the CA signed.")
 	allowedGitHosts := flag.String("allowed-git-hosts", "", "Comma-separated hosts that delivery.git.url and spec.source.git.url may name (\".example.com\" for every host under example.com). Empty allows every host.")
+	promotionURL := flag.String("promotion-url", "", "A Promotion's page in your console, with {namespace} and {name}, such as https://console.example.com/k8s/ns/{namespace}/promotion.baton.dev~v1alpha1~Promotion/{name}: the promotionURL of notifications. Empty links nothing.")
 	allowedPrometheusHosts := flag.String("allowed-prometheus-hosts", "", "Comma-separated hosts that spec.verification.checks[].prometheus.address may name (\".example.com\" for every host under example.com). Empty allows every host.")
 	insecureHTTPGitHosts := flag.String("insecure-http-git-hosts", "", "Comma-separated loopback hosts that may be sent Git credentials over plain http://, for a development cluster. Empty sends credentials only over https:// and SSH.")
 	hooksAddr := flag.String("hooks-bind-address", ":9292", "The address the push webhook receiver (/hooks/<namespace>/<environment>) listens on, on every replica.")
@@ -241,6 +242,11 @@ func main() {
 	gitDeliverer.Network = network
 	// Phase changes go to NotificationPolicies from a bounded queue, off
 	// the reconcile path.
+	promotionLink, err := notify.ParsePromotionLink(*promotionURL)
+	if err != nil {
+		setupLog.Error(err, "invalid --promotion-url")
+		os.Exit(1)
+	}
 	notifier := notify.New(mgr.GetAPIReader(), 1000, ctrl.Log.WithName("notify"))
 	if err := mgr.Add(notifier); err != nil {
 		setupLog.Error(err, "unable to set up notifications")
@@ -267,6 +273,7 @@ func main() {
 		Admission:      admissionKeys,
 		Self:           selfName,
 		Notifier:       notifier,
+		PromotionLink:  promotionLink,
 		CommitStatuses: commitStatuses,
 		Freezes:        admissionKeys,
 		Concurrency:    *promotionConcurrency,
