@@ -74,12 +74,12 @@ func (q PrometheusQuerier) Query(ctx context.Context, address string, creds Cred
 			"address names host %q, which is not in the manager's --allowed-prometheus-hosts (%s); Baton connects to no other host",
 			u.Hostname(), strings.Join(q.AllowedHosts, ","))}
 	}
-	base, err := q.base(creds.CA)
+	base, own, err := q.base(creds.CA)
 	if err != nil {
 		return nil, &QueryError{Reason: batonv1alpha1.InvalidCheckReason, Message: err.Error()}
 	}
-	if t, ok := base.(*http.Transport); ok && t != http.DefaultTransport {
-		defer t.CloseIdleConnections() // made for this query only
+	if own != nil {
+		defer own.CloseIdleConnections() // made for this query only
 	}
 	rt := &transport{base: base, creds: creds}
 	client, err := api.NewClient(api.Config{Address: address, Client: &http.Client{Transport: rt, CheckRedirect: sameHost}})
@@ -100,29 +100,30 @@ func (q PrometheusQuerier) Query(ctx context.Context, address string, creds Cred
 }
 
 // base is the transport to send through: q.Transport, or with a CA bundle
-// a copy of it (or of http.DefaultTransport) that trusts only that bundle.
-func (q PrometheusQuerier) base(ca []byte) (http.RoundTripper, error) {
+// a copy of it (or of http.DefaultTransport) that trusts only that bundle,
+// which is also returned as own: it serves this query only.
+func (q PrometheusQuerier) base(ca []byte) (rt http.RoundTripper, own *http.Transport, err error) {
 	base := q.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
 	if len(ca) == 0 {
-		return base, nil
+		return base, nil, nil
 	}
 	t, ok := base.(*http.Transport)
 	if !ok {
-		return nil, errors.New("secretRef has ca.crt, but the manager's transport cannot take a CA bundle")
+		return nil, nil, errors.New("secretRef has ca.crt, but the manager's transport cannot take a CA bundle")
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(ca) {
-		return nil, errors.New("secretRef: key ca.crt holds no PEM certificate")
+		return nil, nil, errors.New("secretRef: key ca.crt holds no PEM certificate")
 	}
 	t = t.Clone()
 	if t.TLSClientConfig == nil {
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	t.TLSClientConfig.RootCAs = pool
-	return t, nil
+	return t, t, nil
 }
 
 // errRedirect is the refusal of a redirect to another host or scheme.
