@@ -30,5 +30,3 @@ func TestPromotionLink(t *testing.T) {
 		}
 	}
 }
-
-
