@@ -146,3 +146,22 @@ func hasReason(p *batonv1alpha1.Promotion, reason string) bool {
 	}
 	return false
 }
+
+// expectRolledBack waits until failed's automatic rollback (failed +
+// "-rollback") has put image100 back in env, and checks what it leaves:
+// the Deployment and status.current at image100, bad rejected, and failed's
+// history entry Failed. It returns the rollback Promotion.
+func expectRolledBack(env, failed, bad string) *batonv1alpha1.Promotion {
+	GinkgoHelper()
+	back := waitPhase(failed+"-rollback", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+	Expect(back.Spec.Rollback).NotTo(BeNil())
+	Expect(back.Status.Image).To(Equal(image100))
+	Eventually(func(g Gomega) {
+		expectDeployment(g, env, image100)
+		e := getEnv(g, env)
+		g.Expect(e.Status.Current.Image).To(Equal(image100))
+		g.Expect(e.Status.RejectedImages).To(ContainElement(HaveField("Image", bad)))
+		g.Expect(historyOf(e, failed)).To(ConsistOf(HaveField("Result", batonv1alpha1.RevisionResult("Failed"))))
+	}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+	return back
+}

@@ -151,16 +151,7 @@ var _ = Describe("Verified means it works: checks in the real Prometheus, on the
 		Expect(conditionMessages(failed)).To(ContainSubstring("threshold < 0.05"))
 		Expect(conditionMessages(failed)).To(ContainSubstring("v2-16-rollback"))
 
-		back := waitPhase("v2-16-rollback", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
-		Expect(back.Spec.Rollback).NotTo(BeNil())
-		Expect(back.Status.Image).To(Equal(image100))
-		Eventually(func(g Gomega) {
-			expectDeployment(g, "v2-production", image100)
-			e := getEnv(g, "v2-production")
-			g.Expect(e.Status.Current.Image).To(Equal(image100))
-			g.Expect(e.Status.RejectedImages).To(ContainElement(HaveField("Image", bad)))
-			g.Expect(historyOf(e, "v2-16")).To(ConsistOf(HaveField("Result", batonv1alpha1.RevisionResult("Failed"))))
-		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+		back := expectRolledBack("v2-production", "v2-16", bad)
 
 		// How long from the first sample Prometheus holds that breaches
 		// the threshold to the rollback Promotion: reported, not asserted.
