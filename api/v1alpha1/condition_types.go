@@ -47,6 +47,17 @@ const (
 	// RolloutFailedReason: the rollout reported a failure, such as
 	// ProgressDeadlineExceeded.
 	RolloutFailedReason = "RolloutFailed"
+	// ReleasingReason: the release Job runs; no workload has changed yet.
+	ReleasingReason = "Releasing"
+	// ReleaseFailedReason: the release Job failed or passed
+	// spec.release.timeout; no workload was changed.
+	ReleaseFailedReason = "ReleaseFailed"
+	// WorkloadClaimedReason: another Environment already names one of this
+	// Environment's workloads; the first one (oldest) keeps it.
+	WorkloadClaimedReason = "WorkloadClaimed"
+	// WorkloadsDisagreeReason: the Environment's workloads do not all run
+	// the same image.
+	WorkloadsDisagreeReason = "WorkloadsDisagree"
 	// WorkloadNotFoundReason: the referenced workload does not exist.
 	WorkloadNotFoundReason = "WorkloadNotFound"
 	// ContainerNotFoundReason: the workload has no container of that name.

@@ -20,6 +20,7 @@ type Delivery struct {
 }
 
 // GitDelivery is a config repository Baton commits to.
+// +kubebuilder:validation:XValidation:rule="has(self.edit) != has(self.edits)",message="exactly one of edit or edits must be set"
 type GitDelivery struct {
 	// URL of the repository: https://, http://, ssh:// or scp-like
 	// git@host:path.
@@ -44,9 +45,19 @@ type GitDelivery struct {
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(s, s == '..')",message="path must be relative to the repository root and must not contain '..'"
 	Path string `json:"path,omitempty"`
 
-	// Edit says which file and field hold the image.
-	// +required
-	Edit ManifestEdit `json:"edit"`
+	// Edit says which file and field hold the image. Exactly one of edit
+	// and edits is set.
+	// +optional
+	Edit *ManifestEdit `json:"edit,omitempty"`
+
+	// Edits are several edits made in one commit: one per file or field
+	// that holds the image, such as the web and the worker Deployment of
+	// the same app. Each is relative to path, like edit.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=20
+	Edits []ManifestEdit `json:"edits,omitempty"`
 
 	// SecretRef names a Secret in the Environment's namespace with the
 	// credentials: username and password (or password alone as a token) for
@@ -203,4 +214,13 @@ type DirectDelivery struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	FieldManager string `json:"fieldManager,omitempty"`
+}
+
+// ManifestEdits are the edits of one delivery: edits, or edit as its one
+// entry.
+func (in *GitDelivery) ManifestEdits() []ManifestEdit {
+	if in.Edit != nil {
+		return []ManifestEdit{*in.Edit}
+	}
+	return in.Edits
 }

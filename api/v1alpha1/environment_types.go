@@ -28,7 +28,9 @@ const (
 	WorkloadKindDaemonSet   WorkloadKind = "DaemonSet"
 )
 
-// WorkloadReference names the workload and container that run an Environment.
+// WorkloadReference names a workload that runs an Environment, and the
+// container or containers in it that run the app's image.
+// +kubebuilder:validation:XValidation:rule="has(self.container) != has(self.containers)",message="exactly one of container or containers must be set"
 type WorkloadReference struct {
 	// Kind of the workload (apps/v1).
 	// +required
@@ -51,12 +53,56 @@ type WorkloadReference struct {
 	Namespace string `json:"namespace,omitempty"`
 
 	// Container is the name of the container whose image Baton tracks and
-	// changes.
-	// +required
+	// changes. Exactly one of container and containers is set.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	Container string `json:"container"`
+	Container string `json:"container,omitempty"`
+
+	// Containers names several containers of the workload that run the
+	// app's image (a sidecar built from the same image, say). They all get
+	// the promoted image.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Containers []string `json:"containers,omitempty"`
+}
+
+// ContainerNames is container, or containers.
+func (w WorkloadReference) ContainerNames() []string {
+	if w.Container != "" {
+		return []string{w.Container}
+	}
+	return w.Containers
+}
+
+// ReleasePhase is a Job Baton runs with the new image before it changes
+// any workload: the release phase of a twelve-factor app (database
+// migrations, say).
+type ReleasePhase struct {
+	// Job is the release Job. Its first container, or the one named
+	// promotion.baton.dev/release-container by an annotation on the
+	// template, runs the promoted image. BATON_ENVIRONMENT,
+	// BATON_NAMESPACE, BATON_IMAGE, BATON_PREVIOUS_IMAGE, BATON_REVISION
+	// and BATON_PROMOTION are set in every container.
+	// +required
+	Job JobTemplate `json:"job"`
+
+	// Timeout is how long the release Job may take; a Job that has not
+	// succeeded by then fails the Promotion with ReleaseFailed. Empty means
+	// 10m.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// OnRollback runs the release Job for rollbacks too. By default a
+	// rollback skips it: migrations usually only go forward.
+	// +optional
+	OnRollback bool `json:"onRollback,omitempty"`
 }
 
 // ApprovalPolicy says how many people must approve a Promotion here.
@@ -79,6 +125,7 @@ type ApprovalPolicy struct {
 }
 
 // EnvironmentSpec is the desired state of an Environment.
+// +kubebuilder:validation:XValidation:rule="has(self.workload) != has(self.workloads)",message="exactly one of workload or workloads must be set"
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || !has(self.upstream)",message="source only on entry environments: an Environment with spec.upstream is fed by its upstream, not by a Git branch",fieldPath=".source"
 type EnvironmentSpec struct {
 	// Upstream is the Environment in this namespace whose verified images may
@@ -95,9 +142,24 @@ type EnvironmentSpec struct {
 	// +optional
 	Source *Source `json:"source,omitempty"`
 
-	// Workload is what runs this environment.
-	// +required
-	Workload WorkloadReference `json:"workload"`
+	// Workload is what runs this environment: the one-entry form of
+	// workloads. Exactly one of workload and workloads is set.
+	// +optional
+	Workload *WorkloadReference `json:"workload,omitempty"`
+
+	// Workloads are the app's process types (web, worker, clock), which run
+	// one image and move together: a Promotion moves every one of them, and
+	// its rollout is complete only when all of theirs are.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.kind == x.kind && y.name == x.name && (has(y.namespace) ? y.namespace : '') == (has(x.namespace) ? x.namespace : '')))",message="a workload is listed twice: each kind, namespace and name may appear once"
+	Workloads []WorkloadReference `json:"workloads,omitempty"`
+
+	// Release runs a Job with the new image before any workload changes.
+	// +optional
+	Release *ReleasePhase `json:"release,omitempty"`
 
 	// Delivery says how Baton changes the workload's image.
 	// +required
@@ -245,6 +307,14 @@ type Revision struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:items:MaxLength=256
 	ApprovedBy []string `json:"approvedBy,omitempty"`
+
+	// Workloads are the workloads this revision changed, as
+	// Kind/namespace/name; empty for an adopted or external revision.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=400
+	Workloads []string `json:"workloads,omitempty"`
 
 	// Commit is the Git commit that delivered this revision (git delivery).
 	// +optional
@@ -422,4 +492,13 @@ type EnvironmentList struct {
 
 func init() {
 	SchemeBuilder.Register(&Environment{}, &EnvironmentList{})
+}
+
+// WorkloadRefs are the Environment's workloads: spec.workloads, or
+// spec.workload as its one entry.
+func (in *Environment) WorkloadRefs() []WorkloadReference {
+	if in.Spec.Workload != nil {
+		return []WorkloadReference{*in.Spec.Workload}
+	}
+	return in.Spec.Workloads
 }

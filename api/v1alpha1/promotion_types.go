@@ -152,7 +152,7 @@ type PromotionSpec struct {
 }
 
 // PromotionPhase is where a Promotion is in its life.
-// +kubebuilder:validation:Enum=Pending;WaitingForApproval;Queued;Promoting;RollingOut;Verifying;Succeeded;Failed;Canceled;Superseded
+// +kubebuilder:validation:Enum=Pending;WaitingForApproval;Queued;Releasing;Promoting;RollingOut;Verifying;Succeeded;Failed;Canceled;Superseded
 type PromotionPhase string
 
 // The phases of a Promotion, in order; the last four are terminal.
@@ -165,6 +165,10 @@ const (
 	PromotionWaitingForApproval PromotionPhase = "WaitingForApproval"
 	// PromotionQueued: approved, waiting for the Environment's lease.
 	PromotionQueued PromotionPhase = "Queued"
+	// PromotionReleasing: the lease is held; the release Job
+	// (spec.release of the Environment) runs with the new image, and no
+	// workload has changed yet.
+	PromotionReleasing PromotionPhase = "Releasing"
 	// PromotionPromoting: holds the lease and is changing the target.
 	PromotionPromoting PromotionPhase = "Promoting"
 	// PromotionRollingOut: the target was changed; watching the rollout.
@@ -278,6 +282,48 @@ type PromotionStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	CommitURL string `json:"commitURL,omitempty"`
+
+	// Release is the release Job's state, when the Environment has
+	// spec.release and this Promotion runs it.
+	// +optional
+	Release *ReleaseStatus `json:"release,omitempty"`
+}
+
+// ReleaseResult is where a release Job is.
+// +kubebuilder:validation:Enum=Running;Succeeded;Failed
+type ReleaseResult string
+
+// The release Job's results.
+const (
+	ReleaseRunning   ReleaseResult = "Running"
+	ReleaseSucceeded ReleaseResult = "Succeeded"
+	ReleaseFailed    ReleaseResult = "Failed"
+)
+
+// ReleaseStatus is a Promotion's release Job.
+type ReleaseStatus struct {
+	// Job is the release Job's name, in the Environment's namespace.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Job string `json:"job"`
+
+	// Result is Running, Succeeded or Failed.
+	// +required
+	Result ReleaseResult `json:"result"`
+
+	// Message is why it failed: the Job's reason and the tail of its Pod's
+	// termination message.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Message string `json:"message,omitempty"`
+
+	// StartedAt is when Baton created the Job.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// FinishedAt is when the Job finished.
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
 }
 
 // Promotion is one request to move one Environment to one image.

@@ -31,7 +31,7 @@ func validEnvironment(ns string) *batonv1alpha1.Environment {
 	return &batonv1alpha1.Environment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "env-"},
 		Spec: batonv1alpha1.EnvironmentSpec{
-			Workload: batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
+			Workload: &batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
 			Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
 		},
 	}
@@ -45,7 +45,7 @@ func commitStatusSource(url string) *batonv1alpha1.Source {
 func gitDelivery() *batonv1alpha1.GitDelivery {
 	return &batonv1alpha1.GitDelivery{
 		URL:  "https://git.example.com/config.git",
-		Edit: batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{}},
+		Edit: &batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{}},
 	}
 }
 
@@ -163,7 +163,7 @@ var _ = Describe("The CRD schema", func() {
 		}, "spec.delivery.git.edit", "exactly one of kustomize, yaml or helm must be set"),
 		Entry("a helm imageField together with a tagField", func(e *batonv1alpha1.Environment) {
 			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
-			e.Spec.Delivery.Git.Edit = batonv1alpha1.ManifestEdit{Helm: &batonv1alpha1.HelmEdit{ImageField: "image", TagField: "tag"}}
+			e.Spec.Delivery.Git.Edit = &batonv1alpha1.ManifestEdit{Helm: &batonv1alpha1.HelmEdit{ImageField: "image", TagField: "tag"}}
 		}, "spec.delivery.git.edit.helm", "imageField cannot be combined with repositoryField or tagField"),
 		Entry("an over-long workload name", func(e *batonv1alpha1.Environment) {
 			e.Spec.Workload.Name = strings.Repeat("a", 254)

@@ -30,7 +30,7 @@ func burstEnv(url string, i int) *batonv1alpha1.Environment {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: fmt.Sprintf("app-%d", i)},
 		Spec: batonv1alpha1.EnvironmentSpec{Delivery: batonv1alpha1.Delivery{Git: &batonv1alpha1.GitDelivery{
 			URL: url, Branch: "main", Path: fmt.Sprintf("apps/app-%d", i),
-			Edit: batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "registry.example/web"}},
+			Edit: &batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "registry.example/web"}},
 		}}},
 	}
 }

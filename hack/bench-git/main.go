@@ -270,7 +270,7 @@ func environment(url string) *batonv1alpha1.Environment {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: "production"},
 		Spec: batonv1alpha1.EnvironmentSpec{Delivery: batonv1alpha1.Delivery{Git: &batonv1alpha1.GitDelivery{
 			URL: url, Branch: "main", Path: "env/production",
-			Edit: batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "registry.example/web"}},
+			Edit: &batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "registry.example/web"}},
 		}}},
 	}
 }

@@ -40,7 +40,7 @@ func TestDeliveredComparesByDigest(t *testing.T) {
 			env := &batonv1alpha1.Environment{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "production"},
 				Spec: batonv1alpha1.EnvironmentSpec{
-					Workload: batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
+					Workload: &batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
 					Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
 				},
 			}

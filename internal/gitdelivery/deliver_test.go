@@ -253,7 +253,7 @@ func TestBadInput(t *testing.T) {
 		{"edited file missing", func(e *batonv1alpha1.Environment) { e.Spec.Delivery.Git.Path = "staging" },
 			batonv1alpha1.ManifestInvalidReason, []string{"delivery.git.path", "staging"}},
 		{"field missing", func(e *batonv1alpha1.Environment) {
-			e.Spec.Delivery.Git.Edit = batonv1alpha1.ManifestEdit{YAML: &batonv1alpha1.YAMLFieldEdit{File: "deployment.yaml", Field: "spec.template.spec.containers[name=web].image"}}
+			e.Spec.Delivery.Git.Edit = &batonv1alpha1.ManifestEdit{YAML: &batonv1alpha1.YAMLFieldEdit{File: "deployment.yaml", Field: "spec.template.spec.containers[name=web].image"}}
 		}, batonv1alpha1.ManifestInvalidReason, []string{"delivery.git.edit.yaml.field"}},
 		{"edit names .git", func(e *batonv1alpha1.Environment) {
 			e.Spec.Delivery.Git.Path = ".git"

@@ -276,10 +276,10 @@ func environment(name, url string, ref *batonv1alpha1.LocalObjectReference) *bat
 	return &batonv1alpha1.Environment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec: batonv1alpha1.EnvironmentSpec{
-			Workload: batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
+			Workload: &batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
 			Delivery: batonv1alpha1.Delivery{Git: &batonv1alpha1.GitDelivery{
 				URL: url, Branch: "main", Path: name, SecretRef: ref,
-				Edit: batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "registry.example/web"}},
+				Edit: &batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "registry.example/web"}},
 			}},
 		},
 	}

@@ -164,7 +164,7 @@ func jobEnvironment(ns, name, smokeImage string) *batonv1alpha1.Environment {
 	return &batonv1alpha1.Environment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: batonv1alpha1.EnvironmentSpec{
-			Workload: batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
+			Workload: &batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
 			Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
 			Verification: batonv1alpha1.Verification{Checks: []batonv1alpha1.VerificationCheck{{
 				Name: "smoke",

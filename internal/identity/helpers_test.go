@@ -35,7 +35,7 @@ func newEnvironment(ctx context.Context, ns string, required int32) *batonv1alph
 	env := &batonv1alpha1.Environment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: envName},
 		Spec: batonv1alpha1.EnvironmentSpec{
-			Workload: batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
+			Workload: &batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
 			Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
 			Approval: batonv1alpha1.ApprovalPolicy{Required: required},
 		},

@@ -20,7 +20,7 @@ func environmentFor(kind batonv1alpha1.WorkloadKind, namespace, container string
 	return &batonv1alpha1.Environment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "production"},
 		Spec: batonv1alpha1.EnvironmentSpec{
-			Workload: batonv1alpha1.WorkloadReference{Kind: kind, Namespace: namespace, Name: "web", Container: container},
+			Workload: &batonv1alpha1.WorkloadReference{Kind: kind, Namespace: namespace, Name: "web", Container: container},
 		},
 	}
 }

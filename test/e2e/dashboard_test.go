@@ -23,6 +23,8 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
@@ -155,12 +157,9 @@ var _ = Describe("dashboard", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), "the dashboard spec needs Debian's chromium: run `make chromium`")
 
 		newEnvironment(stagingEnv, nil)
-		// minReadySeconds makes production's rollout last about 9 s, long
-		// enough to be seen live on the page.
-		newEnvironment(productionEnv, func(s *batonv1alpha1.EnvironmentSpec, d *appsv1.Deployment) {
+		newEnvironment(productionEnv, func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
 			s.Upstream = stagingEnv
 			s.Approval.Required = 1
-			d.Spec.MinReadySeconds = 3
 		})
 		Expect(alice.Create(suiteCtx, promotion("d-staging-110", stagingEnv, image110, "new checkout"))).To(Succeed())
 		waitPhase("d-staging-110", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
@@ -279,23 +278,32 @@ var _ = Describe("dashboard", Ordered, func() {
 		})()`)).To(BeTrue())
 		inCluster := watchPhases(name)
 
+		// Production's Deployment is paused, as `kubectl rollout pause`
+		// leaves it, so the Promotion stays RollingOut until alice's page
+		// has shown that: the page gets as long as it needs, and nothing
+		// here depends on how fast this machine is. A paused Deployment
+		// never reaches its progress deadline.
+		pauseDeployment(productionEnv, true)
 		bobUI.run(chromedp.Click(chromedp.CSS(`button[data-approve=` + js(name) + `]`)))
 		var said string
 		Eventually(func() string { said = bobUI.text("#result"); return said }).
 			WithTimeout(time.Minute).Should(Equal("Approved " + name + " for " + image110))
 
+		var seen map[string]float64
+		Eventually(func() map[string]float64 { seen, _ = eval[map[string]float64](aliceUI, `window.seen`); return seen }).
+			WithTimeout(time.Minute).Should(HaveKey("RollingOut"), "alice's page shows the rollout after bob's approval, without a reload")
+		Expect(getPromotion(Default, name).Status.Phase).To(Equal(batonv1alpha1.PromotionRollingOut), "the paused Deployment holds the Promotion in RollingOut")
+		pauseDeployment(productionEnv, false)
+
 		done := waitPhase(name, batonv1alpha1.PromotionSucceeded, 2*time.Minute)
 		Expect(done.Spec.Approvals).To(ConsistOf(HaveField("Username", "bob")))
 		Eventually(func(g Gomega) { expectDeployment(g, productionEnv, image110) }).WithTimeout(time.Minute).Should(Succeed())
 
-		var seen map[string]float64
+		// Queued and Promoting last as long as this machine takes, and the
+		// page coalesces updates: which of them it caught is measured below,
+		// not required.
 		Eventually(func() map[string]float64 { seen, _ = eval[map[string]float64](aliceUI, `window.seen`); return seen }).
 			WithTimeout(time.Minute).Should(HaveKey("Succeeded"))
-		// The page showed the Promotion move after bob's approval, without a
-		// reload. Which in-between phase it caught depends on how long each
-		// lasted on this machine (the page coalesces updates): requiring one
-		// by name would make this a timed test.
-		Expect(seen).To(Or(HaveKey("Queued"), HaveKey("Promoting"), HaveKey("RollingOut")), "alice's page showed the Promotion move after the approval, without a reload")
 		changed := inCluster()
 		for _, phase := range []string{"Queued", "Promoting", "RollingOut", "Succeeded"} {
 			if _, ok := seen[phase]; !ok {
@@ -466,6 +474,14 @@ fetch("%[1]s/api/promote", {method: "POST", mode: "no-cors", credentials: "inclu
 
 // watchPhases notes, from a watch as carol, when Promotion name enters each
 // phase; the returned function stops the watch and gives the times.
+// pauseDeployment pauses or resumes Environment env's Deployment, as
+// `kubectl rollout pause` and `kubectl rollout resume` do.
+func pauseDeployment(env string, paused bool) {
+	GinkgoHelper()
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: workloadNS(env), Name: "web"}}
+	Expect(admin.Patch(suiteCtx, d, client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"paused":%t}}`, paused)))).To(Succeed())
+}
+
 func watchPhases(name string) func() map[string]time.Time {
 	GinkgoHelper()
 	c, err := client.NewWithWatch(framework.RestConfig(GinkgoT(), dir, "carol"), client.Options{Scheme: carol.Scheme()})

@@ -72,7 +72,7 @@ var _ = Describe("Watching a promotion: the manager's metrics in the suite's Pro
 		repo := newConfigRepo("o1-config")
 		newEnvironment("o1-git", func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
 			s.Delivery = batonv1alpha1.Delivery{Git: &batonv1alpha1.GitDelivery{URL: repo.url, Branch: "main", Path: "staging",
-				Edit: batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "registry.example.com/web"}}}}
+				Edit: &batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "registry.example.com/web"}}}}
 		})
 		Expect(alice.Create(suiteCtx, promotion("o1-git-110", "o1-git", image110, "O1: through Git"))).To(Succeed())
 		pushed := waitPhase("o1-git-110", batonv1alpha1.PromotionRollingOut, 2*time.Minute)

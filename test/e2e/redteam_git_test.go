@@ -184,7 +184,7 @@ var _ = Describe("red team: git and credentials", Label("redteam"), Ordered, fun
 	gitEnvironment := func(name string, repo *configRepo, path string, edit batonv1alpha1.ManifestEdit, mutate func(*batonv1alpha1.EnvironmentSpec)) {
 		GinkgoHelper()
 		newEnvironment(name, func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
-			s.Delivery = batonv1alpha1.Delivery{Git: &batonv1alpha1.GitDelivery{URL: repo.url, Branch: "main", Path: path, Edit: edit}}
+			s.Delivery = batonv1alpha1.Delivery{Git: &batonv1alpha1.GitDelivery{URL: repo.url, Branch: "main", Path: path, Edit: &edit}}
 			if mutate != nil {
 				mutate(s)
 			}
@@ -362,7 +362,7 @@ var _ = Describe("red team: git and credentials", Label("redteam"), Ordered, fun
 			})
 			pid := managerPid()
 			newEnvironment(env, func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) {
-				s.Delivery = batonv1alpha1.Delivery{Git: &batonv1alpha1.GitDelivery{URL: rec.url + "/config.git", Branch: "main", Path: "staging", Edit: kustomize}}
+				s.Delivery = batonv1alpha1.Delivery{Git: &batonv1alpha1.GitDelivery{URL: rec.url + "/config.git", Branch: "main", Path: "staging", Edit: &kustomize}}
 			})
 			Expect(alice.Create(suiteCtx, promotion(env+"-110", env, image110, "red team: huge body"))).To(Succeed())
 			// Baton asked, and asks again with backoff: each time the server

@@ -334,7 +334,7 @@ var _ = Describe("Promotions on the local cluster", func() {
 			s.Approval.Required = 1
 			s.Delivery = batonv1alpha1.Delivery{Git: &batonv1alpha1.GitDelivery{
 				URL: server.HTTPAddress() + "/config.git", Branch: "main", Path: "production",
-				Edit:      batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "registry.example.com/web"}},
+				Edit:      &batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "registry.example.com/web"}},
 				SecretRef: &batonv1alpha1.LocalObjectReference{Name: "config-repo-credentials"},
 			}}
 		})

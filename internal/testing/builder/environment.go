@@ -30,9 +30,20 @@ func (b *EnvironmentBuilder) Upstream(name string) *EnvironmentBuilder {
 // Workload points the Environment at container of a workload of kind in its
 // own namespace.
 func (b *EnvironmentBuilder) Workload(kind batonv1alpha1.WorkloadKind, name, container string) *EnvironmentBuilder {
-	b.env.Spec.Workload.Kind = kind
-	b.env.Spec.Workload.Name = name
-	b.env.Spec.Workload.Container = container
+	ns := ""
+	if b.env.Spec.Workload != nil {
+		ns = b.env.Spec.Workload.Namespace
+	}
+	b.env.Spec.Workload = &batonv1alpha1.WorkloadReference{Kind: kind, Name: name, Namespace: ns, Container: container}
+	b.env.Spec.Workloads = nil
+	return b
+}
+
+// Workloads points the Environment at several workloads (spec.workloads),
+// in place of spec.workload.
+func (b *EnvironmentBuilder) Workloads(refs ...batonv1alpha1.WorkloadReference) *EnvironmentBuilder {
+	b.env.Spec.Workload = nil
+	b.env.Spec.Workloads = refs
 	return b
 }
 
@@ -44,6 +55,9 @@ func (b *EnvironmentBuilder) Deployment(name, container string) *EnvironmentBuil
 // WorkloadNamespace moves the workload to another namespace; the workload
 // must then name this Environment in its authorized-environment annotation.
 func (b *EnvironmentBuilder) WorkloadNamespace(namespace string) *EnvironmentBuilder {
+	if b.env.Spec.Workload == nil {
+		b.env.Spec.Workload = &batonv1alpha1.WorkloadReference{}
+	}
 	b.env.Spec.Workload.Namespace = namespace
 	return b
 }
