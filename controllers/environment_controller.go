@@ -33,9 +33,6 @@ import (
 )
 
 const (
-	// workloadIndex maps an Environment to "<kind>/<namespace>/<name>" of its
-	// workload, so a workload event finds its Environments without a scan.
-	workloadIndex = "spec.workload"
 	// upstreamIndex maps an Environment to "<namespace>/<name>" of its
 	// upstream, so creating the upstream clears UpstreamNotFound.
 	upstreamIndex = "spec.upstream"
@@ -67,14 +64,14 @@ type EnvironmentReconciler struct {
 // Call it once per manager, before the controllers' SetupWithManager.
 func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	indexer := mgr.GetFieldIndexer()
-	if err := indexer.IndexField(ctx, &batonv1alpha1.Environment{}, workloadIndex, func(o client.Object) []string {
+	if err := indexer.IndexField(ctx, &batonv1alpha1.Environment{}, workload.IndexField, func(o client.Object) []string {
 		env, ok := o.(*batonv1alpha1.Environment)
 		if !ok {
 			return nil
 		}
-		return []string{workloadKey(string(env.Spec.Workload.Kind), workload.Key(env).Namespace, env.Spec.Workload.Name)}
+		return workload.IndexKeys(env)
 	}); err != nil {
-		return fmt.Errorf("index Environments by %s: %w", workloadIndex, err)
+		return fmt.Errorf("index Environments by %s: %w", workload.IndexField, err)
 	}
 	if err := indexer.IndexField(ctx, &batonv1alpha1.Environment{}, upstreamIndex, func(o client.Object) []string {
 		env, ok := o.(*batonv1alpha1.Environment)
@@ -132,11 +129,9 @@ func environmentOfPromotion(_ context.Context, o client.Object) []reconcile.Requ
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Spec.Environment}}}
 }
 
-func workloadKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
-
 func (r *EnvironmentReconciler) environmentsOf(kind batonv1alpha1.WorkloadKind) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		return r.requestsFor(ctx, client.MatchingFields{workloadIndex: workloadKey(string(kind), o.GetNamespace(), o.GetName())})
+		return r.requestsFor(ctx, client.MatchingFields{workload.IndexField: workload.IndexKey(kind, client.ObjectKeyFromObject(o))})
 	}
 }
 
@@ -191,10 +186,10 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 		apimeta.RemoveStatusCondition(&env.Status.Conditions, batonv1alpha1.SuspendedCondition)
 	}
 
-	w, err := r.Workloads.Get(ctx, env)
+	set, err := r.Workloads.Get(ctx, env)
 	var rollout workload.Rollout
 	if err == nil {
-		rollout, err = w.Rollout()
+		rollout, err = set.Rollout()
 	}
 	if s, ok := outcome.AsStalled(err); ok {
 		return ctrl.Result{}, stalled(env, s), nil
@@ -207,8 +202,14 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 	if err != nil {
 		return ctrl.Result{}, nil, err
 	}
+	// The workloads run one image: the one the Environment recorded while
+	// any of them still runs it (see workload.Set.Image).
+	w := set.Primary()
+	if env.Status.Current != nil {
+		w.Image = set.Image(env.Status.Current.Image)
+	}
 	checks, nextCheck := r.evaluateChecks(ctx, env, w, rollout)
-	decision := health.Decide(&env.Status, health.Observation{Image: w.Image, Rollout: rollout, HolderGone: gone, Checks: checks}, policyOf(env), r.Clock.Now())
+	decision := health.Decide(&env.Status, health.Observation{Image: w.Image, Rollout: rollout, HolderGone: gone, Checks: checks, Disagreement: set.Disagreement()}, policyOf(env), r.Clock.Now())
 	decision.RequeueAfter = sooner(decision.RequeueAfter, nextCheck)
 
 	if env.Spec.Upstream != "" {

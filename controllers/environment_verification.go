@@ -140,8 +140,8 @@ func (r *EnvironmentReconciler) checkCredentials(ctx context.Context, env *baton
 func queryData(env *batonv1alpha1.Environment, w workload.Workload) verification.QueryData {
 	d := verification.QueryData{
 		Namespace: env.Namespace, Environment: env.Name,
-		Workload: env.Spec.Workload.Name, WorkloadNamespace: workload.Key(env).Namespace,
-		Container: env.Spec.Workload.Container, Image: w.Image,
+		Workload: w.Object.GetName(), WorkloadNamespace: w.Object.GetNamespace(),
+		Container: w.Ref.ContainerNames()[0], Image: w.Image,
 	}
 	if tag, err := name.NewTag(strings.SplitN(w.Image, "@", 2)[0]); err == nil {
 		d.Tag = tag.TagStr()

@@ -55,6 +55,8 @@ const (
 	// WorkloadClaimedReason: another Environment already names one of this
 	// Environment's workloads; the first one (oldest) keeps it.
 	WorkloadClaimedReason = "WorkloadClaimed"
+	// WorkloadListedTwiceReason: spec.workloads names one workload twice.
+	WorkloadListedTwiceReason = "WorkloadListedTwice"
 	// WorkloadsDisagreeReason: the Environment's workloads do not all run
 	// the same image.
 	WorkloadsDisagreeReason = "WorkloadsDisagree"

@@ -138,7 +138,26 @@ var _ = Describe("The CRD schema", func() {
 		}, "spec.workload.kind", `Unsupported value: "Pod"`),
 		Entry("no container", func(e *batonv1alpha1.Environment) {
 			e.Spec.Workload.Container = ""
-		}, "spec.workload.container", "should be at least 1 chars long"),
+		}, "spec.workload", "exactly one of container or containers must be set"),
+		Entry("both container and containers", func(e *batonv1alpha1.Environment) {
+			e.Spec.Workload.Containers = []string{"web", "sidecar"}
+		}, "spec.workload", "exactly one of container or containers must be set"),
+		Entry("a container listed twice", func(e *batonv1alpha1.Environment) {
+			e.Spec.Workload.Container, e.Spec.Workload.Containers = "", []string{"web", "web"}
+		}, "spec.workload.containers[1]", "Duplicate value"),
+		Entry("both workload and workloads", func(e *batonv1alpha1.Environment) {
+			e.Spec.Workloads = []batonv1alpha1.WorkloadReference{*e.Spec.Workload}
+		}, "spec", "exactly one of workload or workloads must be set"),
+		Entry("neither workload nor workloads", func(e *batonv1alpha1.Environment) {
+			e.Spec.Workload = nil
+		}, "spec", "exactly one of workload or workloads must be set"),
+		Entry("an empty workloads list", func(e *batonv1alpha1.Environment) {
+			e.Spec.Workload, e.Spec.Workloads = nil, []batonv1alpha1.WorkloadReference{}
+		}, "spec", "exactly one of workload or workloads must be set"),
+		Entry("a worker without its container", func(e *batonv1alpha1.Environment) {
+			e.Spec.Workloads = []batonv1alpha1.WorkloadReference{*e.Spec.Workload, {Kind: batonv1alpha1.WorkloadKindDeployment, Name: "worker"}}
+			e.Spec.Workload = nil
+		}, "spec.workloads[1]", "exactly one of container or containers must be set"),
 		Entry("a negative approval count", func(e *batonv1alpha1.Environment) {
 			e.Spec.Approval.Required = -1
 		}, "spec.approval.required", "should be greater than or equal to 0"),

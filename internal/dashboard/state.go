@@ -187,7 +187,7 @@ func environmentView(env *batonv1alpha1.Environment, depth int) Environment {
 		Name:       env.Name,
 		Upstream:   env.Spec.Upstream,
 		Depth:      depth,
-		Workload:   strings.ToLower(string(env.Spec.Workload.Kind)) + "/" + env.Spec.Workload.Name,
+		Workload:   workloadsOf(env),
 		Approvals:  plugin.ApprovalPolicy(env),
 		Suspended:  env.Spec.Suspend,
 		Conditions: conditions(env.Status.Conditions),
@@ -326,4 +326,14 @@ func stamp(t *metav1.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// workloadsOf names the Environment's workloads as kubectl does
+// (deployment/web), comma-separated when there are several.
+func workloadsOf(env *batonv1alpha1.Environment) string {
+	var names []string
+	for _, ref := range env.WorkloadRefs() {
+		names = append(names, strings.ToLower(string(ref.Kind))+"/"+ref.Name)
+	}
+	return strings.Join(names, ", ")
 }

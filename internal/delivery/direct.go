@@ -3,6 +3,8 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/baton-dev/baton/internal/image"
 	"github.com/baton-dev/baton/internal/workload"
@@ -21,31 +23,47 @@ type Direct struct {
 
 var _ Deliverer = (*Direct)(nil)
 
-// Delivered reports whether the workload already runs req.Image: by digest
-// when both references carry one, so that the same digest under another tag
-// is not delivered again. It reads the workload uncached.
+// Delivered reports whether every workload already runs req.Image: by
+// digest when both references carry one, so that the same digest under
+// another tag is not delivered again. It reads the workloads uncached.
 func (d *Direct) Delivered(ctx context.Context, req Request) (Record, bool, error) {
-	w, err := d.Workloads.GetUncached(ctx, req.Environment)
+	set, err := d.Workloads.GetUncached(ctx, req.Environment)
 	if err != nil {
 		return Record{}, false, err
 	}
-	if !image.Same(w.Image, "", req.Image, "") {
-		return Record{}, false, nil
+	for _, w := range set {
+		for _, img := range w.Images {
+			if !image.Same(img, "", req.Image, "") {
+				return Record{}, false, nil
+			}
+		}
 	}
-	return Record{Patch: describePatch(req)}, true, nil
+	return Record{Patch: describePatch(req, set.Names())}, true, nil
 }
 
-// Deliver applies the new image; the Accessor refuses, changing nothing,
-// when another field manager owns the image field.
+// Deliver applies the new image to every workload; the Accessor refuses,
+// changing nothing, when another field manager owns an image field.
 func (d *Direct) Deliver(ctx context.Context, req Request) (Record, error) {
-	if _, err := d.Workloads.ApplyImage(ctx, req.Environment, req.Image); err != nil {
+	changed, err := d.Workloads.ApplyImage(ctx, req.Environment, req.Image)
+	if err != nil {
 		return Record{}, err
 	}
-	return Record{Patch: describePatch(req)}, nil
+	return Record{Patch: describePatch(req, changed)}, nil
 }
 
-func describePatch(req Request) string {
+// describePatch says what was applied, naming each workload changed.
+func describePatch(req Request, workloads []string) string {
 	env := req.Environment
-	return fmt.Sprintf("server-side apply by %s: %s %s container %s image=%s",
-		workload.FieldManager(env), env.Spec.Workload.Kind, workload.Key(env), env.Spec.Workload.Container, req.Image)
+	var what []string
+	for _, ref := range env.WorkloadRefs() {
+		name := workload.RefName(ref.Kind, workload.Key(env, ref))
+		if !slices.Contains(workloads, name) {
+			continue
+		}
+		what = append(what, fmt.Sprintf("%s %s container %s", ref.Kind, workload.Key(env, ref), strings.Join(ref.ContainerNames(), ",")))
+	}
+	if len(what) == 0 {
+		what = append(what, "no workload (all already ran it)")
+	}
+	return fmt.Sprintf("server-side apply by %s: %s image=%s", workload.FieldManager(env), strings.Join(what, "; "), req.Image)
 }

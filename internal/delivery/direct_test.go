@@ -7,7 +7,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
@@ -31,7 +33,16 @@ func TestDeliveredComparesByDigest(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(&appsv1.Deployment{
+			s := runtime.NewScheme()
+			if err := scheme.AddToScheme(s); err != nil {
+				t.Fatal(err)
+			}
+			if err := batonv1alpha1.AddToScheme(s); err != nil {
+				t.Fatal(err)
+			}
+			c := fake.NewClientBuilder().WithScheme(s).WithIndex(&batonv1alpha1.Environment{}, workload.IndexField, func(o client.Object) []string {
+				return workload.IndexKeys(o.(*batonv1alpha1.Environment))
+			}).WithObjects(&appsv1.Deployment{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"},
 				Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 					Containers: []corev1.Container{{Name: "web", Image: tc.running}}}}},

@@ -31,6 +31,9 @@ type Observation struct {
 	// Checks is what spec.verification.checks say of the image, once its
 	// rollout is complete; nil when the Environment has no checks.
 	Checks *verification.Summary
+	// Disagreement says which of the Environment's workloads run another
+	// image than the rest; "" when they all run Image.
+	Disagreement string
 }
 
 // Policy is the part of an Environment's spec the decision needs.
@@ -101,9 +104,15 @@ func Decide(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Pol
 		status.Current.Revision = current.Revision
 	}
 
-	if current != nil && current.Result == batonv1alpha1.RevisionExternal {
+	switch {
+	case obs.Disagreement != "" && status.ActivePromotion == nil:
+		// A Promotion in flight moves every workload, so a disagreement
+		// is drift only while none holds the lease.
+		setCondition(status, policy, batonv1alpha1.DriftedCondition, metav1.ConditionTrue, batonv1alpha1.WorkloadsDisagreeReason,
+			"The workloads do not all run one image: "+obs.Disagreement+"; Baton records it and will not revert it: promote an image to move them all")
+	case current != nil && current.Result == batonv1alpha1.RevisionExternal:
 		setCondition(status, policy, batonv1alpha1.DriftedCondition, metav1.ConditionTrue, batonv1alpha1.ExternalChangeReason, current.Message)
-	} else {
+	default:
 		apimeta.RemoveStatusCondition(&status.Conditions, batonv1alpha1.DriftedCondition)
 	}
 

@@ -120,7 +120,7 @@ func fixtureQueue() []batonv1alpha1.Promotion {
 
 func TestEnvironmentStatusGolden(t *testing.T) {
 	var out bytes.Buffer
-	if err := writeEnvironmentStatus(&out, fixtureEnvironment(), fixtureUpstream(), fixtureQueue(), now); err != nil {
+	if err := writeEnvironmentStatus(&out, fixtureEnvironment(), fixtureUpstream(), fixtureQueue(), nil, now); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "status-environment", out.Bytes())
@@ -132,7 +132,7 @@ func TestEnvironmentStatusIdleGolden(t *testing.T) {
 	env.Status.ActivePromotion = nil
 	env.Status.Conditions = []metav1.Condition{{Type: batonv1alpha1.ReadyCondition, Status: metav1.ConditionTrue, Reason: batonv1alpha1.HealthyReason, Message: "rollout complete"}}
 	var out bytes.Buffer
-	if err := writeEnvironmentStatus(&out, env, nil, nil, now); err != nil {
+	if err := writeEnvironmentStatus(&out, env, nil, nil, nil, now); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "status-environment-idle", out.Bytes())

@@ -71,7 +71,7 @@ func (o *Options) status(ctx context.Context, name, output string) error {
 			}
 			return o.printList(objs, output)
 		}
-		if err := writeEnvironmentStatus(o.Out, env, o.upstream(ctx, c, env), unfinished, o.Now()); err != nil {
+		if err := writeEnvironmentStatus(o.Out, env, o.upstream(ctx, c, env), unfinished, readRollouts(ctx, c, env), o.Now()); err != nil {
 			return err
 		}
 		return writeGuardrails(o.Out, readGuardrails(ctx, c, ns), env, o.Now())
@@ -125,7 +125,7 @@ func unfinishedPromotions(promos []batonv1alpha1.Promotion) []batonv1alpha1.Prom
 // holding its lease, and the ones waiting, each with why it waits. promos
 // are the Environment's unfinished Promotions in queue order; upstream, when
 // not nil, gives the delivery summary its lead time.
-func writeEnvironmentStatus(out io.Writer, env, upstream *batonv1alpha1.Environment, promos []batonv1alpha1.Promotion, now time.Time) error {
+func writeEnvironmentStatus(out io.Writer, env, upstream *batonv1alpha1.Environment, promos []batonv1alpha1.Promotion, rollouts []string, now time.Time) error {
 	w := printers.GetNewTabWriter(out)
 	fmt.Fprintf(w, "Environment:\t%s\n", env.Name)
 	fmt.Fprintf(w, "Namespace:\t%s\n", env.Namespace)
@@ -143,7 +143,7 @@ func writeEnvironmentStatus(out io.Writer, env, upstream *batonv1alpha1.Environm
 	} else {
 		fmt.Fprintf(w, "Image:\tunknown: Baton has not observed the workload yet\n")
 	}
-	fmt.Fprintf(w, "Workload:\t%s\n", workloadName(env))
+	writeWorkloads(w, env, rollouts)
 	fmt.Fprintf(w, "Approvals:\t%s\n", ApprovalPolicy(env))
 	fmt.Fprintf(w, "Delivery:\t%s\n", dora.Summarize(env, upstream, now))
 	if env.Spec.Suspend {
@@ -345,13 +345,51 @@ func TargetOf(p *batonv1alpha1.Promotion) string {
 	return "the upstream's newest verified image"
 }
 
-func workloadName(env *batonv1alpha1.Environment) string {
-	wl := env.Spec.Workload
+// writeWorkloads prints the workload, or one line per workload, each with
+// its rollout when it could be read (rollouts, in spec order).
+func writeWorkloads(w io.Writer, env *batonv1alpha1.Environment, rollouts []string) {
+	refs := env.WorkloadRefs()
+	line := func(i int) string {
+		s := workloadName(env, refs[i])
+		if i < len(rollouts) && rollouts[i] != "" {
+			s += ": " + rollouts[i]
+		}
+		return s
+	}
+	if len(refs) == 1 {
+		fmt.Fprintf(w, "Workload:\t%s\n", line(0))
+		return
+	}
+	fmt.Fprintf(w, "Workloads:\t%d, moved together\n", len(refs))
+	for i := range refs {
+		fmt.Fprintf(w, "  %s\n", line(i))
+	}
+}
+
+// readRollouts reads each workload's rollout progress, in spec order; a
+// workload the user may not read says so.
+func readRollouts(ctx context.Context, c client.Client, env *batonv1alpha1.Environment) []string {
+	var out []string
+	for _, ref := range env.WorkloadRefs() {
+		progress, err := workloadProgress(ctx, c, env, ref)
+		if err != nil {
+			progress = "rollout not shown (" + string(apierrors.ReasonForError(err)) + ")"
+		}
+		out = append(out, progress)
+	}
+	return out
+}
+
+func workloadName(env *batonv1alpha1.Environment, wl batonv1alpha1.WorkloadReference) string {
 	name := strings.ToLower(string(wl.Kind)) + "/" + wl.Name
 	if wl.Namespace != "" && wl.Namespace != env.Namespace {
 		name += " in namespace " + wl.Namespace
 	}
-	return name + ", container " + wl.Container
+	containers := wl.ContainerNames()
+	if len(containers) == 1 {
+		return name + ", container " + containers[0]
+	}
+	return name + ", containers " + strings.Join(containers, ", ")
 }
 
 // ApprovalPolicy says in words what an Environment's approval policy asks.

@@ -127,19 +127,36 @@ func endError(p *batonv1alpha1.Promotion) error {
 		p.Name, p.Name, p.Spec.Environment)
 }
 
-// rollout reads the Environment's workload and says how far its rollout
-// is, or "" when the user may not read it (said once).
+// rollout reads the Environment's workloads and says how far their
+// rollouts are, or "" when the user may not read them (said once).
 func (w *waiter) rollout(ctx context.Context, env *batonv1alpha1.Environment) string {
 	if w.workloadHidden {
 		return ""
 	}
-	wl := env.Spec.Workload
-	ns := wl.Namespace
-	if ns == "" {
-		ns = env.Namespace
+	refs := env.WorkloadRefs()
+	var parts []string
+	for _, ref := range refs {
+		progress, err := workloadProgress(ctx, w.c, env, ref)
+		if err != nil {
+			if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
+				w.workloadHidden = true
+				fmt.Fprintf(w.o.ErrOut, "Note: rollout progress is not shown: cannot read %s %s (%s). Phases are still followed.\n",
+					ref.Kind, workloadKey(env, ref), apierrors.ReasonForError(err))
+			}
+			return ""
+		}
+		if len(refs) > 1 {
+			progress = ref.Name + " " + progress
+		}
+		parts = append(parts, progress)
 	}
+	return strings.Join(parts, "; ")
+}
+
+// workloadProgress reads one workload and says how far its rollout is.
+func workloadProgress(ctx context.Context, c client.Client, env *batonv1alpha1.Environment, ref batonv1alpha1.WorkloadReference) (string, error) {
 	var obj client.Object
-	switch wl.Kind {
+	switch ref.Kind {
 	case batonv1alpha1.WorkloadKindStatefulSet:
 		obj = &appsv1.StatefulSet{}
 	case batonv1alpha1.WorkloadKindDaemonSet:
@@ -147,15 +164,20 @@ func (w *waiter) rollout(ctx context.Context, env *batonv1alpha1.Environment) st
 	default:
 		obj = &appsv1.Deployment{}
 	}
-	if err := w.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: wl.Name}, obj); err != nil {
-		if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
-			w.workloadHidden = true
-			fmt.Fprintf(w.o.ErrOut, "Note: rollout progress is not shown: cannot read %s %s/%s (%s). Phases are still followed.\n",
-				wl.Kind, ns, wl.Name, apierrors.ReasonForError(err))
-		}
-		return ""
+	if err := c.Get(ctx, workloadKey(env, ref), obj); err != nil {
+		return "", err
 	}
-	return replicaProgress(obj)
+	return replicaProgress(obj), nil
+}
+
+// workloadKey is where a workload is: its namespace defaults to the
+// Environment's.
+func workloadKey(env *batonv1alpha1.Environment, ref batonv1alpha1.WorkloadReference) client.ObjectKey {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = env.Namespace
+	}
+	return client.ObjectKey{Namespace: ns, Name: ref.Name}
 }
 
 // replicaProgress is "updated/desired updated, ready/desired ready" for a

@@ -3,6 +3,9 @@ package promote
 import (
 	"fmt"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/image"
@@ -53,6 +56,12 @@ func (x *decider) handedOver() bool {
 // an entry environment.
 func Recheck(p *batonv1alpha1.Promotion, env, upstream *batonv1alpha1.Environment) error {
 	img, digest := p.Status.Image, p.Status.Digest
+	if c := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.StalledCondition); c != nil &&
+		c.Status == metav1.ConditionTrue && (c.Reason == batonv1alpha1.WorkloadClaimedReason || c.Reason == batonv1alpha1.WorkloadListedTwiceReason) {
+		// Another Environment moves that workload; in git mode nothing
+		// else would stop this one from committing for it too.
+		return outcome.Stall(c.Reason, "Environment %q: %s; nothing is delivered", env.Name, c.Message)
+	}
 	if IsRollback(p) {
 		return recheckRollback(p, env)
 	}

@@ -29,43 +29,69 @@ func FieldManager(env *batonv1alpha1.Environment) string {
 	return DefaultFieldManager
 }
 
-// ApplyImage server-side applies only the image of the Environment's
-// container, with force, as FieldManager(env). It reads the workload
-// uncached first, and changes nothing when the container already runs ref,
-// or when another field manager owns the image field: applying with force
-// would take the field from Argo CD, Flux or Helm, which would then put it
-// back.
-func (l *Local) ApplyImage(ctx context.Context, env *batonv1alpha1.Environment, ref string) (bool, error) {
-	w, err := l.GetUncached(ctx, env)
+// ApplyImage server-side applies only the images of the Environment's
+// containers, one apply per workload, with force, as FieldManager(env). It
+// reads every workload uncached first and changes nothing at all when one
+// of them cannot be changed: it does not exist, may not be used, or another
+// field manager owns one of the image fields (applying with force would
+// take the field from Argo CD, Flux or Helm, which would then put it back).
+// A workload whose containers already run ref is skipped, so that applying
+// again after a crash between two workloads changes only the rest.
+func (l *Local) ApplyImage(ctx context.Context, env *batonv1alpha1.Environment, ref string) ([]string, error) {
+	set, err := l.GetUncached(ctx, env)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if image.Same(w.Image, "", ref, "") {
-		return false, nil
+	manager := FieldManager(env)
+	var todo []Workload
+	for _, w := range set {
+		if runs(w, ref) {
+			continue
+		}
+		for _, container := range w.Ref.ContainerNames() {
+			if owners, err := imageOwners(w.Object, container, manager); err != nil {
+				return nil, err
+			} else if len(owners) > 0 {
+				return nil, outcome.Stall(batonv1alpha1.ImageManagedElsewhereReason,
+					"the image of container %q in %s is managed by %s; Baton will not fight it over the field: use delivery.git so that the change goes through the repository %s applies",
+					container, w.Name(), strings.Join(owners, ", "), owners[0])
+			}
+		}
+		todo = append(todo, w)
 	}
-	container, manager, key := env.Spec.Workload.Container, FieldManager(env), client.ObjectKeyFromObject(w.Object)
-	if owners, err := imageOwners(w.Object, container, manager); err != nil {
-		return false, err
-	} else if len(owners) > 0 {
-		return false, outcome.Stall(batonv1alpha1.ImageManagedElsewhereReason,
-			"the image of container %q in %s %s is managed by %s; Baton will not fight it over the field: use delivery.git so that the change goes through the repository %s applies",
-			container, w.Kind, key, strings.Join(owners, ", "), owners[0])
+	var changed []string
+	for _, w := range todo {
+		key := client.ObjectKeyFromObject(w.Object)
+		ac, err := imageApplyConfiguration(w.Kind, key, w.Ref.ContainerNames(), ref)
+		if err != nil {
+			return changed, err
+		}
+		if err := l.Client.Apply(ctx, ac, client.FieldOwner(manager), client.ForceOwnership); err != nil {
+			return changed, fmt.Errorf("apply image %s to %s: %w", ref, w.Name(), err)
+		}
+		changed = append(changed, RefName(w.Kind, key))
 	}
-	ac, err := imageApplyConfiguration(w.Kind, key, container, ref)
-	if err != nil {
-		return false, err
+	return changed, nil
+}
+
+// runs reports whether every listed container of w already runs ref.
+func runs(w Workload, ref string) bool {
+	for _, img := range w.Images {
+		if !image.Same(img, "", ref, "") {
+			return false
+		}
 	}
-	if err := l.Client.Apply(ctx, ac, client.FieldOwner(manager), client.ForceOwnership); err != nil {
-		return false, fmt.Errorf("apply image %s to %s %s: %w", ref, w.Kind, key, err)
-	}
-	return true, nil
+	return true
 }
 
 // imageApplyConfiguration is the apply configuration that holds nothing but
-// the image of one container.
-func imageApplyConfiguration(kind batonv1alpha1.WorkloadKind, key client.ObjectKey, container, ref string) (runtime.ApplyConfiguration, error) {
-	c := corev1ac.Container().WithName(container).WithImage(ref)
-	template := corev1ac.PodTemplateSpec().WithSpec(corev1ac.PodSpec().WithContainers(c))
+// the images of the named containers.
+func imageApplyConfiguration(kind batonv1alpha1.WorkloadKind, key client.ObjectKey, containers []string, ref string) (runtime.ApplyConfiguration, error) {
+	spec := corev1ac.PodSpec()
+	for _, name := range containers {
+		spec.WithContainers(corev1ac.Container().WithName(name).WithImage(ref))
+	}
+	template := corev1ac.PodTemplateSpec().WithSpec(spec)
 	switch kind {
 	case batonv1alpha1.WorkloadKindDeployment:
 		return appsv1ac.Deployment(key.Name, key.Namespace).WithSpec(appsv1ac.DeploymentSpec().WithTemplate(template)), nil

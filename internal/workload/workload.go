@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,16 +15,25 @@ import (
 	"github.com/baton-dev/baton/internal/outcome"
 )
 
-// Workload is one reading of an Environment's workload, which the
+// Workload is one reading of one of an Environment's workloads, which the
 // Environment may use.
 type Workload struct {
 	// Object is the workload as read. Read through the manager's cache, it
 	// holds only what Transform keeps.
 	Object client.Object
-	// Kind is spec.workload.kind.
+	// Ref is the entry of spec.workload or spec.workloads it was read for.
+	Ref batonv1alpha1.WorkloadReference
+	// Kind is Ref.Kind.
 	Kind batonv1alpha1.WorkloadKind
-	// Image is the image of the container spec.workload.container names.
+	// Image is the image of the first container Ref names.
 	Image string
+	// Images are the images of every container Ref names, in its order.
+	Images []string
+}
+
+// Name is "Kind namespace/name", as messages name a workload.
+func (w Workload) Name() string {
+	return fmt.Sprintf("%s %s", w.Kind, client.ObjectKeyFromObject(w.Object))
 }
 
 // Rollout judges the workload's rollout as `kubectl rollout status` does. A
@@ -36,34 +46,132 @@ func (w Workload) Rollout() (Rollout, error) {
 	}
 	if r.Phase == PhaseUnsupported {
 		return Rollout{}, outcome.Stall(batonv1alpha1.UnsupportedUpdateStrategyReason,
-			"%s %s: %s; Baton judges rollouts as `kubectl rollout status` does, so it needs the RollingUpdate strategy",
-			w.Kind, client.ObjectKeyFromObject(w.Object), r.Message)
+			"%s: %s; Baton judges rollouts as `kubectl rollout status` does, so it needs the RollingUpdate strategy",
+			w.Name(), r.Message)
 	}
 	return r, nil
 }
 
+// Set is one reading of all of an Environment's workloads, in the order
+// the Environment lists them: the app's process types, which run one image.
+type Set []Workload
+
+// Primary is the first workload listed: spec.workload, or
+// spec.workloads[0].
+func (s Set) Primary() Workload { return s[0] }
+
+// Disagreement says which workloads run another image than the first one
+// listed; "" when every listed container runs the same image.
+func (s Set) Disagreement() string {
+	want := s[0].Image
+	var parts []string
+	for _, w := range s {
+		for i, img := range w.Images {
+			if img != want {
+				parts = append(parts, fmt.Sprintf("container %q of %s runs %s", w.Ref.ContainerNames()[i], w.Name(), img))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s, not %s as container %q of %s does", strings.Join(parts, "; "), want, s[0].Ref.ContainerNames()[0], s[0].Name())
+}
+
+// Image is the one image the set runs. When the workloads disagree it is
+// current, the image the Environment last recorded, if any of them still
+// runs it, so that a change to one process type does not make the
+// Environment's image flip back and forth; otherwise the first workload's.
+func (s Set) Image(current string) string {
+	if s.Disagreement() == "" || current == "" {
+		return s[0].Image
+	}
+	for _, w := range s {
+		for _, img := range w.Images {
+			if img == current {
+				return current
+			}
+		}
+	}
+	return s[0].Image
+}
+
+// Rollout judges the set as one rollout: complete only when every workload
+// is complete and all of them run the same image, failed when any one has
+// failed (naming it), progressing otherwise, naming the workloads not done.
+func (s Set) Rollout() (Rollout, error) {
+	var failed, progressing []string
+	var first Rollout
+	for i, w := range s {
+		r, err := w.Rollout()
+		if err != nil {
+			return Rollout{}, err
+		}
+		if i == 0 {
+			first = r
+		}
+		switch r.Phase {
+		case PhaseFailed:
+			failed = append(failed, w.Name()+": "+r.Message)
+		case PhaseProgressing:
+			progressing = append(progressing, w.Name()+": "+r.Message)
+		}
+	}
+	if len(s) == 1 {
+		return first, nil
+	}
+	switch {
+	case len(failed) > 0:
+		return Rollout{Phase: PhaseFailed, Message: strings.Join(failed, "; ")}, nil
+	case len(progressing) > 0:
+		return Rollout{Phase: PhaseProgressing, Message: strings.Join(progressing, "; ")}, nil
+	}
+	if d := s.Disagreement(); d != "" {
+		return Rollout{Phase: PhaseProgressing, Message: "the workloads do not all run one image: " + d}, nil
+	}
+	return Rollout{Phase: PhaseComplete, Message: fmt.Sprintf("all %d workloads rolled out", len(s))}, nil
+}
+
+// Names are the workloads as Kind/namespace/name, as history records them.
+func (s Set) Names() []string {
+	names := make([]string, 0, len(s))
+	for _, w := range s {
+		names = append(names, RefName(w.Kind, client.ObjectKeyFromObject(w.Object)))
+	}
+	return names
+}
+
+// RefName is a workload as Kind/namespace/name.
+func RefName(kind batonv1alpha1.WorkloadKind, key client.ObjectKey) string {
+	return string(kind) + "/" + key.Namespace + "/" + key.Name
+}
+
 // Accessor reads and changes the workloads Environments name. Every method
-// checks that the Environment may use its workload, and returns
-// outcome.Stalled, with a message that says what to fix, for what a person
-// must fix: WorkloadNotFound, WorkloadNotAuthorized, ContainerNotFound,
-// ImageManagedElsewhere. Local serves workloads in the manager's own cluster;
-// a workload in another cluster needs another Accessor.
+// checks that the Environment may use every one of its workloads, and
+// returns outcome.Stalled, with a message that says what to fix, for what a
+// person must fix: WorkloadNotFound, WorkloadNotAuthorized, WorkloadClaimed,
+// ContainerNotFound, ImageManagedElsewhere. Local serves workloads in the
+// manager's own cluster; a workload in another cluster needs another
+// Accessor.
 type Accessor interface {
-	// Get reads the workload as the manager last observed it (from its
+	// Get reads the workloads as the manager last observed them (from its
 	// cache), which is what the Environment reconciler judges.
-	Get(ctx context.Context, env *batonv1alpha1.Environment) (Workload, error)
-	// GetUncached reads the workload from the API server, for a decision
-	// to change it.
-	GetUncached(ctx context.Context, env *batonv1alpha1.Environment) (Workload, error)
-	// ApplyImage sets the image of the Environment's container to ref,
-	// unless the container already runs that image (by digest when both
-	// references carry one); changed says whether it wrote anything.
-	ApplyImage(ctx context.Context, env *batonv1alpha1.Environment, ref string) (changed bool, err error)
+	Get(ctx context.Context, env *batonv1alpha1.Environment) (Set, error)
+	// GetUncached reads the workloads from the API server, for a decision
+	// to change them.
+	GetUncached(ctx context.Context, env *batonv1alpha1.Environment) (Set, error)
+	// ApplyImage sets the image of every listed container of every
+	// workload to ref, one apply per workload, skipping a workload whose
+	// containers already run it (by digest when both references carry
+	// one). Every workload is read and checked before any is changed.
+	// changed names the workloads it wrote (Kind/namespace/name).
+	ApplyImage(ctx context.Context, env *batonv1alpha1.Environment, ref string) (changed []string, err error)
 }
 
 // Local is the Accessor for workloads in the manager's own cluster.
 type Local struct {
-	// Client reads through the manager's cache, and applies.
+	// Client reads through the manager's cache, and applies. Listing
+	// Environments by IndexField tells who claims a workload.
 	Client client.Client
 	// APIReader reads uncached, with managedFields, which the cache strips.
 	APIReader client.Reader
@@ -76,30 +184,129 @@ func NewLocal(c client.Client, apiReader client.Reader) *Local {
 	return &Local{Client: c, APIReader: apiReader}
 }
 
-// Get reads the workload from the manager's cache.
-func (l *Local) Get(ctx context.Context, env *batonv1alpha1.Environment) (Workload, error) {
-	return read(ctx, l.Client, env)
+// Get reads the workloads from the manager's cache.
+func (l *Local) Get(ctx context.Context, env *batonv1alpha1.Environment) (Set, error) {
+	return l.readSet(ctx, l.Client, env)
 }
 
-// GetUncached reads the workload from the API server.
-func (l *Local) GetUncached(ctx context.Context, env *batonv1alpha1.Environment) (Workload, error) {
-	return read(ctx, l.APIReader, env)
+// GetUncached reads the workloads from the API server.
+func (l *Local) GetUncached(ctx context.Context, env *batonv1alpha1.Environment) (Set, error) {
+	return l.readSet(ctx, l.APIReader, env)
 }
 
-// read gets the workload and checks that the Environment may use it: it
+func (l *Local) readSet(ctx context.Context, r client.Reader, env *batonv1alpha1.Environment) (Set, error) {
+	refs := env.WorkloadRefs()
+	if len(refs) == 0 {
+		// The CRD requires one; say so rather than panic.
+		return nil, outcome.Stall(batonv1alpha1.WorkloadNotFoundReason, "the Environment names no workload; set spec.workload or spec.workloads")
+	}
+	seen := map[string]int{}
+	for i, ref := range refs {
+		key := IndexKey(ref.Kind, Key(env, ref))
+		if j, dup := seen[key]; dup {
+			return nil, outcome.Stall(batonv1alpha1.WorkloadListedTwiceReason,
+				"%s and %s both name %s %s; list each workload once", fieldOf(env, j), fieldOf(env, i), ref.Kind, Key(env, ref))
+		}
+		seen[key] = i
+	}
+	set := make(Set, 0, len(refs))
+	for i, ref := range refs {
+		w, err := read(ctx, r, env, ref, fieldOf(env, i))
+		if err != nil {
+			return nil, err
+		}
+		if err := l.claimed(ctx, env, w); err != nil {
+			return nil, err
+		}
+		set = append(set, w)
+	}
+	return set, nil
+}
+
+// claimed refuses a workload that an older Environment already names: two
+// Environments moving one workload would each record the other's changes as
+// drift, and fight over it.
+func (l *Local) claimed(ctx context.Context, env *batonv1alpha1.Environment, w Workload) error {
+	var list batonv1alpha1.EnvironmentList
+	if err := l.Client.List(ctx, &list, client.MatchingFields{IndexField: IndexKey(w.Kind, client.ObjectKeyFromObject(w.Object))}); err != nil {
+		return fmt.Errorf("list the Environments that name %s: %w", w.Name(), err)
+	}
+	if first := FirstClaim(list.Items, w.Object); first != nil && first.UID != env.UID {
+		return outcome.Stall(batonv1alpha1.WorkloadClaimedReason,
+			"%s already belongs to Environment %s/%s, which named it first; one workload runs one Environment: remove it from this Environment's spec, or delete %s",
+			w.Name(), first.Namespace, first.Name, first.Name)
+	}
+	return nil
+}
+
+// FirstClaim is the Environment that owns the workload among those that
+// name it and may use it: the oldest, by creation time, then namespace and
+// name. Nil when none may use it.
+func FirstClaim(envs []batonv1alpha1.Environment, obj metav1.Object) *batonv1alpha1.Environment {
+	var first *batonv1alpha1.Environment
+	for i := range envs {
+		e := &envs[i]
+		if !e.DeletionTimestamp.IsZero() || !Authorized(e, obj) {
+			continue
+		}
+		if first == nil || olderThan(e, first) {
+			first = e
+		}
+	}
+	return first
+}
+
+func olderThan(a, b *batonv1alpha1.Environment) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+// IndexField is the field index of Environments by the workloads they
+// name; IndexKeys computes it. The manager registers it (controllers'
+// SetupIndexes).
+const IndexField = "spec.workloads.key"
+
+// IndexKey is the index value of one workload.
+func IndexKey(kind batonv1alpha1.WorkloadKind, key client.ObjectKey) string {
+	return RefName(kind, key)
+}
+
+// IndexKeys are the index values of every workload an Environment names.
+func IndexKeys(env *batonv1alpha1.Environment) []string {
+	var keys []string
+	for _, ref := range env.WorkloadRefs() {
+		keys = append(keys, IndexKey(ref.Kind, Key(env, ref)))
+	}
+	return keys
+}
+
+// fieldOf is the spec field that lists the i-th workload, for messages.
+func fieldOf(env *batonv1alpha1.Environment, i int) string {
+	if env.Spec.Workload != nil {
+		return "spec.workload"
+	}
+	return fmt.Sprintf("spec.workloads[%d]", i)
+}
+
+// read gets one workload and checks that the Environment may use it: it
 // exists, it is in the Environment's namespace or its annotation names the
-// Environment, and it has the container.
-func read(ctx context.Context, r client.Reader, env *batonv1alpha1.Environment) (Workload, error) {
-	kind := env.Spec.Workload.Kind
+// Environment, and it has the containers.
+func read(ctx context.Context, r client.Reader, env *batonv1alpha1.Environment, ref batonv1alpha1.WorkloadReference, field string) (Workload, error) {
+	kind := ref.Kind
 	obj, err := New(kind)
 	if err != nil {
-		return Workload{}, outcome.Stall(batonv1alpha1.WorkloadNotFoundReason, "%v", err)
+		return Workload{}, outcome.Stall(batonv1alpha1.WorkloadNotFoundReason, "%s: %v", field, err)
 	}
-	key := Key(env)
+	key := Key(env, ref)
 	if err := r.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return Workload{}, outcome.Stall(batonv1alpha1.WorkloadNotFoundReason,
-				"%s %s does not exist; create it or fix spec.workload", kind, key)
+				"%s %s does not exist; create it or fix %s", kind, key, field)
 		}
 		return Workload{}, fmt.Errorf("get %s %s: %w", kind, key, err)
 	}
@@ -109,14 +316,26 @@ func read(ctx context.Context, r client.Reader, env *batonv1alpha1.Environment) 
 			kind, key, batonv1alpha1.AuthorizedEnvironmentAnnotation,
 			obj.GetAnnotations()[batonv1alpha1.AuthorizedEnvironmentAnnotation], env.Namespace+"/"+env.Name)
 	}
-	image, err := containerImage(obj, env.Spec.Workload.Container)
-	if errors.Is(err, errContainerNotFound) {
-		return Workload{}, outcome.Stall(batonv1alpha1.ContainerNotFoundReason, "%v; fix spec.workload.container", err)
+	w := Workload{Object: obj, Ref: ref, Kind: kind}
+	for i, c := range ref.ContainerNames() {
+		image, err := containerImage(obj, c)
+		if errors.Is(err, errContainerNotFound) {
+			at := field + ".container"
+			if ref.Container == "" {
+				at = fmt.Sprintf("%s.containers[%d]", field, i)
+			}
+			return Workload{}, outcome.Stall(batonv1alpha1.ContainerNotFoundReason, "%v; fix %s", err, at)
+		}
+		if err != nil {
+			return Workload{}, err
+		}
+		w.Images = append(w.Images, image)
 	}
-	if err != nil {
-		return Workload{}, err
+	if len(w.Images) == 0 {
+		return Workload{}, outcome.Stall(batonv1alpha1.ContainerNotFoundReason, "%s names no container; set container or containers", field)
 	}
-	return Workload{Object: obj, Kind: kind, Image: image}, nil
+	w.Image = w.Images[0]
+	return w, nil
 }
 
 // New returns an empty object of an Environment's workload kind.
@@ -133,14 +352,14 @@ func New(kind batonv1alpha1.WorkloadKind) (client.Object, error) {
 	return nil, fmt.Errorf("spec.workload.kind %q is not Deployment, StatefulSet or DaemonSet", kind)
 }
 
-// Key is the namespace and name of an Environment's workload; an empty
-// spec.workload.namespace means the Environment's own.
-func Key(env *batonv1alpha1.Environment) client.ObjectKey {
-	ns := env.Spec.Workload.Namespace
+// Key is the namespace and name of one of an Environment's workloads; an
+// empty namespace means the Environment's own.
+func Key(env *batonv1alpha1.Environment, ref batonv1alpha1.WorkloadReference) client.ObjectKey {
+	ns := ref.Namespace
 	if ns == "" {
 		ns = env.Namespace
 	}
-	return client.ObjectKey{Namespace: ns, Name: env.Spec.Workload.Name}
+	return client.ObjectKey{Namespace: ns, Name: ref.Name}
 }
 
 // Authorized reports whether the Environment may use the workload: it is in

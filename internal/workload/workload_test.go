@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -15,6 +16,22 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/outcome"
 )
+
+// fakeClient serves objs, Environments included, with the index the
+// manager registers.
+func fakeClient(objs ...client.Object) client.Client {
+	s := runtime.NewScheme()
+	if err := scheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := batonv1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
+		WithIndex(&batonv1alpha1.Environment{}, IndexField, func(o client.Object) []string {
+			return IndexKeys(o.(*batonv1alpha1.Environment))
+		}).Build()
+}
 
 func environmentFor(kind batonv1alpha1.WorkloadKind, namespace, container string) *batonv1alpha1.Environment {
 	return &batonv1alpha1.Environment{
@@ -58,12 +75,12 @@ func TestGetStalls(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			b := fake.NewClientBuilder().WithScheme(scheme.Scheme)
+			var objs []client.Object
 			if tc.obj != nil {
-				b = b.WithObjects(tc.obj)
+				objs = append(objs, tc.obj)
 			}
-			c := b.Build()
-			for name, get := range map[string]func(context.Context, *batonv1alpha1.Environment) (Workload, error){
+			c := fakeClient(objs...)
+			for name, get := range map[string]func(context.Context, *batonv1alpha1.Environment) (Set, error){
 				"Get": NewLocal(c, c).Get, "GetUncached": NewLocal(c, c).GetUncached,
 			} {
 				w, err := get(context.Background(), tc.env)
@@ -86,10 +103,10 @@ func TestGetAuthorizedAcrossNamespaces(t *testing.T) {
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 			Containers: []corev1.Container{{Name: "proxy", Image: "proxy:1"}, {Name: "web", Image: "registry.example.com/web:1"}}}}},
 	}
-	c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(obj).Build()
-	w, err := NewLocal(c, c).Get(context.Background(), environmentFor(batonv1alpha1.WorkloadKindDeployment, "other", "web"))
-	if err != nil || w.Image != "registry.example.com/web:1" || w.Kind != batonv1alpha1.WorkloadKindDeployment {
-		t.Fatalf("Get = %+v, %v; want the web container's image", w, err)
+	c := fakeClient(obj)
+	set, err := NewLocal(c, c).Get(context.Background(), environmentFor(batonv1alpha1.WorkloadKindDeployment, "other", "web"))
+	if err != nil || len(set) != 1 || set[0].Image != "registry.example.com/web:1" || set[0].Kind != batonv1alpha1.WorkloadKindDeployment {
+		t.Fatalf("Get = %+v, %v; want the web container's image", set, err)
 	}
 }
 
@@ -110,10 +127,10 @@ func TestApplyImage(t *testing.T) {
 				Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 					Containers: []corev1.Container{{Name: "web", Image: running}}}}},
 			}
-			c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(obj).Build()
+			c := fakeClient(obj)
 			env := environmentFor(batonv1alpha1.WorkloadKindDeployment, "", "web")
 			changed, err := NewLocal(c, c).ApplyImage(context.Background(), env, tc.ref)
-			if err != nil || changed != tc.changed {
+			if err != nil || (len(changed) == 1) != tc.changed {
 				t.Fatalf("ApplyImage(%s) = %v, %v; want %v", tc.ref, changed, err, tc.changed)
 			}
 			got := &appsv1.Deployment{}
