@@ -10,6 +10,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/image"
+	"github.com/baton-dev/baton/internal/workload"
 	"github.com/baton-dev/baton/internal/outcome"
 )
 
@@ -176,6 +177,8 @@ func (x *decider) grantLease(promo *batonv1alpha1.Promotion) {
 		// A break-glass start is on the record of the revision it made.
 		OverriddenBy:   overriddenBy(promo),
 		OverrideReason: overrideReason(promo),
+		// The set this revision moves: every workload, together.
+		Workloads: workload.IndexKeys(env),
 	}, env.HistoryLimitOrDefault())
 	if reship {
 		Unreject(env, promo.Status.Image, promo.Status.Digest)

@@ -119,6 +119,15 @@ func TestClaimKeepsTheFirst(t *testing.T) {
 	}
 	prod := twoWorkloads()
 	c := fakeClient(web, worker, younger, prod)
+	// Created in the same second as the younger one, and first by name,
+	// but without a history: the one that observed its workloads keeps it.
+	sameSecond := younger.DeepCopy()
+	sameSecond.Name, sameSecond.UID, sameSecond.CreationTimestamp = "aa-worker", "same", prod.CreationTimestamp
+	established := prod.DeepCopy()
+	established.Status.History = []batonv1alpha1.Revision{{Revision: 1, Image: web1, Result: batonv1alpha1.RevisionAdopted}}
+	if first := FirstClaim([]batonv1alpha1.Environment{*sameSecond, *established}, worker); first == nil || first.Name != "production" {
+		t.Errorf("FirstClaim = %v, want production, which has a history", first)
+	}
 	if _, err := NewLocal(c, c).Get(context.Background(), prod); err != nil {
 		t.Fatalf("the first Environment to name the worker: %v", err)
 	}

@@ -240,8 +240,10 @@ func (l *Local) claimed(ctx context.Context, env *batonv1alpha1.Environment, w W
 }
 
 // FirstClaim is the Environment that owns the workload among those that
-// name it and may use it: the oldest, by creation time, then namespace and
-// name. Nil when none may use it.
+// name it and may use it: one that already has a history (it observed its
+// workloads before) over one that has none, then the oldest by creation
+// time (to the second), then by namespace and name. Nil when none may use
+// it.
 func FirstClaim(envs []batonv1alpha1.Environment, obj metav1.Object) *batonv1alpha1.Environment {
 	var first *batonv1alpha1.Environment
 	for i := range envs {
@@ -257,6 +259,9 @@ func FirstClaim(envs []batonv1alpha1.Environment, obj metav1.Object) *batonv1alp
 }
 
 func olderThan(a, b *batonv1alpha1.Environment) bool {
+	if ea, eb := len(a.Status.History) > 0, len(b.Status.History) > 0; ea != eb {
+		return ea
+	}
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
 	}
