@@ -10,8 +10,8 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/image"
-	"github.com/baton-dev/baton/internal/workload"
 	"github.com/baton-dev/baton/internal/outcome"
+	"github.com/baton-dev/baton/internal/workload"
 )
 
 // beforeLease: resolve, then the approval gate, then the queue.
