@@ -138,6 +138,20 @@ func TestEnvironmentStatusIdleGolden(t *testing.T) {
 	golden(t, "status-environment-idle", out.Bytes())
 }
 
+// TestEnvironmentStatusWorkloadsGolden: several process types get a line
+// each, with the rollout read for it.
+func TestEnvironmentStatusWorkloadsGolden(t *testing.T) {
+	env := fixtureEnvironment()
+	env.Spec.Workloads = []batonv1alpha1.WorkloadReference{*env.Spec.Workload,
+		{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "worker", Namespace: "jobs", Containers: []string{"worker", "beat"}}}
+	env.Spec.Workload = nil
+	var out bytes.Buffer
+	if err := writeEnvironmentStatus(&out, env, fixtureUpstream(), nil, []string{"3/3 updated, 3/3 ready", "rollout not shown (Forbidden)"}, now); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status-environment-workloads", out.Bytes())
+}
+
 func TestPromotionStatusGolden(t *testing.T) {
 	queue := fixtureQueue()
 	for _, tt := range []struct {
