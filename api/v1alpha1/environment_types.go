@@ -149,12 +149,13 @@ type EnvironmentSpec struct {
 
 	// Workloads are the app's process types (web, worker, clock), which run
 	// one image and move together: a Promotion moves every one of them, and
-	// its rollout is complete only when all of theirs are.
+	// its rollout is complete only when all of theirs are. (CEL spells the
+	// field namespace, a reserved word, __namespace__.)
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
-	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.kind == x.kind && y.name == x.name && (has(y.namespace) ? y.namespace : '') == (has(x.namespace) ? x.namespace : '')))",message="a workload is listed twice: each kind, namespace and name may appear once"
+	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.kind == x.kind && y.name == x.name && (has(y.__namespace__) ? y.__namespace__ : '') == (has(x.__namespace__) ? x.__namespace__ : '')))",message="a workload is listed twice: each kind, namespace and name may appear once"
 	Workloads []WorkloadReference `json:"workloads,omitempty"`
 
 	// Release runs a Job with the new image before any workload changes.
