@@ -377,3 +377,64 @@ func TestSeveralEditsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestForgedMultiFileCommitIsNotDelivered: someone with push rights
+// replays the message of a genuine commit of two files (its UID, its
+// Baton-File trailers and its signature) over other changes. The signature
+// covers both files and their content, so none of these counts: Baton
+// stalls with ForeignCommit and pushes nothing on top.
+func TestForgedMultiFileCommitIsNotDelivered(t *testing.T) {
+	genuineRepo := processFixture(t)
+	req := request(processEnvironment(t, genuineRepo, yamlEdit("web.yaml", "web"), yamlEdit("worker.yaml", "worker")), "v2")
+	if _, err := newDeliverer(t).Deliver(testContext(t, nil), req); err != nil {
+		t.Fatal(err)
+	}
+	message := genuineRepo.commit(t, genuineRepo.head(t, "main")).Message
+	setImage := func(file, tag string) func(dir string) {
+		return func(dir string) {
+			p := filepath.Join(dir, filepath.FromSlash(file))
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, p, strings.Replace(string(data), "web:v1", "web:"+tag, 1))
+		}
+	}
+	both := func(dir string) { setImage(webFile, "v2")(dir); setImage(workFile, "v2")(dir) }
+	cases := []struct {
+		name   string
+		change func(dir string)
+		why    string
+	}{
+		{"another image in one of the files", func(dir string) { setImage(webFile, "v2")(dir); setImage(workFile, "evil")(dir) },
+			"the Baton-Signature of its block of " + string(req.Promotion.UID) + " does not verify"},
+		{"a new file", func(dir string) { both(dir); write(t, filepath.Join(dir, "production", "evil.yaml"), "kind: ClusterRoleBinding\n") },
+			"it adds, removes or renames production/evil.yaml"},
+		{"a third file changed", func(dir string) { both(dir); setImage("staging/worker.yaml", "evil")(dir) },
+			"it changes 3 files and its blocks sign 2"},
+		{"one of the two files only", setImage(webFile, "v2"),
+			"its block of " + string(req.Promotion.UID) + " names production/worker.yaml, which it does not change once"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := processFixture(t)
+			e := processEnvironment(t, r, yamlEdit("web.yaml", "web"), yamlEdit("worker.yaml", "worker"))
+			forgedReq := req
+			forgedReq.Environment = e
+			forged := r.pushAs(t, DefaultAuthorName, DefaultAuthorEmail, "main", "main", message, tc.change)
+			d := newDeliverer(t)
+			ctx := testContext(t, nil)
+			_, done, derr := d.Delivered(ctx, forgedReq)
+			_, err := d.Deliver(ctx, forgedReq)
+			if done {
+				t.Errorf("Delivered counts the forged commit %s", forged)
+			}
+			for _, err := range []error{derr, err} {
+				expectStalled(t, err, batonv1alpha1.ForeignCommitReason, "commit "+short(forged)+" carries this Promotion's Baton-Promotion-UID trailer, but Baton did not make it: "+tc.why)
+			}
+			if r.head(t, "main") != forged {
+				t.Errorf("Baton pushed on top of the forged commit: main is %s, was %s", r.head(t, "main"), forged)
+			}
+		})
+	}
+}
