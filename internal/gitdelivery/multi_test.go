@@ -408,7 +408,10 @@ func TestForgedMultiFileCommitIsNotDelivered(t *testing.T) {
 	}{
 		{"another image in one of the files", func(dir string) { setImage(webFile, "v2")(dir); setImage(workFile, "evil")(dir) },
 			"the Baton-Signature of its block of " + string(req.Promotion.UID) + " does not verify"},
-		{"a new file", func(dir string) { both(dir); write(t, filepath.Join(dir, "production", "evil.yaml"), "kind: ClusterRoleBinding\n") },
+		{"a new file", func(dir string) {
+			both(dir)
+			write(t, filepath.Join(dir, "production", "evil.yaml"), "kind: ClusterRoleBinding\n")
+		},
 			"it adds, removes or renames production/evil.yaml"},
 		{"a third file changed", func(dir string) { both(dir); setImage("staging/worker.yaml", "evil")(dir) },
 			"it changes 3 files and its blocks sign 2"},
