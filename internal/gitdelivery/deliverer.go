@@ -444,10 +444,11 @@ func (s *session) resetTo(base plumbing.Hash) error {
 	return s.reset(base)
 }
 
-// Names of the fields of delivery.git that hold the edits.
+// Names of the fields of delivery.git that say what to edit.
 const (
-	fieldEdit  = "delivery.git.edit"
-	fieldEdits = "delivery.git.edits"
+	fieldPathName = "delivery.git.path"
+	fieldEdit     = "delivery.git.edit"
+	fieldEdits    = "delivery.git.edits"
 )
 
 // manifestEdits maps delivery.git onto manifest.Edits, each named by its
@@ -485,8 +486,6 @@ func manifestEdits(g *batonv1alpha1.GitDelivery) ([]manifest.Edit, error) {
 	}
 	return out, nil
 }
-
-const fieldPathName = "delivery.git.path"
 
 // notGit refuses a path with a .git component: Baton edits the
 // repository's files, not Git's own.
