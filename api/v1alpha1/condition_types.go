@@ -183,9 +183,10 @@ const (
 	// (drift); it is never verified.
 	NotDeliveredReason = "NotDelivered"
 
-	// ManifestInvalidReason: delivery.git.path or delivery.git.edit does not
-	// match the repository (a file or field is missing, or the YAML cannot be
-	// edited); the message names the field.
+	// ManifestInvalidReason: delivery.git.path, delivery.git.edit or an entry
+	// of delivery.git.edits does not match the repository (a file or field is
+	// missing, the YAML cannot be edited, two edits set one field); the
+	// message names the field, such as delivery.git.edits[1].yaml.field.
 	ManifestInvalidReason = "ManifestInvalid"
 	// GitCredentialsInvalidReason: the Secret named by delivery.git.secretRef
 	// is missing, lacks a key, or holds a key that cannot be parsed.
@@ -201,8 +202,8 @@ const (
 	// PushRejectedReason: the Git server refused the push for a reason other
 	// than a concurrent commit (a hook, branch protection, permissions).
 	PushRejectedReason = "PushRejected"
-	// PathEscapesReason: a file that delivery.git.path or delivery.git.edit
-	// names is reached through a symlink (or a symlinked directory) that
+	// PathEscapesReason: a file that delivery.git.path, delivery.git.edit or
+	// an entry of delivery.git.edits names is reached through a symlink (or a symlinked directory) that
 	// leaves delivery.git.path; the message names the link and its target.
 	PathEscapesReason = "PathEscapes"
 	// InsecureTransportReason: a Git URL that would carry credentials from a

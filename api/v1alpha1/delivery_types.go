@@ -52,11 +52,14 @@ type GitDelivery struct {
 
 	// Edits are several edits made in one commit: one per file or field
 	// that holds the image, such as the web and the worker Deployment of
-	// the same app. Each is relative to path, like edit.
+	// the same app. Each is relative to path, like edit. Baton writes all
+	// of them or none, and a Promotion counts as delivered only when every
+	// one of the fields holds its image. No two may set the same field.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:XValidation:rule="self.all(x, self.filter(y, (has(x.yaml) && has(y.yaml) && x.yaml.file == y.yaml.file && x.yaml.field == y.yaml.field) || (has(x.kustomize) && has(y.kustomize) && (has(x.kustomize.imageName) ? x.kustomize.imageName : '') == (has(y.kustomize.imageName) ? y.kustomize.imageName : '')) || (has(x.helm) && has(y.helm) && (has(x.helm.file) ? x.helm.file : 'values.yaml') == (has(y.helm.file) ? y.helm.file : 'values.yaml') && (has(x.helm.repositoryField) ? x.helm.repositoryField : '') == (has(y.helm.repositoryField) ? y.helm.repositoryField : '') && (has(x.helm.tagField) ? x.helm.tagField : '') == (has(y.helm.tagField) ? y.helm.tagField : '') && (has(x.helm.imageField) ? x.helm.imageField : '') == (has(y.helm.imageField) ? y.helm.imageField : ''))).size() <= 1)",message="two edits set the same field: the same yaml file and field, the same kustomize imageName, or the same helm file and fields; each field may be edited once"
 	Edits []ManifestEdit `json:"edits,omitempty"`
 
 	// SecretRef names a Secret in the Environment's namespace with the

@@ -150,12 +150,15 @@ type EnvironmentSpec struct {
 	// Workloads are the app's process types (web, worker, clock), which run
 	// one image and move together: a Promotion moves every one of them, and
 	// its rollout is complete only when all of theirs are. Each workload may
-	// be listed once (a duplicate stalls the Environment with reason
-	// WorkloadListedTwice).
+	// be listed once: the schema refuses the same kind, namespace and name
+	// twice, and one listed with and once without its namespace stalls the
+	// Environment with reason WorkloadListedTwice. (CEL spells the field
+	// namespace, a reserved word, __namespace__.)
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.kind == x.kind && y.name == x.name && (has(y.__namespace__) ? y.__namespace__ : '') == (has(x.__namespace__) ? x.__namespace__ : '')))",message="a workload is listed twice: each kind, namespace and name may appear once"
 	Workloads []WorkloadReference `json:"workloads,omitempty"`
 
 	// Release runs a Job with the new image before any workload changes.

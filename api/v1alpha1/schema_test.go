@@ -49,6 +49,10 @@ func gitDelivery() *batonv1alpha1.GitDelivery {
 	}
 }
 
+func containerEdit(file, container string) batonv1alpha1.ManifestEdit {
+	return batonv1alpha1.ManifestEdit{YAML: &batonv1alpha1.YAMLFieldEdit{File: file, Field: "spec.template.spec.containers[name=" + container + "].image"}}
+}
+
 func approval(user, image string) batonv1alpha1.Approval {
 	return batonv1alpha1.Approval{
 		UserInfo:   batonv1alpha1.UserInfo{Username: user, Groups: []string{"approvers"}},
@@ -184,6 +188,56 @@ var _ = Describe("The CRD schema", func() {
 			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
 			e.Spec.Delivery.Git.Edit = &batonv1alpha1.ManifestEdit{Helm: &batonv1alpha1.HelmEdit{ImageField: "image", TagField: "tag"}}
 		}, "spec.delivery.git.edit.helm", "imageField cannot be combined with repositoryField or tagField"),
+		Entry("git delivery with both edit and edits", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
+			e.Spec.Delivery.Git.Edits = []batonv1alpha1.ManifestEdit{containerEdit("web.yaml", "web")}
+		}, "spec.delivery.git", "exactly one of edit or edits must be set"),
+		Entry("git delivery with neither edit nor edits", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
+			e.Spec.Delivery.Git.Edit = nil
+		}, "spec.delivery.git", "exactly one of edit or edits must be set"),
+		Entry("an empty edits list", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
+			e.Spec.Delivery.Git.Edit, e.Spec.Delivery.Git.Edits = nil, []batonv1alpha1.ManifestEdit{}
+		}, "spec.delivery.git", "exactly one of edit or edits must be set"),
+		Entry("the same yaml file and field twice in edits", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
+			e.Spec.Delivery.Git.Edit = nil
+			e.Spec.Delivery.Git.Edits = []batonv1alpha1.ManifestEdit{containerEdit("web.yaml", "web"), containerEdit("worker.yaml", "worker"), containerEdit("web.yaml", "web")}
+		}, "spec.delivery.git.edits", "two edits set the same field"),
+		Entry("the same kustomize image twice in edits", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
+			e.Spec.Delivery.Git.Edit = nil
+			k := batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{}}
+			e.Spec.Delivery.Git.Edits = []batonv1alpha1.ManifestEdit{k, k}
+		}, "spec.delivery.git.edits", "two edits set the same field"),
+		Entry("the same helm file and fields twice in edits, one by its default", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
+			e.Spec.Delivery.Git.Edit = nil
+			e.Spec.Delivery.Git.Edits = []batonv1alpha1.ManifestEdit{
+				{Helm: &batonv1alpha1.HelmEdit{}}, {Helm: &batonv1alpha1.HelmEdit{File: "values.yaml"}}}
+		}, "spec.delivery.git.edits", "two edits set the same field"),
+		Entry("an edit in edits of no kind", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
+			e.Spec.Delivery.Git.Edit = nil
+			e.Spec.Delivery.Git.Edits = []batonv1alpha1.ManifestEdit{containerEdit("web.yaml", "web"), {}}
+		}, "spec.delivery.git.edits[1]", "exactly one of kustomize, yaml or helm must be set"),
+		Entry("an edit in edits whose file climbs out", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
+			e.Spec.Delivery.Git.Edit = nil
+			e.Spec.Delivery.Git.Edits = []batonv1alpha1.ManifestEdit{containerEdit("web.yaml", "web"), containerEdit("../staging/worker.yaml", "worker")}
+		}, "spec.delivery.git.edits[1].yaml.file", "must not contain '..'"),
+		Entry("21 edits", func(e *batonv1alpha1.Environment) {
+			e.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
+			e.Spec.Delivery.Git.Edit = nil
+			for i := range 21 {
+				e.Spec.Delivery.Git.Edits = append(e.Spec.Delivery.Git.Edits, containerEdit(fmt.Sprintf("p%d.yaml", i), "web"))
+			}
+		}, "spec.delivery.git.edits", "must have at most 20 items"),
+		Entry("the same workload twice, namespace and all", func(e *batonv1alpha1.Environment) {
+			w := batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Namespace: "apps", Container: "web"}
+			e.Spec.Workload, e.Spec.Workloads = nil, []batonv1alpha1.WorkloadReference{w, w}
+		}, "spec.workloads", "a workload is listed twice"),
 		Entry("an over-long workload name", func(e *batonv1alpha1.Environment) {
 			e.Spec.Workload.Name = strings.Repeat("a", 254)
 		}, "spec.workload.name", "Too long"),
@@ -214,6 +268,25 @@ var _ = Describe("The CRD schema", func() {
 			e.Spec.Source.CommitStatus.Repository = "web"
 		}, "spec.source.commitStatus.repository", "should match"),
 	)
+
+	It("accepts edits of different fields, and workloads that differ only by namespace", func() {
+		env := validEnvironment(ns)
+		env.Spec.Workload = nil
+		env.Spec.Workloads = []batonv1alpha1.WorkloadReference{
+			{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
+			{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Namespace: "apps", Container: "web"},
+			{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "worker", Container: "worker"},
+		}
+		env.Spec.Delivery = batonv1alpha1.Delivery{Git: gitDelivery()}
+		env.Spec.Delivery.Git.Edit = nil
+		env.Spec.Delivery.Git.Edits = []batonv1alpha1.ManifestEdit{
+			containerEdit("web.yaml", "web"), containerEdit("worker.yaml", "worker"), containerEdit("web.yaml", "sidecar"),
+			{Kustomize: &batonv1alpha1.KustomizeEdit{}}, {Kustomize: &batonv1alpha1.KustomizeEdit{ImageName: "worker"}},
+			{Helm: &batonv1alpha1.HelmEdit{ImageField: "web.image"}}, {Helm: &batonv1alpha1.HelmEdit{ImageField: "worker.image"}},
+		}
+		Expect(k8sClient.Create(ctx, env)).To(Succeed())
+		Expect(env.Spec.Delivery.Git.ManifestEdits()).To(HaveLen(7))
+	})
 
 	It("accepts spec.source.commitStatus on github.com and gitlab.com with nothing but a secretRef", func() {
 		for _, url := range []string{"https://github.com/acme/web.git", "git@gitlab.com:acme/platform/web.git", "ssh://git@github.com/acme/web"} {

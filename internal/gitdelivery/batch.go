@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/baton-dev/baton/internal/delivery"
@@ -243,28 +245,31 @@ func findEach(jobs []*job, h heads) []*job {
 	return rest
 }
 
-// editEach applies each job's edit to the worktree. An edit that fails
-// fails its job alone, untouched by the others; an edit that changes
-// nothing (the branch already carries the image, by someone else's commit)
-// is delivered without a commit. Jobs whose file another job of this batch
-// edits, or whose commit author differs from the batch's, wait for the
-// next commit.
+// editEach applies each job's edits to the worktree. Edits that fail fail
+// their job alone, untouched by the others, and leave the worktree as it
+// was (manifest.ApplyAll writes all of a job's edits or none); edits that
+// change nothing (the branch already carries the image, by someone else's
+// commit) are delivered without a commit. Jobs that edit a file another
+// job of this batch edits, or whose commit author differs from the
+// batch's, wait for the next commit.
 func editEach(jobs []*job) (edited, later []*job) {
 	files := map[string]bool{}
 	name, email := author(jobs[0].s.req.Environment)
 	for _, j := range jobs {
-		key := editKey(j.s)
-		if n, e := author(j.s.req.Environment); files[key] || n != name || e != email {
+		keys := editKeys(j.s)
+		if n, e := author(j.s.req.Environment); slices.ContainsFunc(keys, func(k string) bool { return files[k] }) || n != name || e != email {
 			later = append(later, j)
 			continue
 		}
-		files[key] = true
+		for _, k := range keys {
+			files[k] = true
+		}
 		changed, err := j.s.apply()
 		switch {
 		case err != nil:
 			j.finish(delivery.Record{}, false, err)
 		case !changed:
-			j.s.log.Info("The repository already carries the image; no commit", "image", j.s.req.Image, "file", j.s.editedFile)
+			j.s.log.Info("The repository already carries the image; no commit", "image", j.s.req.Image, "files", j.s.editFiles)
 			j.finish(delivery.Record{}, true, nil)
 		default:
 			edited = append(edited, j)
@@ -273,18 +278,21 @@ func editEach(jobs []*job) (edited, later []*job) {
 	return edited, later
 }
 
-// editKey names what a job's edit writes, before it runs: its path and the
-// file of a YAML or Helm edit.
-func editKey(s *session) string {
-	e := s.git.Edit
-	file := ""
-	switch {
-	case e.YAML != nil:
-		file = e.YAML.File
-	case e.Helm != nil:
-		file = e.Helm.File
+// editKeys name what a job's edits write, before they run: the path, and
+// the file of each YAML or Helm edit.
+func editKeys(s *session) []string {
+	var keys []string
+	for _, e := range s.git.ManifestEdits() {
+		file := ""
+		switch {
+		case e.YAML != nil:
+			file = e.YAML.File
+		case e.Helm != nil:
+			file = e.Helm.File
+		}
+		keys = append(keys, path.Clean(s.git.Path)+"\x00"+path.Clean("/"+file))
 	}
-	return path.Clean(s.git.Path) + "\x00" + path.Clean("/"+file)
+	return keys
 }
 
 // commitBatch commits the edited files of the jobs as one commit: a lone
@@ -303,8 +311,8 @@ func (d *Deliverer) commitBatch(lead *session, jobs []*job) (plumbing.Hash, erro
 	parts := make([]groupPart, 0, len(jobs))
 	for i, j := range jobs {
 		env := j.s.req.Environment
-		parts = append(parts, groupPart{req: j.s.req, file: j.s.editedFile,
-			signature: signature(lead.signingKey, env.Namespace, env.Name, string(j.s.req.Promotion.UID), j.s.editedFile, blobs[i])})
+		parts = append(parts, groupPart{req: j.s.req, files: j.s.editedFiles,
+			signature: signature(lead.signingKey, env.Namespace, env.Name, string(j.s.req.Promotion.UID), blobs[i])})
 	}
 	wt, err := lead.repo.Worktree()
 	if err != nil {
@@ -321,10 +329,10 @@ func (d *Deliverer) commitBatch(lead *session, jobs []*job) (plumbing.Hash, erro
 	return sha, nil
 }
 
-// stage writes each job's edited file as a blob and points its index entry
-// at it, reading and writing the index once for the whole batch: go-git's
-// Add reads and writes the whole index for every file.
-func (s *session) stage(jobs []*job) ([]plumbing.Hash, error) {
+// stage writes each job's edited files as blobs and points their index
+// entries at them, reading and writing the index once for the whole batch:
+// go-git's Add reads and writes the whole index for every file.
+func (s *session) stage(jobs []*job) ([][]signedFile, error) {
 	idx, err := s.repo.Storer.Index()
 	if err != nil {
 		return nil, fmt.Errorf("read the index: %w", err)
@@ -334,38 +342,51 @@ func (s *session) stage(jobs []*job) ([]plumbing.Hash, error) {
 		return nil, fmt.Errorf("open the worktree: %w", err)
 	}
 	defer root.Close()
-	blobs := make([]plumbing.Hash, len(jobs))
+	blobs := make([][]signedFile, len(jobs))
 	for i, j := range jobs {
-		file := j.s.editedFile
-		content, err := root.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("stage %s: %w", file, err)
+		for _, file := range j.s.editedFiles {
+			blob, err := s.stageFile(idx, root, file)
+			if err != nil {
+				return nil, err
+			}
+			blobs[i] = append(blobs[i], signedFile{name: file, blob: blob})
 		}
-		obj := s.repo.Storer.NewEncodedObject()
-		obj.SetType(plumbing.BlobObject)
-		w, err := obj.Writer()
-		if err != nil {
-			return nil, fmt.Errorf("stage %s: %w", file, err)
-		}
-		if _, err := w.Write(content); err != nil {
-			return nil, fmt.Errorf("stage %s: %w", file, err)
-		}
-		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("stage %s: %w", file, err)
-		}
-		if blobs[i], err = s.repo.Storer.SetEncodedObject(obj); err != nil {
-			return nil, fmt.Errorf("stage %s: %w", file, err)
-		}
-		// Only files already in the tree are edited (manifest.Apply
-		// modifies, never creates), so the entry exists.
-		e, err := idx.Entry(file)
-		if err != nil {
-			return nil, fmt.Errorf("find %s in the index: %w", file, err)
-		}
-		e.Hash, e.Size, e.ModifiedAt = blobs[i], uint32(len(content)), time.Now()
 	}
 	if err := s.repo.Storer.SetIndex(idx); err != nil {
 		return nil, fmt.Errorf("write the index: %w", err)
 	}
 	return blobs, nil
+}
+
+// stageFile writes one file of the worktree as a blob and points its index
+// entry at it.
+func (s *session) stageFile(idx *index.Index, root *os.Root, file string) (plumbing.Hash, error) {
+	content, err := root.ReadFile(file)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", file, err)
+	}
+	obj := s.repo.Storer.NewEncodedObject()
+	obj.SetType(plumbing.BlobObject)
+	w, err := obj.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", file, err)
+	}
+	if _, err := w.Write(content); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", file, err)
+	}
+	if err := w.Close(); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", file, err)
+	}
+	blob, err := s.repo.Storer.SetEncodedObject(obj)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", file, err)
+	}
+	// Only files already in the tree are edited (manifest.ApplyAll
+	// modifies, never creates), so the entry exists.
+	e, err := idx.Entry(file)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("find %s in the index: %w", file, err)
+	}
+	e.Hash, e.Size, e.ModifiedAt = blob, uint32(len(content)), time.Now()
+	return blob, nil
 }

@@ -21,8 +21,9 @@ const (
 	// TrailerOverrideBy names who started the Promotion past a freeze or
 	// deploy window (spec.override, sealed by the webhook).
 	TrailerOverrideBy = "Override-by"
-	// TrailerEnvironment and TrailerFile name, in a group commit's block,
-	// the Environment and the file the block's signature covers.
+	// TrailerEnvironment and TrailerFile name, in a group commit's block
+	// or in the commit of a Promotion that edits several files, the
+	// Environment and each file the block's signature covers.
 	TrailerEnvironment = "Baton-Environment"
 	TrailerFile        = "Baton-File"
 )
@@ -105,7 +106,7 @@ func trailerBlock(req delivery.Request) string {
 // groupMessage is the message of a group commit: a subject counting the
 // environments, one line per environment (with its reason, indented), and
 // one trailer block per Promotion. Each block names its Environment and
-// its file and carries its own signature, so that every block can be
+// its files and carries its own signature, so that every block can be
 // checked on its own and every changed file is accounted for.
 func groupMessage(parts []groupPart) string {
 	var b strings.Builder
@@ -119,9 +120,19 @@ func groupMessage(parts []groupPart) string {
 	}
 	b.WriteString("\n")
 	for _, p := range parts {
-		env := p.req.Environment
 		b.WriteString(trailerBlock(p.req))
-		fmt.Fprintf(&b, "%s: %s/%s\n%s: %s\n%s: %s\n", TrailerEnvironment, env.Namespace, env.Name, TrailerFile, p.file, TrailerSignature, p.signature)
+		b.WriteString(fileTrailers(p.req.Environment, p.files))
+		fmt.Fprintf(&b, "%s: %s\n", TrailerSignature, p.signature)
+	}
+	return b.String()
+}
+
+// fileTrailers name the Environment and each file a block signs.
+func fileTrailers(env *batonv1alpha1.Environment, files []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s/%s\n", TrailerEnvironment, env.Namespace, env.Name)
+	for _, f := range files {
+		fmt.Fprintf(&b, "%s: %s\n", TrailerFile, f)
 	}
 	return b.String()
 }
@@ -129,7 +140,7 @@ func groupMessage(parts []groupPart) string {
 // groupPart is one Promotion's share of a group commit.
 type groupPart struct {
 	req       delivery.Request
-	file      string
+	files     []string
 	signature string
 }
 

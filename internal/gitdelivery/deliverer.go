@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -118,8 +119,10 @@ type session struct {
 	pushBranch string // empty unless different from branch
 	log        logr.Logger
 	unlock     func()
-	// editedFile is the file the last edit wrote, relative to the worktree.
-	editedFile string
+	// editedFiles are the files the last edit wrote, relative to the
+	// worktree, in the order first edited; empty when it changed nothing.
+	// editFiles are the files its edits name, changed or not.
+	editedFiles, editFiles []string
 	// key is the clone's cache key; clean is the Deliverer's map of clean
 	// worktrees.
 	key   string
@@ -356,28 +359,30 @@ func (d *Deliverer) Delivered(ctx context.Context, req delivery.Request) (delive
 	return delivery.Record{}, !changed, nil
 }
 
-// undo writes the edited file back as it is in base, and marks the
+// undo writes the edited files back as they are in base, and marks the
 // worktree clean at base again.
 func (s *session) undo(base plumbing.Hash) error {
 	c, err := s.repo.CommitObject(base)
 	if err != nil {
 		return fmt.Errorf("read commit %s: %w", base, err)
 	}
-	f, err := c.File(s.editedFile)
-	if err != nil {
-		return fmt.Errorf("read %s at %s: %w", s.editedFile, base, err)
-	}
-	content, err := f.Contents()
-	if err != nil {
-		return fmt.Errorf("read %s at %s: %w", s.editedFile, base, err)
-	}
 	root, err := os.OpenRoot(s.workDir())
 	if err != nil {
 		return fmt.Errorf("open the worktree: %w", err)
 	}
 	defer root.Close()
-	if err := root.WriteFile(s.editedFile, []byte(content), 0o644); err != nil {
-		return fmt.Errorf("restore %s: %w", s.editedFile, err)
+	for _, file := range s.editedFiles {
+		f, err := c.File(file)
+		if err != nil {
+			return fmt.Errorf("read %s at %s: %w", file, base, err)
+		}
+		content, err := f.Contents()
+		if err != nil {
+			return fmt.Errorf("read %s at %s: %w", file, base, err)
+		}
+		if err := root.WriteFile(file, []byte(content), 0o644); err != nil {
+			return fmt.Errorf("restore %s: %w", file, err)
+		}
 	}
 	s.clean.Store(s.key, base)
 	return nil
@@ -394,17 +399,20 @@ func (s *session) edit(base plumbing.Hash) (bool, error) {
 	return s.apply()
 }
 
-// apply applies the Environment's edit to the worktree as it is.
+// apply applies the Environment's edits to the worktree as it is: all of
+// them, or none when one of them fails. It reports whether a file changed;
+// false means that every edited field already holds the image.
 func (s *session) apply() (bool, error) {
+	s.editedFiles, s.editFiles = nil, nil
 	img, err := manifest.ParseImage(s.req.Image)
 	if err != nil {
 		return false, outcome.Stall(batonv1alpha1.InvalidImageReason, "image %q: %v", s.req.Image, err)
 	}
-	edit, err := manifestEdit(s.git)
+	edits, err := manifestEdits(s.git)
 	if err != nil {
 		return false, err
 	}
-	res, err := manifest.Apply(s.workDir(), edit, img, manifest.Options{PinDigest: s.req.Environment.Spec.Delivery.PinDigest})
+	res, err := manifest.ApplyAll(s.workDir(), edits, img, manifest.Options{PinDigest: s.req.Environment.Spec.Delivery.PinDigest})
 	if errors.Is(err, manifest.ErrPathEscapes) {
 		return false, outcome.Stall(batonv1alpha1.PathEscapesReason, "%s", s.creds.Redact(err.Error()))
 	}
@@ -414,8 +422,13 @@ func (s *session) apply() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("edit the checkout: %w", err)
 	}
-	s.editedFile = res.File
-	return res.Changed, nil
+	s.editedFiles = res.Files
+	for _, r := range res.Edits {
+		if !slices.Contains(s.editFiles, r.File) {
+			s.editFiles = append(s.editFiles, r.File)
+		}
+	}
+	return len(res.Files) > 0, nil
 }
 
 // resetTo makes the worktree the tree of base. When this process's last
@@ -431,31 +444,59 @@ func (s *session) resetTo(base plumbing.Hash) error {
 	return s.reset(base)
 }
 
-// manifestEdit maps delivery.git onto manifest.Edit. A path that names the
+// Names of the fields of delivery.git that say what to edit.
+const (
+	fieldPathName = "delivery.git.path"
+	fieldEdit     = "delivery.git.edit"
+	fieldEdits    = "delivery.git.edits"
+)
+
+// manifestEdits maps delivery.git onto manifest.Edits, each named by its
+// field: delivery.git.edit, or delivery.git.edits[i]. A path that names the
 // clone's .git link is refused, whatever the API server let through.
-func manifestEdit(g *batonv1alpha1.GitDelivery) (manifest.Edit, error) {
-	e := manifest.Edit{Path: g.Path}
-	files := []string{g.Path}
-	switch {
-	case g.Edit.Kustomize != nil:
-		e.Kustomize = &manifest.KustomizeEdit{ImageName: g.Edit.Kustomize.ImageName}
-	case g.Edit.YAML != nil:
-		e.YAML = &manifest.YAMLEdit{File: g.Edit.YAML.File, Field: g.Edit.YAML.Field}
-		files = append(files, g.Edit.YAML.File)
-	case g.Edit.Helm != nil:
-		h := g.Edit.Helm
-		e.Helm = &manifest.HelmEdit{File: h.File, RepositoryField: h.RepositoryField, TagField: h.TagField, ImageField: h.ImageField}
-		files = append(files, h.File)
+func manifestEdits(g *batonv1alpha1.GitDelivery) ([]manifest.Edit, error) {
+	if (g.Edit != nil) == (len(g.Edits) > 0) {
+		return nil, outcome.Stall(batonv1alpha1.ManifestInvalidReason, "exactly one of %s or %s must be set", fieldEdit, fieldEdits)
 	}
-	for _, f := range files {
-		for _, part := range strings.FieldsFunc(f, func(r rune) bool { return r == '/' || r == '\\' }) {
-			if strings.EqualFold(part, ".git") {
-				return e, outcome.Stall(batonv1alpha1.ManifestInvalidReason,
-					"delivery.git.path and delivery.git.edit may not name .git (%q): Baton edits the repository's files, not Git's own", f)
-			}
+	if err := notGit(fieldPathName, g.Path); err != nil {
+		return nil, err
+	}
+	var out []manifest.Edit
+	for i, me := range g.ManifestEdits() {
+		e := manifest.Edit{Path: g.Path, Name: fieldEdit}
+		if g.Edit == nil {
+			e.Name = fmt.Sprintf("%s[%d]", fieldEdits, i)
+		}
+		file, fileField := "", ""
+		switch {
+		case me.Kustomize != nil:
+			e.Kustomize = &manifest.KustomizeEdit{ImageName: me.Kustomize.ImageName}
+		case me.YAML != nil:
+			e.YAML = &manifest.YAMLEdit{File: me.YAML.File, Field: me.YAML.Field}
+			file, fileField = me.YAML.File, e.Name+".yaml.file"
+		case me.Helm != nil:
+			h := me.Helm
+			e.Helm = &manifest.HelmEdit{File: h.File, RepositoryField: h.RepositoryField, TagField: h.TagField, ImageField: h.ImageField}
+			file, fileField = h.File, e.Name+".helm.file"
+		}
+		if err := notGit(fileField, file); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// notGit refuses a path with a .git component: Baton edits the
+// repository's files, not Git's own.
+func notGit(field, f string) error {
+	for _, part := range strings.FieldsFunc(f, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if strings.EqualFold(part, ".git") {
+			return outcome.Stall(batonv1alpha1.ManifestInvalidReason,
+				"%s may not name .git (%q): Baton edits the repository's files, not Git's own", field, f)
 		}
 	}
-	return e, nil
+	return nil
 }
 
 // Deliver commits req.Image and pushes it, redoing the commit on the new

@@ -22,46 +22,59 @@ import (
 // maxServerOutput bounds what is kept of the server's messages.
 const maxServerOutput = 2048
 
-// commit commits the edited file on the local branch.
+// commit commits the edited files on the local branch. A commit of one
+// file has the message it always had; a commit of several names each in a
+// Baton-File trailer, which its signature covers.
 func (s *session) commit() (plumbing.Hash, error) {
 	wt, err := s.repo.Worktree()
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("open the worktree: %w", err)
 	}
-	// SkipStatus: the edit wrote exactly this file, so there is no need for
-	// go-git to compute the status of the whole worktree first.
-	if err := wt.AddWithOptions(&git.AddOptions{Path: s.editedFile, SkipStatus: true}); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", s.editedFile, err)
+	// SkipStatus: the edits wrote exactly these files, so there is no need
+	// for go-git to compute the status of the whole worktree first.
+	for _, file := range s.editedFiles {
+		if err := wt.AddWithOptions(&git.AddOptions{Path: file, SkipStatus: true}); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("stage %s: %w", file, err)
+		}
 	}
-	blob, err := s.stagedBlob()
+	blobs, err := s.stagedBlobs()
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	message := commitMessage(s.req) + fmt.Sprintf("%s: %s\n", TrailerSignature,
-		signature(s.signingKey, s.req.Environment.Namespace, s.req.Environment.Name, string(s.req.Promotion.UID), s.editedFile, blob))
-	name, email := author(s.req.Environment)
+	env := s.req.Environment
+	message := commitMessage(s.req)
+	if len(s.editedFiles) > 1 {
+		message += fileTrailers(env, s.editedFiles)
+	}
+	message += fmt.Sprintf("%s: %s\n", TrailerSignature,
+		signature(s.signingKey, env.Namespace, env.Name, string(s.req.Promotion.UID), signed(s.editedFiles, blobs)))
+	name, email := author(env)
 	sig := &object.Signature{Name: name, Email: email, When: time.Now()}
 	sha, err := wt.Commit(message, &git.CommitOptions{Author: sig, Committer: sig})
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("commit %s: %w", s.editedFile, err)
+		return plumbing.ZeroHash, fmt.Errorf("commit %s: %w", strings.Join(s.editedFiles, ", "), err)
 	}
-	// The edit touched only editedFile, now committed: the worktree is sha.
+	// The edits touched only editedFiles, now committed: the worktree is sha.
 	s.clean.Store(s.key, sha)
 	return sha, nil
 }
 
-// stagedBlob is the blob of the edited file in the index: the content the
-// commit's signature covers.
-func (s *session) stagedBlob() (plumbing.Hash, error) {
+// stagedBlobs are the blobs of the edited files in the index: the content
+// the commit's signature covers.
+func (s *session) stagedBlobs() (map[string]plumbing.Hash, error) {
 	idx, err := s.repo.Storer.Index()
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("read the index: %w", err)
+		return nil, fmt.Errorf("read the index: %w", err)
 	}
-	e, err := idx.Entry(s.editedFile)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("find %s in the index: %w", s.editedFile, err)
+	blobs := make(map[string]plumbing.Hash, len(s.editedFiles))
+	for _, file := range s.editedFiles {
+		e, err := idx.Entry(file)
+		if err != nil {
+			return nil, fmt.Errorf("find %s in the index: %w", file, err)
+		}
+		blobs[file] = e.Hash
 	}
-	return e.Hash, nil
+	return blobs, nil
 }
 
 // serverOutput keeps the first bytes the server sends on the side band:

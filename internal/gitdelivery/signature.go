@@ -44,19 +44,42 @@ func commitKey(managerKey []byte) []byte {
 	return mac.Sum(nil)
 }
 
+// signedFile is a file a Promotion's commit changes, and its new content
+// (its blob).
+type signedFile struct {
+	name string
+	blob plumbing.Hash
+}
+
 // signature binds a Promotion's commit to what it changed: the Environment,
-// the Promotion's UID, the one file and that file's new content (its blob).
-// It leaves out the parent and the committer, so that a forge's rebase merge
-// of a pushBranch commit still verifies; a commit that changes anything
-// else no longer does. In a group commit, each Promotion's block carries
-// its own signature over its own file.
-func signature(key []byte, namespace, envName, uid, file string, blob plumbing.Hash) string {
+// the Promotion's UID, and each file it changes with that file's new
+// content, in the order of their names (so that with one file it is what
+// it always was). It leaves out the parent and the committer, so that a
+// forge's rebase merge of a pushBranch commit still verifies; a commit that
+// changes anything else no longer does. In a group commit, each
+// Promotion's block carries its own signature over its own files.
+func signature(key []byte, namespace, envName, uid string, files []signedFile) string {
+	files = slices.Clone(files)
+	slices.SortFunc(files, func(a, b signedFile) int { return strings.Compare(a.name, b.name) })
 	mac := hmac.New(sha256.New, key)
-	for _, part := range []string{namespace, envName, uid, file, blob.String()} {
+	parts := []string{namespace, envName, uid}
+	for _, f := range files {
+		parts = append(parts, f.name, f.blob.String())
+	}
+	for _, part := range parts {
 		mac.Write([]byte(part))
 		mac.Write([]byte{0})
 	}
 	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// signed pairs each file with its blob in blobs.
+func signed(files []string, blobs map[string]plumbing.Hash) []signedFile {
+	out := make([]signedFile, 0, len(files))
+	for _, f := range files {
+		out = append(out, signedFile{name: f, blob: blobs[f]})
+	}
+	return out
 }
 
 // errNotVerifiable marks a commit whose parent lies beyond a shallow
@@ -65,9 +88,10 @@ var errNotVerifiable = errors.New("the commit's parent is not in the clone")
 
 // verify checks that a commit carrying the Promotion's UID is Baton's own:
 // Baton's author, exactly one parent, and every file it changes covered by
-// a Baton-Signature: a commit of one Promotion changes exactly one file,
-// inside delivery.git.path; a group commit has one signed block per
-// Promotion, each naming its file, and changes nothing no block covers.
+// a Baton-Signature: a commit of one Promotion with one edit changes
+// exactly one file, inside delivery.git.path; a commit of several edits,
+// or a group commit, has one signed block per Promotion, each naming its
+// files (Baton-File), and changes nothing no block covers.
 // The error says which of these fails, for a ForeignCommit message.
 func (s *session) verify(c *object.Commit) error {
 	name, email := author(s.req.Environment)
@@ -90,20 +114,24 @@ func (s *session) verify(c *object.Commit) error {
 	if err != nil {
 		return err
 	}
-	file := ""
+	var files []string
 	if len(blocks) == 1 && len(mine[TrailerFile]) == 0 {
+		var file string
 		file, err = changes.onlyChange()
+		files = []string{file}
 	} else if err = changes.onlyModified(); err == nil {
-		file, err = s.verifyGroup(blocks, changes.modified)
+		files, err = s.verifyGroup(blocks, changes.modified)
 	}
 	if err != nil {
 		return err
 	}
-	if dir := path.Clean(s.git.Path); dir != "." && dir != "" && !strings.HasPrefix(file, dir+"/") {
-		return fmt.Errorf("it changes %s, outside delivery.git.path %s", file, dir)
+	for _, file := range files {
+		if dir := path.Clean(s.git.Path); dir != "." && dir != "" && !strings.HasPrefix(file, dir+"/") {
+			return fmt.Errorf("it changes %s, outside delivery.git.path %s", file, dir)
+		}
 	}
 	env := s.req.Environment
-	want := signature(s.signingKey, env.Namespace, env.Name, string(s.req.Promotion.UID), file, changes.modified[file])
+	want := signature(s.signingKey, env.Namespace, env.Name, string(s.req.Promotion.UID), signed(files, changes.modified))
 	if !hmac.Equal([]byte(mine[TrailerSignature][0]), []byte(want)) {
 		return fmt.Errorf("its %s does not verify", TrailerSignature)
 	}
@@ -128,37 +156,38 @@ func (s *session) ownBlock(blocks []map[string][]string) (map[string][]string, e
 	return mine[0], nil
 }
 
-// verifyGroup checks every block of a group commit: each names one
-// Environment and one file, no two name the same file, each signature
-// verifies over its block's file, and the files named are exactly the
-// files changed. So no block can be forged into a commit, and no change can
-// ride along unsigned. It returns this Promotion's file.
-func (s *session) verifyGroup(blocks []map[string][]string, changes map[string]plumbing.Hash) (string, error) {
+// verifyGroup checks every block of a commit whose blocks name their
+// files: each names one Environment and at least one file, no file is
+// named twice, each signature verifies over its block's files, and the
+// files named are exactly the files changed. So no block can be forged
+// into a commit, and no change can ride along unsigned. It returns this
+// Promotion's files.
+func (s *session) verifyGroup(blocks []map[string][]string, changes map[string]plumbing.Hash) ([]string, error) {
 	uid := string(s.req.Promotion.UID)
 	claimed := map[string]bool{}
-	mine := ""
+	var mine []string
 	for _, b := range blocks {
 		uids, envs, files, sigs := b[TrailerPromotionUID], b[TrailerEnvironment], b[TrailerFile], b[TrailerSignature]
-		if len(uids) != 1 || len(envs) != 1 || len(files) != 1 || len(sigs) != 1 {
-			return "", fmt.Errorf("a trailer block has %d %s, %d %s, %d %s and %d %s trailers, want one of each",
-				len(uids), TrailerPromotionUID, len(envs), TrailerEnvironment, len(files), TrailerFile, len(sigs), TrailerSignature)
+		if len(uids) != 1 || len(envs) != 1 || len(files) == 0 || len(sigs) != 1 {
+			return nil, fmt.Errorf("a trailer block has %d %s, %d %s, %d %s and %d %s trailers, want one of each (and one %s or more)",
+				len(uids), TrailerPromotionUID, len(envs), TrailerEnvironment, len(files), TrailerFile, len(sigs), TrailerSignature, TrailerFile)
 		}
-		file := files[0]
-		blob, ok := changes[file]
-		if !ok || claimed[file] {
-			return "", fmt.Errorf("its block of %s names %s, which it does not change once", uids[0], file)
+		for _, file := range files {
+			if _, ok := changes[file]; !ok || claimed[file] {
+				return nil, fmt.Errorf("its block of %s names %s, which it does not change once", uids[0], file)
+			}
+			claimed[file] = true
 		}
-		claimed[file] = true
 		ns, envName, _ := strings.Cut(envs[0], "/")
-		if !hmac.Equal([]byte(sigs[0]), []byte(signature(s.signingKey, ns, envName, uids[0], file, blob))) {
-			return "", fmt.Errorf("the %s of its block of %s does not verify", TrailerSignature, uids[0])
+		if !hmac.Equal([]byte(sigs[0]), []byte(signature(s.signingKey, ns, envName, uids[0], signed(files, changes)))) {
+			return nil, fmt.Errorf("the %s of its block of %s does not verify", TrailerSignature, uids[0])
 		}
 		if uids[0] == uid {
-			mine = file
+			mine = files
 		}
 	}
 	if len(claimed) != len(changes) {
-		return "", fmt.Errorf("it changes %d files and its blocks sign %d", len(changes), len(claimed))
+		return nil, fmt.Errorf("it changes %d files and its blocks sign %d", len(changes), len(claimed))
 	}
 	return mine, nil
 }

@@ -41,6 +41,9 @@ type Edit struct {
 	// Path is the directory, relative to the checkout, that the edit is
 	// relative to. Empty means the root.
 	Path string
+	// Name is the Environment field of this edit, which errors name, such
+	// as delivery.git.edits[1]. Empty means delivery.git.edit.
+	Name string
 
 	Kustomize *KustomizeEdit
 	YAML      *YAMLEdit
@@ -100,41 +103,165 @@ type Result struct {
 // file, atomically. Errors the user must fix match ErrInvalid; the rest are
 // I/O errors.
 func Apply(root string, edit Edit, img Image, opts Options) (Result, error) {
-	if err := img.validate(); err != nil {
+	applied, err := ApplyAll(root, []Edit{edit}, img, opts)
+	if len(applied.Edits) == 0 {
 		return Result{}, err
 	}
-	set := 0
-	for _, isSet := range []bool{edit.Kustomize != nil, edit.YAML != nil, edit.Helm != nil} {
-		if isSet {
-			set++
-		}
+	return applied.Edits[0], err
+}
+
+// Applied is what ApplyAll did.
+type Applied struct {
+	// Edits has one Result per edit, in order; on error, only those of the
+	// edits before the failing one, none of them Changed.
+	Edits []Result
+	// Files are the files written, relative to the checkout, with forward
+	// slashes, in the order they were first edited. Empty when every field
+	// already held the image.
+	Files []string
+}
+
+// ApplyAll sets img in the checkout at root as every edit says, all or
+// nothing: each edit sees what the ones before it did, and no file is
+// written unless every edit succeeded. Every edit must have the same Path.
+// Two edits that set the same field of the same file (also through a
+// symlink) are refused, naming the second. Errors name the edit's field,
+// Edit.Name, such as delivery.git.edits[1].yaml.field.
+func ApplyAll(root string, edits []Edit, img Image, opts Options) (Applied, error) {
+	if err := img.validate(); err != nil {
+		return Applied{}, err
 	}
-	if set != 1 {
-		return Result{}, invalid(fieldEdit, "exactly one of kustomize, yaml or helm must be set, not %d", set)
+	if len(edits) == 0 {
+		return Applied{}, invalid(fieldEdit, "no edit is set")
+	}
+	for i, edit := range edits {
+		if edit.Path != edits[0].Path {
+			return Applied{}, named(edit, invalid(fieldPath, "%q differs from the first edit's %q; all edits share delivery.git.path", edit.Path, edits[0].Path))
+		}
+		set := 0
+		for _, isSet := range []bool{edit.Kustomize != nil, edit.YAML != nil, edit.Helm != nil} {
+			if isSet {
+				set++
+			}
+		}
+		if set != 1 {
+			return Applied{}, named(edits[i], invalid(fieldEdit, "exactly one of kustomize, yaml or helm must be set, not %d", set))
+		}
 	}
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
 	}
 	c, err := openCheckout(root, opts.MaxFileSize)
 	if err != nil {
-		return Result{}, err
+		return Applied{}, err
 	}
-	dir := edit.Path
+	dir := edits[0].Path
 	if dir == "" {
 		dir = "."
 	}
 	if err := c.jail(dir); err != nil {
-		return Result{}, err
+		return Applied{}, err
 	}
 	defer c.close()
-	switch {
-	case edit.Kustomize != nil:
-		return c.kustomize(dir, *edit.Kustomize, img, opts)
-	case edit.YAML != nil:
-		return c.yamlField(dir, *edit.YAML, img, opts)
-	default:
-		return c.helm(dir, *edit.Helm, img, opts)
+	var out Applied
+	set := map[string]int{} // file and field -> the edit that sets it
+	for i, edit := range edits {
+		var res Result
+		switch {
+		case edit.Kustomize != nil:
+			res, err = c.kustomize(dir, *edit.Kustomize, img, opts)
+		case edit.YAML != nil:
+			res, err = c.yamlField(dir, *edit.YAML, img, opts)
+		default:
+			res, err = c.helm(dir, *edit.Helm, img, opts)
+		}
+		if err != nil {
+			return Applied{Edits: unchanged(out.Edits)}, named(edit, err)
+		}
+		for _, k := range fieldKeys(edit, img) {
+			key := res.File + "\x00" + k.path
+			if j, ok := set[key]; ok {
+				return Applied{Edits: unchanged(out.Edits)}, named(edit, invalid(k.field, "%s: %s is set by %s already; each field may be edited once",
+					res.File, k.path, editName(edits[j])))
+			}
+			set[key] = i
+		}
+		out.Edits = append(out.Edits, res)
 	}
+	files, err := c.flush()
+	if err != nil {
+		return Applied{Edits: unchanged(out.Edits)}, err
+	}
+	out.Files = files
+	written := map[string]bool{}
+	for _, f := range files {
+		written[f] = true
+	}
+	for i := range out.Edits {
+		out.Edits[i].Changed = out.Edits[i].Changed && written[out.Edits[i].File]
+	}
+	return out, nil
+}
+
+func unchanged(rs []Result) []Result {
+	for i := range rs {
+		rs[i].Changed = false
+	}
+	return rs
+}
+
+// fieldKey is a field an edit sets, and the Environment field naming it.
+type fieldKey struct{ field, path string }
+
+// fieldKeys are the fields of its file that an edit sets.
+func fieldKeys(e Edit, img Image) []fieldKey {
+	switch {
+	case e.Kustomize != nil:
+		name := e.Kustomize.ImageName
+		if name == "" {
+			name = img.Repository
+		}
+		return []fieldKey{{fieldKustomizeName, "images[name=" + name + "]"}}
+	case e.YAML != nil:
+		return []fieldKey{{fieldYAMLField, strings.TrimSpace(e.YAML.Field)}}
+	}
+	h := e.Helm
+	if h.ImageField != "" {
+		return []fieldKey{{fieldHelmImage, strings.TrimSpace(h.ImageField)}}
+	}
+	repo, tag := cmpOr(h.RepositoryField, defaultHelmRepoField), cmpOr(h.TagField, defaultHelmTagField)
+	return []fieldKey{{fieldHelmRepository, strings.TrimSpace(repo)}, {fieldHelmTag, strings.TrimSpace(tag)}}
+}
+
+func cmpOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func editName(e Edit) string {
+	if e.Name == "" {
+		return fieldEdit
+	}
+	return e.Name
+}
+
+// named makes an error of edit e name e: a field of delivery.git.edit
+// becomes the same field of e.Name, and any other field (delivery.git.path,
+// image) says which edit it was found by.
+func named(e Edit, err error) error {
+	var me *Error
+	if e.Name == "" || e.Name == fieldEdit || !errors.As(err, &me) {
+		return err
+	}
+	out := *me
+	if rest, ok := strings.CutPrefix(me.Field, fieldEdit); ok && (rest == "" || rest[0] == '.') {
+		out.Field = e.Name + rest
+	} else {
+		out.Reason = "in " + e.Name + ": " + me.Reason
+	}
+	return &out
 }
 
 // checkout is the directory tree an edit may read and write.
@@ -146,6 +273,17 @@ type checkout struct {
 	base    *os.Root
 	baseDir string
 	baseRel string
+	// pending holds, by name in delivery.git.path, the files edited and
+	// not yet written, in the order first edited: a later edit of the same
+	// file reads them from here, and flush writes them all at the end.
+	pending map[string]*pendingFile
+	order   []string
+}
+
+// pendingFile is a file as read from disk and its edited content.
+type pendingFile struct {
+	file *file
+	data []byte
 }
 
 func openCheckout(root string, limit int64) (*checkout, error) {
@@ -326,6 +464,11 @@ func (c *checkout) read(field, rel string) (*file, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p, ok := c.pending[inBase]; ok {
+		edited := *p.file
+		edited.data = p.data
+		return &edited, nil
+	}
 	f, err := c.base.Open(inBase)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
@@ -399,8 +542,9 @@ func (f *file) createTemp() (*os.File, string, error) {
 	}
 }
 
-// finish writes the edited source if it changed, and reports the result.
-func finish(f *file, src *source) (Result, error) {
+// finish keeps the edited source for flush if it changed, and reports the
+// result.
+func (c *checkout) finish(f *file, src *source) (Result, error) {
 	res := Result{File: f.name}
 	if len(src.edits) == 0 {
 		return res, nil
@@ -412,9 +556,42 @@ func finish(f *file, src *source) (Result, error) {
 	if string(out) == string(f.data) {
 		return res, nil
 	}
-	if err := f.write(out); err != nil {
-		return res, err
+	if p, ok := c.pending[f.inBase]; ok {
+		p.data = out
+	} else {
+		if c.pending == nil {
+			c.pending = map[string]*pendingFile{}
+		}
+		c.pending[f.inBase] = &pendingFile{file: f, data: out}
+		c.order = append(c.order, f.inBase)
 	}
 	res.Changed = true
 	return res, nil
+}
+
+// flush writes every edited file that differs from what was read. When a
+// write fails, the files already written are put back as they were, so
+// that the checkout keeps all the edits or none.
+func (c *checkout) flush() ([]string, error) {
+	var written []*file
+	for _, inBase := range c.order {
+		p := c.pending[inBase]
+		if string(p.data) == string(p.file.data) {
+			continue
+		}
+		if err := p.file.write(p.data); err != nil {
+			for _, f := range written {
+				if rerr := f.write(f.data); rerr != nil {
+					return nil, errors.Join(err, fmt.Errorf("put %s back: %w", f.name, rerr))
+				}
+			}
+			return nil, err
+		}
+		written = append(written, p.file)
+	}
+	names := make([]string, 0, len(written))
+	for _, f := range written {
+		names = append(names, f.name)
+	}
+	return names, nil
 }

@@ -101,7 +101,7 @@ func (c *checkout) setFields(dir, fileField, file string, fields []fieldValue) (
 			return Result{File: f.name}, err
 		}
 	}
-	return finish(f, src)
+	return c.finish(f, src)
 }
 
 // findDocument returns the targets of fields in the only document that has

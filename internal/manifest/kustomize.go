@@ -62,7 +62,7 @@ func (c *checkout) kustomize(dir string, e KustomizeEdit, img Image, opts Option
 	if err := editKustomization(src, name, img, opts); err != nil {
 		return Result{File: f.name}, err
 	}
-	return finish(f, src)
+	return c.finish(f, src)
 }
 
 func editKustomization(src *source, name string, img Image, opts Options) error {
