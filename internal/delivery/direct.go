@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/baton-dev/baton/internal/image"
 	"github.com/baton-dev/baton/internal/workload"
 )
 
@@ -32,10 +31,8 @@ func (d *Direct) Delivered(ctx context.Context, req Request) (Record, bool, erro
 		return Record{}, false, err
 	}
 	for _, w := range set {
-		for _, img := range w.Images {
-			if !image.Same(img, "", req.Image, "") {
-				return Record{}, false, nil
-			}
+		if !workload.Runs(w, req.Image) {
+			return Record{}, false, nil
 		}
 	}
 	return Record{Patch: describePatch(req, set.Names())}, true, nil

@@ -45,7 +45,7 @@ func (l *Local) ApplyImage(ctx context.Context, env *batonv1alpha1.Environment, 
 	manager := FieldManager(env)
 	var todo []Workload
 	for _, w := range set {
-		if runs(w, ref) {
+		if Runs(w, ref) {
 			continue
 		}
 		for _, container := range w.Ref.ContainerNames() {
@@ -74,8 +74,9 @@ func (l *Local) ApplyImage(ctx context.Context, env *batonv1alpha1.Environment, 
 	return changed, nil
 }
 
-// runs reports whether every listed container of w already runs ref.
-func runs(w Workload, ref string) bool {
+// Runs reports whether every listed container of w already runs ref (by
+// digest when both references carry one).
+func Runs(w Workload, ref string) bool {
 	for _, img := range w.Images {
 		if !image.Same(img, "", ref, "") {
 			return false

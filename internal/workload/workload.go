@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/image"
 	"github.com/baton-dev/baton/internal/outcome"
 )
 
@@ -67,7 +68,7 @@ func (s Set) Disagreement() string {
 	var parts []string
 	for _, w := range s {
 		for i, img := range w.Images {
-			if img != want {
+			if !image.Same(img, "", want, "") {
 				parts = append(parts, fmt.Sprintf("container %q of %s runs %s", w.Ref.ContainerNames()[i], w.Name(), img))
 			}
 		}
@@ -88,7 +89,7 @@ func (s Set) Image(current string) string {
 	}
 	for _, w := range s {
 		for _, img := range w.Images {
-			if img == current {
+			if image.Same(img, "", current, "") {
 				return current
 			}
 		}
