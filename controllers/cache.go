@@ -26,8 +26,9 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //   - a Promotion the manager has finished (FinishedLabel) is not cached at
 //     all: past Promotions cost neither memory nor start-up reads, and
 //     leave the informer the moment the manager labels them;
-//   - only the Jobs of job checks (verification.JobCheckLabel) are cached,
-//     without their Pod template: Baton reads their status.
+//   - only Baton's Jobs, those of job checks and the release Jobs (both
+//     carry verification.JobEnvironmentLabel), are cached, without their
+//     Pod template: Baton reads their status.
 //
 // An object read from the cache is therefore partial: never Update it
 // (Baton only patches), and read managedFields with the API reader.
@@ -40,13 +41,13 @@ func CacheOptions() cache.Options {
 		&appsv1.DaemonSet{}:          slim,
 		&batonv1alpha1.Environment{}: lean,
 		&batonv1alpha1.Promotion{}:   {Label: unfinished(), Transform: trimMeta},
-		&batchv1.Job{}:               {Label: checkJobs(), Transform: slimJob},
+		&batchv1.Job{}:               {Label: batonJobs(), Transform: slimJob},
 	}}
 }
 
-// checkJobs selects the Jobs of job checks.
-func checkJobs() labels.Selector {
-	req, err := labels.NewRequirement(verification.JobCheckLabel, selection.Exists, nil)
+// batonJobs selects the Jobs of job checks and the release Jobs.
+func batonJobs() labels.Selector {
+	req, err := labels.NewRequirement(verification.JobEnvironmentLabel, selection.Exists, nil)
 	if err != nil {
 		panic(err) // a constant key: cannot fail
 	}

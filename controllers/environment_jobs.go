@@ -6,7 +6,6 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
@@ -95,15 +94,9 @@ func (r *EnvironmentReconciler) ensureJob(ctx context.Context, env *batonv1alpha
 	return want, nil
 }
 
-// terminationMessage is what a failed Job's Pods said when they ended,
-// read uncached: the manager caches Jobs, not Pods.
+// terminationMessage is what a failed Job's Pods said when they ended.
 func (r *EnvironmentReconciler) terminationMessage(ctx context.Context, job *batchv1.Job) string {
-	pods := &corev1.PodList{}
-	if err := r.APIReader.List(ctx, pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.ControllerUidLabel: string(job.UID)}); err != nil {
-		logf.FromContext(ctx).Error(err, "list the Pods of a failed check Job", "job", klog.KObj(job))
-		return ""
-	}
-	return verification.TerminationMessage(pods.Items)
+	return podTermination(ctx, r.APIReader, job)
 }
 
 // collectJobs deletes the Jobs of a check beyond the verification.JobsKept

@@ -23,6 +23,17 @@ func (r *PromotionReconciler) act(ctx context.Context, in promote.Input, d promo
 	case promote.Deliver:
 		out := r.deliver(ctx, in, d.Image)
 		in.Delivery = &out
+	case promote.RunRelease:
+		out := r.runRelease(ctx, d.Release, d.ReleaseCreate)
+		in.Release = &out
+	case promote.DeleteRelease:
+		if err := r.deleteRelease(ctx, d.Release); err != nil {
+			return in, err
+		}
+		if in.Release == nil {
+			in.Release = &promote.ReleaseOutcome{Job: d.Release}
+		}
+		in.Release.Deleted = true
 	case promote.CreateRollback:
 		rb, _, err := createSigned(ctx, r.Client, r.APIReader, r.Admission, d.Rollback)
 		if err != nil {

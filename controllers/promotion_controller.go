@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/tools/events"
@@ -42,7 +43,8 @@ const ControllerUser = promote.ControllerUser
 const promotionEnvironmentIndex = "spec.environment.unfinished"
 
 // maxActions bounds the side effects one reconcile performs: a delivery,
-// or the creation of an automatic rollback.
+// the creation of an automatic rollback, or the release Job's lookup (or
+// creation) and its deletion after a timeout.
 const maxActions = 2
 
 // PromotionReconciler takes a Promotion from creation to a terminal phase.
@@ -112,7 +114,9 @@ func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// the cache (CacheOptions); mayAct also leaves out one that a
 		// cache without that selector holds.
 		For(&batonv1alpha1.Promotion{}, builder.WithPredicates(predicate.NewPredicateFuncs(mayAct))).
-		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.promotionsForEnvironment))
+		Watches(&batonv1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.promotionsForEnvironment)).
+		// A release Job that finishes brings its Promotion back.
+		Owns(&batchv1.Job{})
 	for _, w := range r.guardrailWatches() {
 		b = b.Watches(w.obj, handler.EnqueueRequestsFromMapFunc(w.fn))
 	}

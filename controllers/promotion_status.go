@@ -58,6 +58,7 @@ func (r *PromotionReconciler) write(ctx context.Context, in promote.Input, d pro
 			env.Status = *d.Environment
 		}
 		r.prune(ctx, env)
+		r.pruneReleaseJobs(ctx, env)
 	}
 	return ctrl.Result{RequeueAfter: d.RequeueAfter}, d.Err
 }

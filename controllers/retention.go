@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/release"
 )
 
 // defaultPromotionHistoryLimit is spec.promotionHistoryLimit's default, for
@@ -92,4 +94,26 @@ func oldestBeyond(items []metav1.PartialObjectMetadata, limit int) []metav1.Part
 		return strings.Compare(a.Name, b.Name)
 	})
 	return live[:len(live)-limit]
+}
+
+// pruneReleaseJobs deletes env's finished release Jobs beyond the newest
+// spec.historyLimit, with their Pods. It runs when a Promotion into env
+// finishes; a failure is logged, and the next one prunes again.
+func (r *PromotionReconciler) pruneReleaseJobs(ctx context.Context, env *batonv1alpha1.Environment) {
+	logger := ctrl.LoggerFrom(ctx)
+	jobs := &batchv1.JobList{}
+	if err := r.List(ctx, jobs, client.InNamespace(env.Namespace), client.MatchingLabels{release.EnvironmentLabel: env.Name},
+		client.HasLabels{release.PromotionUIDLabel}); err != nil {
+		logger.Error(err, "list the release Jobs to prune")
+		return
+	}
+	limit := int(env.HistoryLimitOrDefault())
+	for _, job := range release.ToCollect(jobs.Items, limit) {
+		err := r.Delete(ctx, &job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID})
+		if client.IgnoreNotFound(err) != nil {
+			logger.Error(err, "delete a release Job beyond spec.historyLimit", "job", job.Name)
+			continue
+		}
+		logger.V(1).Info("deleted a release Job beyond spec.historyLimit", "job", job.Name, "limit", limit)
+	}
 }

@@ -9,6 +9,11 @@ import (
 // Without it Baton never reads nor touches the workload.
 const AuthorizedEnvironmentAnnotation = "promotion.baton.dev/authorized-environment"
 
+// ReleaseContainerAnnotation, on spec.release.job.template, names the
+// container of the release Job that runs the promoted image; without it,
+// the first container does.
+const ReleaseContainerAnnotation = "promotion.baton.dev/release-container"
+
 // CredentialsLabel, set to "true", marks an Opaque Secret as Git
 // credentials that delivery.git.secretRef and spec.source.git.secretRef may
 // name. Secrets of type kubernetes.io/basic-auth and kubernetes.io/ssh-auth

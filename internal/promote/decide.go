@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
@@ -31,6 +32,9 @@ type Input struct {
 	NotAdmitted error
 	// Delivery is the outcome of the delivery a previous Decide asked for.
 	Delivery *DeliveryOutcome
+	// Release is the release Job a previous Decide asked for (RunRelease),
+	// as found or created, and then whether it was deleted (DeleteRelease).
+	Release *ReleaseOutcome
 	// Rollback is the automatic rollback a previous Decide asked to create,
 	// as created, or as found under that name (after a crash, or created by
 	// someone else).
@@ -67,6 +71,20 @@ type DeliveryOutcome struct {
 	Warnings []Event
 }
 
+// ReleaseOutcome is what the reconciler found of the release Job.
+type ReleaseOutcome struct {
+	// Job is the Job under Decision.Release's name, as found or created;
+	// nil when it does not exist and Decision.ReleaseCreate was false.
+	Job *batchv1.Job
+	// Termination is what its failed Pods said, for a failed Job.
+	Termination string
+	// Deleted: the Job was deleted, as DeleteRelease asked.
+	Deleted bool
+	// Err is a refusal of the Job by the API server (Stalled: the
+	// Promotion fails) or anything else (retried).
+	Err error
+}
+
 // Action is the one side effect a Decision asks the reconciler for. After
 // doing it, the reconciler calls Decide again with its outcome in Input.
 type Action int
@@ -80,6 +98,13 @@ const (
 	// CreateRollback creates Decision.Rollback, signed; the Promotion as
 	// created goes into Input.Rollback.
 	CreateRollback
+	// RunRelease finds the release Job Decision.Release under its name
+	// and, when it does not exist and Decision.ReleaseCreate, creates it;
+	// what was found goes into Input.Release.
+	RunRelease
+	// DeleteRelease deletes the release Job (with its Pods, in the
+	// background) and sets Input.Release.Deleted.
+	DeleteRelease
 )
 
 // Event is a Kubernetes Event about the Promotion, emitted (and logged)
@@ -108,6 +133,11 @@ type Decision struct {
 	Image string
 	// Rollback is the Promotion to create, for CreateRollback.
 	Rollback *batonv1alpha1.Promotion
+	// Release is the release Job, for RunRelease and DeleteRelease.
+	Release *batchv1.Job
+	// ReleaseCreate lets RunRelease create the Job: only until the
+	// Promotion recorded one, so that it runs once.
+	ReleaseCreate bool
 	// RemoveFinalizer lets a deleted Promotion go.
 	RemoveFinalizer bool
 	// Events follow the write.
@@ -141,7 +171,7 @@ func Decide(in Input) Decision {
 // it is delivered.
 func NeedsUpstream(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) bool {
 	return env != nil && env.Spec.Upstream != "" && !IsRollback(p) &&
-		(beforeLease(p.Status.Phase) || p.Status.Phase == batonv1alpha1.PromotionPromoting)
+		(beforeLease(p.Status.Phase) || p.Status.Phase == batonv1alpha1.PromotionReleasing || p.Status.Phase == batonv1alpha1.PromotionPromoting)
 }
 
 // NeedsQueue reports whether Decide looks at the Environment's queue.
@@ -194,6 +224,9 @@ func (x *decider) step() {
 		// Environment was created again). Back to the gate, which checks
 		// everything again.
 		x.gate()
+	case p.Status.Phase == batonv1alpha1.PromotionReleasing:
+		x.releasing()
+		x.refuseCancel()
 	case p.Status.Phase == batonv1alpha1.PromotionPromoting:
 		x.refuseCancel()
 		x.promoting()
@@ -263,7 +296,7 @@ func (x *decider) notAdmitted() {
 // held the lease, and stalls one that never started.
 func (x *decider) environmentGone() {
 	p := x.p
-	if p.Status.Phase == batonv1alpha1.PromotionPromoting || p.Status.Phase == batonv1alpha1.PromotionRollingOut || p.Status.Phase == batonv1alpha1.PromotionVerifying {
+	if p.Status.Phase == batonv1alpha1.PromotionReleasing || p.Status.Phase == batonv1alpha1.PromotionPromoting || p.Status.Phase == batonv1alpha1.PromotionRollingOut || p.Status.Phase == batonv1alpha1.PromotionVerifying {
 		x.finish(batonv1alpha1.PromotionFailed, batonv1alpha1.EnvironmentNotFoundReason,
 			fmt.Sprintf("Environment %q was deleted while the Promotion was %s", p.Spec.Environment, p.Status.Phase))
 		return

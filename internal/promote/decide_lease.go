@@ -11,6 +11,7 @@ import (
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/image"
 	"github.com/baton-dev/baton/internal/outcome"
+	"github.com/baton-dev/baton/internal/release"
 	"github.com/baton-dev/baton/internal/workload"
 )
 
@@ -209,8 +210,14 @@ func (x *decider) intent() {
 	if cur := env.Status.Current; cur != nil {
 		p.Status.PreviousImage = cur.Image
 	}
-	x.setPhase(batonv1alpha1.PromotionPromoting, batonv1alpha1.ProgressingReason,
-		fmt.Sprintf("Holds the lease of Environment %q; delivering %s as revision %d", env.Name, p.Status.Image, p.Status.Revision))
+	if release.Runs(p, env) {
+		x.setPhase(batonv1alpha1.PromotionReleasing, batonv1alpha1.ReleasingReason,
+			fmt.Sprintf("Holds the lease of Environment %q; running the release Job %s with %s before any workload changes, as revision %d",
+				env.Name, release.JobName(p.Name), p.Status.Image, p.Status.Revision))
+	} else {
+		x.setPhase(batonv1alpha1.PromotionPromoting, batonv1alpha1.ProgressingReason,
+			fmt.Sprintf("Holds the lease of Environment %q; delivering %s as revision %d", env.Name, p.Status.Image, p.Status.Revision))
+	}
 	x.event(corev1.EventTypeNormal, batonv1alpha1.ProgressingReason, "Promoting",
 		"Promoting %s to %s as revision %d, requested by %s, approved by %s", env.Name, p.Status.Image, p.Status.Revision,
 		userOf(p.Spec.RequestedBy), OrNobody(ApprovedBy(p)))

@@ -313,9 +313,12 @@ func revisionResult(phase batonv1alpha1.PromotionPhase, reason string) batonv1al
 
 // refuseCancel says why spec.cancel has no effect once the target changed.
 func (x *decider) refuseCancel() {
-	if !x.p.Spec.Cancel {
+	if !x.p.Spec.Cancel || x.p.Status.Phase.IsTerminal() {
 		return
 	}
-	x.setCondition(batonv1alpha1.ReconcilingCondition, metav1.ConditionTrue, batonv1alpha1.CanceledReason,
-		"spec.cancel was refused: the target has already been changed. To undo it, create a rollback Promotion (spec.rollback: {})")
+	msg := "spec.cancel was refused: the target has already been changed. To undo it, create a rollback Promotion (spec.rollback: {})"
+	if x.p.Status.Phase == batonv1alpha1.PromotionReleasing {
+		msg = "spec.cancel was refused: the release Job runs, and may already have changed what it releases (a database migration, say), so Baton lets it finish. To undo a release that went through, create a rollback Promotion (spec.rollback: {})"
+	}
+	x.setCondition(batonv1alpha1.ReconcilingCondition, metav1.ConditionTrue, batonv1alpha1.CanceledReason, msg)
 }
