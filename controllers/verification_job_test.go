@@ -149,7 +149,7 @@ func finishJob(ctx context.Context, job *batchv1.Job, succeeded bool, reason, te
 		}
 		Expect(k8sClient.Create(ctx, pod)).To(Succeed())
 		pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
-			Name: "smoke", Image: pod.Spec.Containers[0].Image,
+			Name: pod.Spec.Containers[0].Name, Image: pod.Spec.Containers[0].Image,
 			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 				ExitCode: 1, Reason: "Error", Message: termination, StartedAt: now, FinishedAt: now}},
 		}}}

@@ -18,21 +18,22 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/jobtemplate"
+	"github.com/baton-dev/baton/internal/release"
 	"github.com/baton-dev/baton/internal/verification"
 )
 
 // EnvironmentPath is the Environment webhook's path.
 const EnvironmentPath = "/validate-promotion-baton-dev-v1alpha1-environment"
 
-// A job check runs a Pod of the author's choosing with Baton's rights to
-// create Jobs. This webhook keeps that from being a way around RBAC: who
-// adds or changes a job check must be allowed to create Jobs in the
-// namespace themselves. It also validates the check's Pod template, which
-// the CRD keeps schemaless. The matchCondition calls it only for an
-// Environment that has a job check, so every other Environment never
-// depends on the webhook being up.
+// A job check, and the release Job (spec.release.job), run a Pod of the
+// author's choosing with Baton's rights to create Jobs. This webhook keeps
+// that from being a way around RBAC: who adds or changes one must be
+// allowed to create Jobs in the namespace themselves. It also validates the
+// Pod template, which the CRD keeps schemaless. The matchCondition calls it
+// only for an Environment that has a job check or a release Job, so every
+// other Environment never depends on the webhook being up.
 //
-// +kubebuilder:webhook:path=/validate-promotion-baton-dev-v1alpha1-environment,mutating=false,failurePolicy=fail,sideEffects=None,groups=promotion.baton.dev,resources=environments,verbs=create;update,versions=v1alpha1,name=venvironment.promotion.baton.dev,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"has-job-check","expression":"has(object.spec.verification) && has(object.spec.verification.checks) && object.spec.verification.checks.exists(c, has(c.job))"}]}`
+// +kubebuilder:webhook:path=/validate-promotion-baton-dev-v1alpha1-environment,mutating=false,failurePolicy=fail,sideEffects=None,groups=promotion.baton.dev,resources=environments,verbs=create;update,versions=v1alpha1,name=venvironment.promotion.baton.dev,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"has-job","expression":"has(object.spec.release) || (has(object.spec.verification) && has(object.spec.verification.checks) && object.spec.verification.checks.exists(c, has(c.job)))"}]}`
 
 // JobAuthorizer answers whether a user may create a kind of object.
 type JobAuthorizer interface {
@@ -40,12 +41,13 @@ type JobAuthorizer interface {
 }
 
 // EnvironmentValidator is the Environment webhook. For each job check
-// added or changed it asks whether the requester may create Jobs, then
-// validates the check's Pod template, which the CRD keeps schemaless: it
-// builds the Job exactly as the Environment reconciler would and creates
+// added or changed, and for a release Job added or changed, it asks whether
+// the requester may create Jobs, then validates the Pod template, which the
+// CRD keeps schemaless: it builds the Job exactly as the Environment
+// reconciler (or, for the release, the Promotion engine) would and creates
 // it as a server-side dry run with Client, so the API server's own Job and
 // Pod validation answers, each refused field named under
-// spec.verification.checks[N].job.
+// spec.verification.checks[N].job or spec.release.job.
 type EnvironmentValidator struct {
 	Authorizer JobAuthorizer
 	Client     client.Client
@@ -66,16 +68,21 @@ func (v EnvironmentValidator) Handle(ctx context.Context, req admission.Request)
 		}
 	}
 	changed := changedJobChecks(old, env)
-	if len(changed) == 0 {
+	releaseChanged := changedRelease(old, env)
+	if len(changed) == 0 && !releaseChanged {
 		return admission.Allowed("")
 	}
-	first := jobField(changed[0])
+	first, what := release.Field, "the release Job"
+	if len(changed) > 0 {
+		first, what = jobField(changed[0]), "the job check"
+	}
 	allowed, reason, err := v.Authorizer.MayCreate(ctx, req.UserInfo, env.Namespace, "batch", "jobs")
 	if err != nil {
 		return admission.Errored(http.StatusServiceUnavailable, fmt.Errorf("authorize %s: %w", first, err))
 	}
 	if !allowed {
-		msg := fmt.Sprintf("%s: user %q may not create jobs (group batch) in namespace %s, and a job check runs its Job with Baton's rights; ask for that right, or leave the job check to someone who has it", first, req.UserInfo.Username, env.Namespace)
+		msg := fmt.Sprintf("%s: user %q may not create jobs (group batch) in namespace %s, and %s runs its Job with Baton's rights; ask for that right, or leave %s to someone who has it",
+			first, req.UserInfo.Username, env.Namespace, what, what)
 		if reason != "" {
 			msg += " (" + reason + ")"
 		}
@@ -86,6 +93,13 @@ func (v EnvironmentValidator) Handle(ctx context.Context, req admission.Request)
 		causes = append(causes, unknownTemplateFields(strict, jobField(i))...)
 		job := verification.BuildJob(dryRunOwner(env), &env.Spec.Verification.Checks[i], dryRunImage(env), dryRunRevision(env))
 		refused, err := jobtemplate.Validate(ctx, v.Client, job, jobField(i))
+		if err != nil {
+			return admission.Errored(http.StatusServiceUnavailable, err)
+		}
+		causes = append(causes, refused...)
+	}
+	if releaseChanged {
+		refused, err := validateRelease(ctx, v.Client, env, strict)
 		if err != nil {
 			return admission.Errored(http.StatusServiceUnavailable, err)
 		}
@@ -125,7 +139,7 @@ func invalid(env *batonv1alpha1.Environment, causes []metav1.StatusCause) admiss
 		Allowed: false,
 		Result: &metav1.Status{
 			Status: metav1.StatusFailure, Code: http.StatusUnprocessableEntity, Reason: metav1.StatusReasonInvalid,
-			Message: fmt.Sprintf("Environment %q is invalid: %s (Baton checks a job check's Pod template by creating the Job it would run as a server-side dry run)",
+			Message: fmt.Sprintf("Environment %q is invalid: %s (Baton checks a Job's Pod template by creating the Job it would run as a server-side dry run)",
 				env.Name, jobtemplate.Message(causes)),
 			Details: &metav1.StatusDetails{Group: batonv1alpha1.GroupVersion.Group, Kind: "Environment", Name: env.Name, Causes: causes},
 		},
@@ -178,6 +192,42 @@ func changedJobChecks(old, env *batonv1alpha1.Environment) []int {
 		changed = append(changed, i)
 	}
 	return changed
+}
+
+// changedRelease: env has a release Job that old did not have with the
+// same job.
+func changedRelease(old, env *batonv1alpha1.Environment) bool {
+	if env.Spec.Release == nil {
+		return false
+	}
+	return old == nil || old.Spec.Release == nil || !reflect.DeepEqual(old.Spec.Release.Job, env.Spec.Release.Job)
+}
+
+// validateRelease refuses a release Job template whose release container
+// cannot be found, and dry-runs the Job the Promotion engine would create.
+// The release container may leave its image empty: Baton sets it.
+func validateRelease(ctx context.Context, c client.Client, env *batonv1alpha1.Environment, strict []error) ([]metav1.StatusCause, error) {
+	causes := unknownTemplateFields(strict, release.Field)
+	if _, ferr := release.Container(&env.Spec.Release.Job); ferr != nil {
+		return append(causes, metav1.StatusCause{Type: metav1.CauseType(ferr.Type), Field: ferr.Field, Message: ferr.ErrorBody()}), nil
+	}
+	job, err := release.BuildJob(env, release.Subject{Promotion: dryRunPromotion(env), Image: dryRunImage(env)})
+	if err != nil {
+		return nil, err // Container was checked above
+	}
+	refused, err := jobtemplate.Validate(ctx, c, job, release.Field)
+	return append(causes, refused...), err
+}
+
+// dryRunPromotion stands for the Promotion a release Job is built for.
+func dryRunPromotion(env *batonv1alpha1.Environment) *batonv1alpha1.Promotion {
+	p := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace, Name: "dry-run",
+		UID: types.UID("00000000-0000-0000-0000-000000000000")}}
+	p.Status.Revision = dryRunRevision(env)
+	if c := env.Status.Current; c != nil {
+		p.Status.PreviousImage = c.Image
+	}
+	return p
 }
 
 func findCheck(checks []batonv1alpha1.VerificationCheck, name string) *batonv1alpha1.VerificationCheck {

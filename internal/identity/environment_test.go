@@ -185,3 +185,119 @@ func expectNoJobs(ctx context.Context, ns string) {
 	Expect(admin.List(ctx, jobs, client.InNamespace(ns))).To(Succeed())
 	Expect(jobs.Items).To(BeEmpty())
 }
+
+// The release Job (spec.release.job) runs a Pod through Baton's rights as a
+// job check does: the same right to create Jobs, the same dry run, each
+// refusal named under spec.release.job.
+var _ = Describe("The release Job needs the right to create Jobs and a valid template", Ordered, func() {
+	ctx := context.Background()
+	var ns string
+	users := map[string]client.Client{}
+
+	BeforeAll(func() {
+		for name, rules := range map[string][]rbacv1.PolicyRule{
+			"test-environment-editor": {{APIGroups: []string{batonv1alpha1.GroupVersion.Group}, Resources: []string{"environments"},
+				Verbs: []string{"get", "list", "create", "update", "patch"}}},
+			"test-job-creator": {{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create"}}},
+		} {
+			err := admin.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules})
+			Expect(client.IgnoreAlreadyExists(err)).To(Succeed())
+		}
+		for _, name := range []string{"eve", "jill"} {
+			u, err := testEnv.AddUser(envtest.User{Name: name + "-release", Groups: []string{"developers"}}, nil)
+			Expect(err).NotTo(HaveOccurred())
+			users[name], err = client.New(u.Config(), client.Options{Scheme: testEnv.Scheme})
+			Expect(err).NotTo(HaveOccurred())
+		}
+	})
+
+	BeforeEach(func() {
+		var err error
+		ns, err = testEnv.BindUsers(ctx, "release-", map[string][]string{
+			"eve-release":  {"test-environment-editor"},
+			"jill-release": {"test-environment-editor", "test-job-creator"},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		waitWebhookActive(ctx, ns)
+	})
+
+	It("refuses eve's release Job, naming the field, admits jill's, and lets eve change the rest", func() {
+		err := users["eve"].Create(ctx, releaseEnvironment(ns, "web"))
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(And(ContainSubstring("spec.release.job"), ContainSubstring(`user "eve-release" may not create jobs (group batch) in namespace `+ns),
+			ContainSubstring("the release Job runs its Job with Baton's rights")))
+
+		Expect(users["jill"].Create(ctx, releaseEnvironment(ns, "web"))).To(Succeed())
+		env := &batonv1alpha1.Environment{}
+		Expect(users["eve"].Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, env)).To(Succeed())
+		env.Spec.Release.Timeout = &metav1.Duration{Duration: 42e9}
+		Expect(users["eve"].Update(ctx, env)).To(Succeed(), "a change that runs no new Pod needs no Job rights")
+		env.Spec.Release.Job.Template.Spec.Containers[0].Command = []string{"sh", "-c", "curl evil"}
+		err = users["eve"].Update(ctx, env)
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
+		expectNoJobs(ctx, ns)
+	})
+
+	DescribeTable("a bad release Job is refused, naming the field, and nothing is stored",
+		func(mutate func(*batonv1alpha1.ReleasePhase), want ...string) {
+			env := releaseEnvironment(ns, "bad")
+			mutate(env.Spec.Release)
+			err := users["jill"].Create(ctx, env)
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+			for _, w := range want {
+				Expect(err.Error()).To(ContainSubstring(w))
+			}
+			err = admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "bad"}, &batonv1alpha1.Environment{})
+			Expect(apierrors.IsNotFound(err)).To(BeTrue())
+			expectNoJobs(ctx, ns)
+		},
+		Entry("a template without containers", func(r *batonv1alpha1.ReleasePhase) {
+			r.Job.Template.Spec.Containers = nil
+		}, "spec.release.job.template.spec.containers: Required value: the release Job needs a container to run the promoted image"),
+		Entry("restartPolicy Always", func(r *batonv1alpha1.ReleasePhase) {
+			r.Job.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+		}, `spec.release.job.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"`),
+		Entry("a release-container annotation naming no container", func(r *batonv1alpha1.ReleasePhase) {
+			r.Job.Template.Annotations = map[string]string{batonv1alpha1.ReleaseContainerAnnotation: "db"}
+		}, `spec.release.job.template.metadata.annotations[promotion.baton.dev/release-container]: Invalid value: "db": the template has no container of that name (it has migrate)`),
+		Entry("a container name the API server refuses", func(r *batonv1alpha1.ReleasePhase) {
+			r.Job.Template.Spec.Containers[0].Name = "Migrate_DB"
+		}, `spec.release.job.template.spec.containers[0].name: Invalid value: "Migrate_DB"`),
+		Entry("a sidecar without an image (the release container gets the promoted one)", func(r *batonv1alpha1.ReleasePhase) {
+			r.Job.Template.Spec.Containers = append(r.Job.Template.Spec.Containers, corev1.Container{Name: "proxy"})
+		}, "spec.release.job.template.spec.containers[1].image: Required value"),
+		Entry("a zero activeDeadlineSeconds", func(r *batonv1alpha1.ReleasePhase) {
+			r.Job.ActiveDeadlineSeconds = ptrTo(int64(0))
+		}, "spec.release.job.activeDeadlineSeconds"),
+	)
+
+	It("refuses a misspelt field of the release Pod template", func() {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(batonv1alpha1.GroupVersion.WithKind("Environment"))
+		u.SetNamespace(ns)
+		u.SetName("typo")
+		Expect(unstructured.SetNestedField(u.Object, map[string]any{
+			"workload": map[string]any{"kind": "Deployment", "name": "web", "container": "web"},
+			"delivery": map[string]any{"direct": map[string]any{}},
+			"release":  map[string]any{"job": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "migrate", "comand": []any{"migrate"}}}}}}},
+		}, "spec")).To(Succeed())
+		err := users["jill"].Create(ctx, u)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring(`spec.release.job.template.spec.containers[0].comand: unknown field`))
+	})
+})
+
+// releaseEnvironment is an Environment whose release Job runs a migration;
+// its container has no image, since Baton sets the promoted one.
+func releaseEnvironment(ns, name string) *batonv1alpha1.Environment {
+	return &batonv1alpha1.Environment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: batonv1alpha1.EnvironmentSpec{
+			Workload: &batonv1alpha1.WorkloadReference{Kind: batonv1alpha1.WorkloadKindDeployment, Name: "web", Container: "web"},
+			Delivery: batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}},
+			Release: &batonv1alpha1.ReleasePhase{Job: batonv1alpha1.JobTemplate{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: "migrate", Command: []string{"manage.py", "migrate"}}},
+			}}}},
+		},
+	}
+}
