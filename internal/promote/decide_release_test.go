@@ -258,8 +258,8 @@ func TestReleaseJob(t *testing.T) {
 
 	for name, want := range map[string]string{
 		"p":                      "p-release",
-		strings.Repeat("a", 55): strings.Repeat("a", 55) + "-release",
-		strings.Repeat("a", 56): strings.Repeat("a", 46) + "-",
+		strings.Repeat("a", 55):  strings.Repeat("a", 55) + "-release",
+		strings.Repeat("a", 56):  strings.Repeat("a", 46) + "-",
 		strings.Repeat("b", 253): strings.Repeat("b", 46) + "-",
 	} {
 		got := release.JobName(name)
