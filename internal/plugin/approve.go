@@ -225,7 +225,7 @@ func CancelPromotion(ctx context.Context, c client.Client, ns, name string) (*ba
 // changed, so that Baton will refuse it.
 func CancelTooLate(promo *batonv1alpha1.Promotion) bool {
 	switch promo.Status.Phase {
-	case batonv1alpha1.PromotionPromoting, batonv1alpha1.PromotionRollingOut, batonv1alpha1.PromotionVerifying:
+	case batonv1alpha1.PromotionReleasing, batonv1alpha1.PromotionPromoting, batonv1alpha1.PromotionRollingOut, batonv1alpha1.PromotionVerifying:
 		return true
 	}
 	return false

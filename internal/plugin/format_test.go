@@ -99,6 +99,8 @@ func fixtureQueue() []batonv1alpha1.Promotion {
 	active.UID = "uid-active"
 	active.Status.Image, active.Status.PreviousImage, active.Status.Revision = img13, img11, 5
 	active.Spec.Approvals = []batonv1alpha1.Approval{{UserInfo: batonv1alpha1.UserInfo{Username: "bob"}, Image: img13, ApprovedAt: *ago(4 * time.Minute)}}
+	active.Status.Release = &batonv1alpha1.ReleaseStatus{Job: active.Name + "-release", Result: batonv1alpha1.ReleaseSucceeded,
+		StartedAt: ago(4 * time.Minute), FinishedAt: ago(3*time.Minute + 20*time.Second)}
 
 	approval := fixturePromotion("production-20261126-115700-m2p4", 3*time.Minute, batonv1alpha1.PromotionWaitingForApproval,
 		batonv1alpha1.WaitingForApprovalReason, "0 of 1 approval(s)")
@@ -160,6 +162,22 @@ func TestPromotionStatusGolden(t *testing.T) {
 	}{
 		{"status-promotion-approval", queue[1]},
 		{"status-promotion-rollingout", queue[0]},
+		{"status-promotion-releasing", func() batonv1alpha1.Promotion {
+			p := fixturePromotion("production-20261126-120000-r3l5", 2*time.Minute, batonv1alpha1.PromotionReleasing,
+				batonv1alpha1.ReleasingReason, "The release Job production-20261126-120000-r3l5-release runs registry.example.com/web:1.3; no workload changes before it succeeds")
+			p.Status.Image, p.Status.PreviousImage, p.Status.Revision = "registry.example.com/web:1.3", "registry.example.com/web:1.1", 6
+			p.Status.Release = &batonv1alpha1.ReleaseStatus{Job: p.Name + "-release", Result: batonv1alpha1.ReleaseRunning, StartedAt: ago(42 * time.Second)}
+			return p
+		}()},
+		{"status-promotion-release-failed", func() batonv1alpha1.Promotion {
+			msg := `the release Job production-20261126-120000-r3l5-release failed (BackoffLimitExceeded: Job has reached the specified backoff limit); its Pod's termination message ends: "migrate: Error (exit code 1): relation \"orders\" already exists"`
+			p := fixturePromotion("production-20261126-120000-r3l5", 2*time.Minute, batonv1alpha1.PromotionFailed,
+				batonv1alpha1.ReleaseFailedReason, "Release failed: "+msg+"; no workload was changed")
+			p.Status.Image, p.Status.PreviousImage, p.Status.Revision = "registry.example.com/web:1.3", "registry.example.com/web:1.1", 6
+			p.Status.Release = &batonv1alpha1.ReleaseStatus{Job: p.Name + "-release", Result: batonv1alpha1.ReleaseFailed, Message: msg,
+				StartedAt: ago(time.Minute), FinishedAt: ago(30 * time.Second)}
+			return p
+		}()},
 		{"status-promotion-failed", func() batonv1alpha1.Promotion {
 			p := fixturePromotion("production-rollback-20261126-110000-zz11", time.Hour, batonv1alpha1.PromotionFailed,
 				batonv1alpha1.RevisionNotFoundReason, `revision 9 is not in the history of Environment "production"`)

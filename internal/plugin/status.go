@@ -172,6 +172,7 @@ func writeEnvironmentStatus(out io.Writer, env, upstream *batonv1alpha1.Environm
 	} else {
 		fmt.Fprintf(w, "Active Promotion:\n")
 		writePromotionLine(w, "  ", active, env, now)
+		writeRelease(w, "    ", active, env, now)
 	}
 	if len(queued) == 0 {
 		fmt.Fprintf(w, "Waiting Promotions:\tnone\n")
@@ -245,6 +246,7 @@ func writePromotionStatus(out io.Writer, p *batonv1alpha1.Promotion, env *batonv
 		verb = "Progress:"
 	}
 	fmt.Fprintf(w, "%s\t%s\n", verb, WaitingFor(p, env))
+	writeRelease(w, "", p, env, now)
 	writeConditions(w, p.Status.Conditions)
 	return w.Flush()
 }
@@ -316,7 +318,7 @@ func HoldsLease(env *batonv1alpha1.Environment, p *batonv1alpha1.Promotion) bool
 // watching what it changed.
 func holdsTarget(phase batonv1alpha1.PromotionPhase) bool {
 	switch phase {
-	case batonv1alpha1.PromotionPromoting, batonv1alpha1.PromotionRollingOut, batonv1alpha1.PromotionVerifying:
+	case batonv1alpha1.PromotionReleasing, batonv1alpha1.PromotionPromoting, batonv1alpha1.PromotionRollingOut, batonv1alpha1.PromotionVerifying:
 		return true
 	}
 	return false
