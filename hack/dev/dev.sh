@@ -257,8 +257,12 @@ up() {
 	else
 		seed_direct
 	fi
-	kubectl -n staging rollout status deploy/web --timeout=60s
-	kubectl -n production rollout status deploy/web --timeout=60s
+	local ns d
+	for ns in staging production; do
+		for d in web worker; do
+			kubectl -n "$ns" rollout status "deploy/$d" --timeout=60s
+		done
+	done
 	kubectl -n web wait --for condition=Ready --timeout=60s environment/staging environment/production
 
 	step "Baton is running ($((SECONDS - t0))s after the cluster was up)"

@@ -166,21 +166,33 @@ func TestDevGuide(t *testing.T) {
 	g.Expect(done.Spec.Approvals).To(HaveLen(1))
 	g.Expect(done.Spec.Approvals[0].Username).To(Equal("bob"))
 	g.Expect(done.Spec.Approvals[0].Image).To(Equal(image))
-	deploy := &appsv1.Deployment{}
-	g.Eventually(func(g Gomega) {
-		g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "production", Name: "web"}, deploy)).To(Succeed())
-		g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal(image))
-		g.Expect(deploy.Status.UpdatedReplicas).To(Equal(int32(3)))
-		g.Expect(deploy.Status.AvailableReplicas).To(Equal(int32(3)))
-	}).WithTimeout(time.Minute).Should(Succeed())
+	// The one Promotion ran the release Job, then moved both process types.
+	g.Expect(done.Status.Release).NotTo(BeNil())
+	g.Expect(done.Status.Release.Result).To(Equal(batonv1alpha1.ReleaseSucceeded), "%+v", done.Status.Release)
+	g.Expect(done.Status.Release.Job).To(Equal("production-checkout-release"))
+	for _, w := range []struct {
+		name     string
+		replicas int32
+	}{{"web", 3}, {"worker", 2}} {
+		deploy := &appsv1.Deployment{}
+		g.Eventually(func(g Gomega) {
+			g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "production", Name: w.name}, deploy)).To(Succeed())
+			g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal(image))
+			g.Expect(deploy.Status.UpdatedReplicas).To(Equal(w.replicas))
+			g.Expect(deploy.Status.AvailableReplicas).To(Equal(w.replicas))
+		}).WithTimeout(time.Minute).Should(Succeed())
+	}
 
+	// deployment checks both process types of ns.
 	deployment := func(g Gomega, ns, image string) {
-		d := &appsv1.Deployment{}
-		g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, d)).To(Succeed())
-		g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal(image))
-		g.Expect(d.Status.ObservedGeneration).To(Equal(d.Generation))
-		g.Expect(d.Status.UpdatedReplicas).To(Equal(int32(3)))
-		g.Expect(d.Status.AvailableReplicas).To(Equal(int32(3)))
+		for _, name := range []string{"web", "worker"} {
+			d := &appsv1.Deployment{}
+			g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, d)).To(Succeed())
+			g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal(image), name)
+			g.Expect(d.Status.ObservedGeneration).To(Equal(d.Generation), name)
+			g.Expect(d.Status.UpdatedReplicas).To(Equal(*d.Spec.Replicas), name)
+			g.Expect(d.Status.AvailableReplicas).To(Equal(*d.Spec.Replicas), name)
+		}
 	}
 
 	// 6. A broken image fails (kwok never makes its Pods Ready) and staging
@@ -219,8 +231,7 @@ func TestDevGuide(t *testing.T) {
 	mk("dev")
 	g.Expect(carol.List(ctx, all, client.InNamespace("web"))).To(Succeed())
 	g.Expect(all.Items).To(HaveLen(7), "the initial commit, 2 merges, production-checkout, staging-broken and its rollback, production-rollback")
-	g.Expect(carol.Get(ctx, types.NamespacedName{Namespace: "production", Name: "web"}, deploy)).To(Succeed())
-	g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/web:1.0.0"))
+	deployment(g, "production", "registry.example.com/web:1.0.0")
 
 	addrs = listeners(t, processesUnder(dir))
 	mk("dev-down")

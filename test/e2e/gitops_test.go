@@ -120,12 +120,13 @@ var _ = Describe("GitOps with Flux", Label("gitops"), Ordered, func() {
 		}).WithTimeout(timeout).WithPolling(100 * time.Millisecond).Should(Succeed())
 		return p
 	}
-	deployment := func(env string) *appsv1.Deployment {
+	deploymentNamed := func(env, name string) *appsv1.Deployment {
 		GinkgoHelper()
 		d := &appsv1.Deployment{}
-		Expect(gadmin.Get(ctx, types.NamespacedName{Namespace: env, Name: "web"}, d)).To(Succeed())
+		Expect(gadmin.Get(ctx, types.NamespacedName{Namespace: env, Name: name}, d)).To(Succeed())
 		return d
 	}
+	deployment := func(env string) *appsv1.Deployment { return deploymentNamed(env, "web") }
 	complete := func(d *appsv1.Deployment) bool {
 		r := *d.Spec.Replicas
 		return d.Status.ObservedGeneration == d.Generation && d.Status.UpdatedReplicas == r &&
@@ -192,6 +193,20 @@ var _ = Describe("GitOps with Flux", Label("gitops"), Ordered, func() {
 		Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal(image))
 		Expect(complete(d)).To(BeTrue(), "the rollout is complete: %+v", d.Status)
 		Expect(imageOwner(d)).To(ConsistOf("kustomize-controller"), "Flux applied the image, not Baton")
+		// The worker process type (config/dev/flux/repo/base) moved with
+		// web in the same commit, after production's release Job.
+		w := deploymentNamed("production", "worker")
+		Expect(w.Spec.Template.Spec.Containers[0].Image).To(Equal(image))
+		Expect(complete(w)).To(BeTrue(), "the worker's rollout is complete: %+v", w.Status)
+		Expect(imageOwner(w)).To(ConsistOf("kustomize-controller"))
+		Expect(p.Status.Release).NotTo(BeNil())
+		Expect(p.Status.Release.Result).To(Equal(batonv1alpha1.ReleaseSucceeded), "%+v", p.Status.Release)
+		Expect(p.Status.Release.FinishedAt).NotTo(BeNil())
+		committed, err := time.Parse(time.RFC3339, git("--git-dir", configRepo, "log", "-1", "--format=%cI", p.Status.Commit))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(committed).NotTo(BeTemporally("<", p.Status.Release.FinishedAt.Time.Truncate(time.Second)), "committed only after the release Job")
+		Expect(strings.Fields(git("--git-dir", configRepo, "diff-tree", "--no-commit-id", "--name-only", "-r", p.Status.Commit))).
+			To(ConsistOf("production/kustomization.yaml"), "one file, one images: entry, for both workloads")
 
 		Expect(p.Status.Commit).To(MatchRegexp(`^[0-9a-f]{40}$`))
 		// delivery.git.requestReconcile (config/dev/flux/environments.yaml)

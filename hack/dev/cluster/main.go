@@ -36,6 +36,9 @@ var brokenStage string
 //go:embed stages/pod-smoke-fails.yaml
 var smokeFailsStage string
 
+//go:embed stages/pod-release-fails.yaml
+var releaseFailsStage string
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
