@@ -318,8 +318,9 @@ Next steps (docs/dev-cluster.md explains each one; the files are in config/dev/p
       $k --kubeconfig $d/alice.kubeconfig create -f config/dev/promotions/production-checkout.yaml
  4. As bob, approve it (once IMAGE shows in 'get promotions'):
       $k --kubeconfig $d/bob.kubeconfig patch promotion production-checkout --type=json -p '[{"op":"add","path":"/spec/approvals","value":[{}]}]'
- 5. Watch production roll out:
-      $k --kubeconfig $d/carol.kubeconfig -n production rollout status deploy/web
+ 5. Watch production run its migrate release Job, then roll out web and worker:
+      bin/kubectl-promote --kubeconfig $d/carol.kubeconfig status production-checkout
+      $k --kubeconfig $d/carol.kubeconfig -n production rollout status deploy/worker
  6. Ship a broken image to staging: its Pods never become Ready, the Deployment reaches
     ProgressDeadlineExceeded after 15s, the Promotion fails and staging rolls back by itself:
       $k --kubeconfig $d/alice.kubeconfig create -f config/dev/promotions/staging-broken.yaml
