@@ -90,8 +90,8 @@ test-queries: ## Parse every alert (config/prometheus) and dashboard (config/gra
 	cd $(PROMQL_CHECK_DIR) && go run . $(addprefix $(CURDIR)/,config/prometheus/prometheusrule.yaml $(wildcard config/grafana/*.json))
 
 .PHONY: test
-test: manifests generate k8s-bins prometheus $(GOTESTSUM) test-queries ## Run every unit and envtest suite against a real kube-apiserver and etcd (and a real Prometheus).
-	KUBEBUILDER_ASSETS=$(K8S_ASSETS) PROMETHEUS=$(PROMETHEUS) $(GOTESTSUM) --format standard-verbose -- -count=1 $(TEST_FLAGS) $(TEST_PKGS)
+test: manifests generate k8s-bins prometheus gitea $(GOTESTSUM) test-queries ## Run every unit and envtest suite against a real kube-apiserver and etcd (and a real Prometheus and Gitea).
+	KUBEBUILDER_ASSETS=$(K8S_ASSETS) PROMETHEUS=$(PROMETHEUS) GITEA=$(GITEA) $(GOTESTSUM) --format standard-verbose -- -count=1 $(TEST_FLAGS) $(TEST_PKGS)
 
 ##@ Build
 
@@ -214,6 +214,26 @@ prometheus: ## Install Debian's prometheus for the verification tests, unless $(
 .PHONY: prometheus-from-source
 prometheus-from-source: ## Build Prometheus $(PROMETHEUS_VERSION) from the module proxy into bin/prometheus/<version>/ (slow: use PROMETHEUS=$(BIN)/prometheus/$(PROMETHEUS_VERSION)/prometheus).
 	cd $(TOOLS_DIR)/prometheus && go build -mod=mod -trimpath -ldflags='-s -w' -o $(BIN)/prometheus/$(PROMETHEUS_VERSION)/prometheus github.com/prometheus/prometheus/cmd/prometheus
+
+# A real Gitea for the commit-status and push-webhook tests
+# (controllers/gitea_test.go, docs/observability.md), built from the module
+# proxy in Gitea's own module, so that its go.mod's replace directives apply
+# (v1.27 declares the path gitea.dev and cannot be fetched as
+# code.gitea.io/gitea). Gitea reads options/ and templates/ from its
+# STATIC_ROOT_PATH at run time: they are copied next to the binary. cgo, for
+# SQLite.
+GITEA_VERSION ?= v1.26.0
+GITEA         := $(BIN)/gitea/$(GITEA_VERSION)/gitea
+
+.PHONY: gitea
+gitea: $(GITEA) ## Build Gitea $(GITEA_VERSION) from the module proxy into bin/gitea/<version>/ (about 8 minutes cold on 2 cores).
+
+$(GITEA):
+	@src=$$(go mod download -json code.gitea.io/gitea@$(GITEA_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$src" || { echo "make gitea: cannot download code.gitea.io/gitea@$(GITEA_VERSION)" >&2; exit 1; }; \
+	mkdir -p $(@D) && rm -rf $(@D)/options $(@D)/templates && cp -R $$src/options $$src/templates $(@D)/ && chmod -R u+w $(@D); \
+	echo "building Gitea $(GITEA_VERSION) from $$src"; \
+	cd $$src && CGO_ENABLED=1 go build -mod=readonly -tags 'sqlite sqlite_unlock_notify' -trimpath -ldflags='-s -w' -o $@.tmp . && mv $@.tmp $@
 
 .PHONY: clean
 clean: ## Remove built binaries (not the cached tools).

@@ -55,6 +55,26 @@ func statusesOn(forge *forgetest.Server, sha, context string) []string {
 	return out
 }
 
+// approvedOnCommit promotes image to production, which needs one approval:
+// the forge shows production waiting for it (shown reads production's
+// statuses on the image's commit, oldest first), then, approved and rolled
+// out, deployed and verified.
+func (s *stage) approvedOnCommit(ctx context.Context, image string, shown func(Gomega) []string) {
+	GinkgoHelper()
+	prod := s.promotion(ctx, "production", "to-prod-", image, nil)
+	expectPhase(ctx, prod, batonv1alpha1.PromotionWaitingForApproval)
+	Eventually(func(g Gomega) []string { return shown(g) }).Should(ContainElement("pending production: waiting for 1 approval"))
+	s.setRequiredApprovals(ctx, 0)
+	s.completeRollout(ctx, s.prodDep, image)
+	expectPhase(ctx, prod, batonv1alpha1.PromotionSucceeded)
+	Eventually(func(g Gomega) {
+		got := shown(g)
+		g.Expect(got).NotTo(BeEmpty())
+		g.Expect(got[0]).To(Equal("pending production: waiting for 1 approval"))
+		g.Expect(got[len(got)-1]).To(Equal("success production: deployed and verified"))
+	}).Should(Succeed())
+}
+
 // commitStatusCondition is staging's CommitStatusReported condition.
 func (s *stage) commitStatusCondition(ctx context.Context, g Gomega) *metav1.Condition {
 	g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.staging), s.staging)).To(Succeed())
@@ -121,18 +141,7 @@ var _ = Describe("Commit statuses on the source commit", Ordered, func() {
 			}
 
 			By("production waits for an approval, then deploys")
-			prod := s.promotion(ctx, "production", "to-prod-", webImage(c0), nil)
-			expectPhase(ctx, prod, batonv1alpha1.PromotionWaitingForApproval)
-			Eventually(func() []string { return statusesOn(forge, c0, "baton/production") }).
-				Should(ContainElement("pending production: waiting for 1 approval"))
-			s.setRequiredApprovals(ctx, 0)
-			s.completeRollout(ctx, s.prodDep, webImage(c0))
-			expectPhase(ctx, prod, batonv1alpha1.PromotionSucceeded)
-			Eventually(func(g Gomega) {
-				got := statusesOn(forge, c0, "baton/production")
-				g.Expect(got[0]).To(Equal("pending production: waiting for 1 approval"))
-				g.Expect(got[len(got)-1]).To(Equal("success production: deployed and verified"))
-			}).Should(Succeed())
+			s.approvedOnCommit(ctx, webImage(c0), func(Gomega) []string { return statusesOn(forge, c0, "baton/production") })
 
 			By("the next merge fails in production and is rolled back")
 			c1 := repo.merge("Break the checkout page")
@@ -238,7 +247,13 @@ var _ = Describe("Commit statuses on the source commit", Ordered, func() {
 // expectNoToken: the forge token is in no Event, no status and no log line.
 func expectNoToken(ctx context.Context, s *stage, log string) {
 	GinkgoHelper()
-	Expect(log).NotTo(ContainSubstring(forgeToken))
+	expectNoneOf(ctx, s, log, forgeToken)
+}
+
+// expectNoneOf: secret is in no Event, no status and no log line.
+func expectNoneOf(ctx context.Context, s *stage, log, secret string) {
+	GinkgoHelper()
+	Expect(log).NotTo(ContainSubstring(secret))
 	var events eventsv1.EventList
 	Expect(k8sClient.List(ctx, &events, client.InNamespace(s.ns))).To(Succeed())
 	var envs batonv1alpha1.EnvironmentList
@@ -248,6 +263,6 @@ func expectNoToken(ctx context.Context, s *stage, log string) {
 	for _, obj := range []any{events, envs, promos} {
 		raw, err := json.Marshal(obj)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(string(raw)).NotTo(ContainSubstring(forgeToken))
+		Expect(string(raw)).NotTo(ContainSubstring(secret))
 	}
 }
