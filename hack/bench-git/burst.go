@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gogit "github.com/go-git/go-git/v5"
@@ -141,6 +142,8 @@ type bench struct {
 	tag                     int
 	runs                    int
 	cliMax                  int
+	// pushed counts each external committer's pushes in the current run.
+	pushed []atomic.Int64
 }
 
 // run delivers a burst of sc.n Promotions, one per app, all at once, and
@@ -162,6 +165,7 @@ func (b *bench) run(sc scenario) (result, error) {
 	defer cancel()
 	var ext sync.WaitGroup
 	extErrs := make(chan error, sc.external)
+	b.pushed = make([]atomic.Int64, sc.external)
 	for g := range sc.external {
 		ext.Go(func() {
 			if err := b.externalCommitter(ctx, g); err != nil && !errors.Is(err, context.Canceled) {
@@ -235,6 +239,11 @@ func (b *bench) check(sc scenario, tag string) (lost, externalLost int, err erro
 		}
 	}
 	for g := range sc.external {
+		// Only a commit that reached the server can be lost; a committer
+		// stopped before its first push succeeded left nothing there.
+		if b.pushed[g].Load() == 0 {
+			continue
+		}
 		if _, err := head.File(fmt.Sprintf("external/%d-%d.txt", b.runs, g)); err != nil {
 			externalLost++
 		}
@@ -294,6 +303,7 @@ func (b *bench) externalCommitter(ctx context.Context, g int) error {
 				return err
 			}
 		}
+		b.pushed[g].Add(1)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
