@@ -80,7 +80,7 @@ var _ = Describe("Commit statuses and push webhooks on a real Gitea", Ordered, f
 		Expect(err).NotTo(HaveOccurred())
 		dev = &appRepo{url: url, local: local, auth: auth}
 
-		By("Baton's hook receiver, and Gitea's push webhook to it")
+		By("Baton's push-hook receiver, on the loopback (Gitea's ALLOWED_HOST_LIST)")
 		hooks = httptest.NewServer(&source.Receiver{Reader: k8sClient, Client: k8sClient, Log: GinkgoLogr})
 		DeferCleanup(hooks.Close)
 
