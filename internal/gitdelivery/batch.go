@@ -57,6 +57,9 @@ type queue struct {
 // Stats counts what the Deliverer did, for benchmarks and tests.
 type Stats struct {
 	Commits, Pushes, PushRetries atomic.Int64
+	// Advances counts worktrees moved to a new head file by file instead
+	// of reset in full (session.resetTo).
+	Advances atomic.Int64
 }
 
 // submit prepares req and queues it; the returned job is done when its

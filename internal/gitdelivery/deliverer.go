@@ -134,6 +134,8 @@ type session struct {
 	signingKey []byte
 	// index is the clone's index of trailers.
 	index *trailerIndex
+	// stats are the Deliverer's counters.
+	stats *Stats
 }
 
 // prepare validates the Environment's delivery.git and reads the
@@ -187,6 +189,7 @@ func (d *Deliverer) prepare(ctx context.Context, req delivery.Request) (*session
 		signingKey: commitKey(managerKey),
 		log:        log.FromContext(ctx).WithValues("repository", batongit.RedactURLs(g.URL), "branch", branch, "promotion", klog.KObj(req.Promotion)),
 		index:      d.index(key),
+		stats:      &d.Stats,
 	}
 	return s, nil
 }
@@ -433,13 +436,31 @@ func (s *session) apply() (bool, error) {
 
 // resetTo makes the worktree the tree of base. When this process's last
 // commit left the worktree exactly at base, only the branch and HEAD move;
-// otherwise it is a full hard reset and clean.
+// when it left it exactly at another commit, only the files that differ
+// are written (advance); otherwise it is a full hard reset and clean.
 func (s *session) resetTo(base plumbing.Hash) error {
-	if at, ok := s.clean.Load(s.key); ok && at.(plumbing.Hash) == base {
+	at, ok := s.clean.Load(s.key)
+	if ok && at.(plumbing.Hash) == base {
 		if err := s.repo.Storer.SetReference(plumbing.NewHashReference(localBranch, base)); err != nil {
 			return fmt.Errorf("point %s at %s: %w", localBranch, base, err)
 		}
 		return s.repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, localBranch))
+	}
+	if ok {
+		// The worktree is exactly another commit, typically this process's
+		// own that lost a race: write only what differs.
+		advanced, err := s.advance(at.(plumbing.Hash), base)
+		if advanced && err == nil {
+			s.clean.Store(s.key, base)
+			if s.stats != nil {
+				s.stats.Advances.Add(1)
+			}
+			return nil
+		}
+		s.clean.Delete(s.key)
+		if err != nil {
+			s.log.V(1).Info("Could not move the worktree file by file; resetting it in full", "error", err.Error())
+		}
 	}
 	return s.reset(base)
 }

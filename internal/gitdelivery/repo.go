@@ -6,15 +6,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
@@ -226,4 +231,116 @@ func isCorrupt(err error) bool {
 		}
 	}
 	return false
+}
+
+// maxAdvance is the most files advance writes; a larger change is a full
+// reset.
+const maxAdvance = 256
+
+// advance moves a worktree and index that are exactly the tree of from to
+// the tree of to, writing only the files that differ. A retry after
+// another committer moved the branch then costs the size of their change,
+// not a reset of the whole repository, and the window in which the branch
+// can move again before the push is that much shorter. It reports false,
+// having changed nothing, when a difference is not a regular file (a
+// symlink or a submodule) or there are too many; the caller then resets
+// in full.
+func (c *clone) advance(from, to plumbing.Hash) (bool, error) {
+	fc, err := c.repo.CommitObject(from)
+	if err != nil {
+		return false, nil
+	}
+	tc, err := c.repo.CommitObject(to)
+	if err != nil {
+		return false, nil
+	}
+	ft, err := fc.Tree()
+	if err != nil {
+		return false, nil
+	}
+	tt, err := tc.Tree()
+	if err != nil {
+		return false, nil
+	}
+	changes, err := object.DiffTree(ft, tt)
+	if err != nil || len(changes) > maxAdvance {
+		return false, nil
+	}
+	regular := func(e object.ChangeEntry) bool {
+		return e.Name == "" || e.TreeEntry.Mode == filemode.Regular || e.TreeEntry.Mode == filemode.Executable
+	}
+	for _, ch := range changes {
+		if !regular(ch.From) || !regular(ch.To) || (ch.From.Name != "" && ch.To.Name != "" && ch.From.Name != ch.To.Name) {
+			return false, nil
+		}
+	}
+	idx, err := c.repo.Storer.Index()
+	if err != nil {
+		return false, fmt.Errorf("read the index: %w", err)
+	}
+	root, err := os.OpenRoot(c.workDir())
+	if err != nil {
+		return false, fmt.Errorf("open the worktree: %w", err)
+	}
+	defer root.Close()
+	for _, ch := range changes {
+		if ch.To.Name == "" {
+			if err := root.Remove(ch.From.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return false, fmt.Errorf("remove %s: %w", ch.From.Name, err)
+			}
+			if _, err := idx.Remove(ch.From.Name); err != nil {
+				return false, fmt.Errorf("remove %s from the index: %w", ch.From.Name, err)
+			}
+			continue
+		}
+		if err := c.writeEntry(root, idx, ch.To); err != nil {
+			return false, err
+		}
+	}
+	if err := c.repo.Storer.SetIndex(idx); err != nil {
+		return false, fmt.Errorf("write the index: %w", err)
+	}
+	if err := c.repo.Storer.SetReference(plumbing.NewHashReference(localBranch, to)); err != nil {
+		return false, fmt.Errorf("point %s at %s: %w", localBranch, to, err)
+	}
+	if err := c.repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, localBranch)); err != nil {
+		return false, fmt.Errorf("point HEAD at %s: %w", localBranch, err)
+	}
+	return true, nil
+}
+
+// writeEntry writes one regular file of a tree into the worktree, inside
+// it, and points its index entry at the blob.
+func (c *clone) writeEntry(root *os.Root, idx *index.Index, e object.ChangeEntry) error {
+	blob, err := c.repo.BlobObject(e.TreeEntry.Hash)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", e.Name, err)
+	}
+	r, err := blob.Reader()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", e.Name, err)
+	}
+	content, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", e.Name, err)
+	}
+	perm := os.FileMode(0o644)
+	if e.TreeEntry.Mode == filemode.Executable {
+		perm = 0o755
+	}
+	if dir := path.Dir(e.Name); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("write %s: %w", e.Name, err)
+		}
+	}
+	if err := root.WriteFile(e.Name, content, perm); err != nil {
+		return fmt.Errorf("write %s: %w", e.Name, err)
+	}
+	entry, err := idx.Entry(e.Name)
+	if err != nil {
+		entry = idx.Add(e.Name)
+	}
+	entry.Hash, entry.Mode, entry.Size, entry.ModifiedAt = e.TreeEntry.Hash, e.TreeEntry.Mode, uint32(len(content)), time.Now()
+	return nil
 }
