@@ -173,6 +173,22 @@ func (b *bench) run(sc scenario) (result, error) {
 			}
 		})
 	}
+	// The burst starts once the external committers have pushed as many
+	// times as there are of them: they race it from its first delivery
+	// on. (Not each of them: twenty committers on one branch starve some.)
+	for waited := time.Duration(0); sc.external > 0; waited += 50 * time.Millisecond {
+		var total int64
+		for g := range sc.external {
+			total += b.pushed[g].Load()
+		}
+		if total >= int64(sc.external) {
+			break
+		}
+		if waited > 2*time.Minute {
+			return result{}, fmt.Errorf("the external committers pushed %d times in 2 minutes; want %d before the burst", total, sc.external)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	reqs := make([]delivery.Request, sc.n)
 	for i := range reqs {
 		reqs[i] = request(burstEnv(b.url, i), tag)
