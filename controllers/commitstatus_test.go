@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"time"
 
@@ -55,6 +56,26 @@ func statusesOn(forge *forgetest.Server, sha, context string) []string {
 	return out
 }
 
+// startReporting runs a Promotion manager whose commit-status reporter
+// calls the forge over rt (3 attempts, 20 ms apart, each within timeout),
+// until the spec's cleanup. Its metrics and log are in the observed.
+func startReporting(rt http.RoundTripper, timeout time.Duration, allowedHosts ...string) observed {
+	GinkgoHelper()
+	o := newObserved()
+	reporter := commitstatus.New(k8sClient, k8sClient, 2, 100, o.logger.WithName("commitstatus"))
+	reporter.HTTP.Transport = rt
+	reporter.AllowedHosts = allowedHosts
+	reporter.Attempts, reporter.Backoff, reporter.Timeout = 3, 20*time.Millisecond, timeout
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = reporter.Start(ctx) }()
+	stop := startPromotionManager(nil, engineTuning{
+		options: o.options,
+		engine:  func(r *PromotionReconciler) { r.CommitStatuses = reporter },
+	})
+	DeferCleanup(func() { stop(); cancel() })
+	return o
+}
+
 // approvedOnCommit promotes image to production, which needs one approval:
 // the forge shows production waiting for it (shown reads production's
 // statuses on the image's commit, oldest first), then, approved and rolled
@@ -85,31 +106,19 @@ func (s *stage) commitStatusCondition(ctx context.Context, g Gomega) *metav1.Con
 
 var _ = Describe("Commit statuses on the source commit", Ordered, func() {
 	var (
-		ctx      = context.Background()
-		srv      *gittestserver.GitServer
-		scrape   scraper
-		logs     *logCapture
-		reporter *commitstatus.Reporter
-		forge    *forgetest.Server
+		ctx    = context.Background()
+		srv    *gittestserver.GitServer
+		scrape scraper
+		logs   *logCapture
+		forge  *forgetest.Server
 	)
 	BeforeAll(func() { srv = gitServer() })
 	// start runs a manager whose reporter calls a forge of that kind.
 	start := func(kind string, allowedHosts ...string) {
 		forge = forgetest.Start(kind, forgeToken)
 		DeferCleanup(forge.Close)
-		o := newObserved()
+		o := startReporting(forge.Client().Transport, 2*time.Second, allowedHosts...)
 		scrape, logs = o.scrape, o.logs
-		reporter = commitstatus.New(k8sClient, k8sClient, 2, 100, o.logger.WithName("commitstatus"))
-		reporter.HTTP.Transport = forge.Client().Transport
-		reporter.AllowedHosts = allowedHosts
-		reporter.Attempts, reporter.Backoff, reporter.Timeout = 3, 20*time.Millisecond, 2*time.Second
-		rctx, cancel := context.WithCancel(ctx)
-		go func() { _ = reporter.Start(rctx) }()
-		stopManager := startPromotionManager(nil, engineTuning{
-			options: o.options,
-			engine:  func(r *PromotionReconciler) { r.CommitStatuses = reporter },
-		})
-		DeferCleanup(func() { stopManager(); cancel() })
 	}
 
 	DescribeTable("reports staging's and production's states on the developer's commit, in order",

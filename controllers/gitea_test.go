@@ -32,14 +32,13 @@ import (
 // user who may only write to that repository.
 var _ = Describe("Commit statuses and push webhooks on a real Gitea", Ordered, func() {
 	var (
-		ctx      = context.Background()
-		forge    *giteatest.Gitea
-		dev      *appRepo
-		token    string
-		hooks    *httptest.Server
-		reporter *commitstatus.Reporter
-		scrape   scraper
-		logs     *logCapture
+		ctx    = context.Background()
+		forge  *giteatest.Gitea
+		dev    *appRepo
+		token  string
+		hooks  *httptest.Server
+		scrape scraper
+		logs   *logCapture
 	)
 	const repo = "acme/web"
 
@@ -84,18 +83,8 @@ var _ = Describe("Commit statuses and push webhooks on a real Gitea", Ordered, f
 		hooks = httptest.NewServer(&source.Receiver{Reader: k8sClient, Client: k8sClient, Log: GinkgoLogr})
 		DeferCleanup(hooks.Close)
 
-		o := newObserved()
+		o := startReporting(forge.Transport(), 5*time.Second)
 		scrape, logs = o.scrape, o.logs
-		reporter = commitstatus.New(k8sClient, k8sClient, 2, 100, o.logger.WithName("commitstatus"))
-		reporter.HTTP.Transport = forge.Transport()
-		reporter.Attempts, reporter.Backoff, reporter.Timeout = 3, 20*time.Millisecond, 5*time.Second
-		rctx, cancel := context.WithCancel(ctx)
-		go func() { _ = reporter.Start(rctx) }()
-		stop := startPromotionManager(nil, engineTuning{
-			options: o.options,
-			engine:  func(r *PromotionReconciler) { r.CommitStatuses = reporter },
-		})
-		DeferCleanup(func() { stop(); cancel() })
 	})
 
 	// followGitea points staging at the Gitea repository, read as Baton's
