@@ -279,12 +279,12 @@ dev-cluster-down: ## Stop the local cluster (and the manager); leaves no process
 GITOPS ?=
 DEV_ENV = DEV_DIR=$(DEV_DIR) DEV_PORT_BASE=$(DEV_PORT_BASE) DEV_NAMESPACE=$(DEV_NAMESPACE) \
 	DEV_CLUSTER=$(DEV_CLUSTER) KUBECTL=$(KUBECTL) MANAGER=$(BIN)/manager GITOPS=$(GITOPS) \
-	SAMPLEAPP=$(BIN)/sampleapp PROMETHEUS=$(PROMETHEUS) \
+	SAMPLEAPP=$(BIN)/sampleapp PROMETHEUS=$(PROMETHEUS) GITEA=$(GITEA) \
 	FLUX_TOOLS_DIR=$(FLUX_TOOLS_DIR) FLUX_SOURCE_CONTROLLER=$(FLUX_SOURCE_CONTROLLER) \
 	FLUX_KUSTOMIZE_CONTROLLER=$(FLUX_KUSTOMIZE_CONTROLLER)
 
 .PHONY: dev
-dev: dev-cluster prometheus $(if $(filter flux,$(GITOPS)),flux-bins) ## Start the local cluster, install Baton, run the manager, the sample app and Prometheus, and seed the app's Environments (GITOPS=flux: applied by Flux).
+dev: dev-cluster prometheus gitea $(if $(filter flux,$(GITOPS)),flux-bins) ## Start the local cluster, install Baton, run the manager, Gitea (the app's repository), the sample app and Prometheus, and seed the app's Environments (GITOPS=flux: applied by Flux).
 	@$(DEV_ENV) bash hack/dev/dev.sh up
 
 .PHONY: dev-down

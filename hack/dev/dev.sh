@@ -2,7 +2,7 @@
 # Runs Baton against the dev cluster: `make dev` (up) and `make dev-down`.
 # The Makefile starts the cluster first (make dev-cluster) and passes:
 #   DEV_DIR DEV_PORT_BASE DEV_NAMESPACE DEV_CLUSTER KUBECTL MANAGER
-#   SAMPLEAPP PROMETHEUS
+#   SAMPLEAPP PROMETHEUS GITEA
 # and, for GITOPS=flux (docs/flux.md), FLUX_TOOLS_DIR,
 # FLUX_SOURCE_CONTROLLER and FLUX_KUSTOMIZE_CONTROLLER.
 # Every step is idempotent: running `make dev` again re-applies the
@@ -10,7 +10,7 @@
 set -euo pipefail
 
 : "${DEV_DIR:?}" "${DEV_PORT_BASE:?}" "${DEV_NAMESPACE:?}" "${DEV_CLUSTER:?}" "${KUBECTL:?}" "${MANAGER:?}"
-: "${SAMPLEAPP:?}" "${PROMETHEUS:?}"
+: "${SAMPLEAPP:?}" "${PROMETHEUS:?}" "${GITEA:?}"
 
 cluster() { "$DEV_CLUSTER" --dir "$DEV_DIR" --port-base "$DEV_PORT_BASE" "$@"; }
 kubectl() { "$KUBECTL" --kubeconfig "$DEV_DIR/admin.kubeconfig" "$@"; }
@@ -18,11 +18,14 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 rel() { echo "${1#"$PWD"/}"; }
 
 # The ports of the manager (WEBHOOK_PORT, METRICS_PORT, PROBE_PORT,
-# HOOKS_PORT), of the application repository's git server (GIT_PORT), of
-# the Flux controllers (FLUX_*_PORT), of the sample app (SAMPLEAPP_PORT) and
-# of Prometheus (PROMETHEUS_PORT), from the one layout in hack/dev/procs.
+# HOOKS_PORT), of the bare repositories' git server (GIT_PORT), of the Flux
+# controllers (FLUX_*_PORT), of the sample app (SAMPLEAPP_PORT), of
+# Prometheus (PROMETHEUS_PORT) and of Gitea (GITEA_PORT), from the one
+# layout in hack/dev/procs.
 eval "$(cluster ports)"
-GIT_URL="http://127.0.0.1:$GIT_PORT/web.git"
+# The application repository, in Gitea (hack/dev/cluster/gitea.go).
+GITEA_URL="https://127.0.0.1:$GITEA_PORT"
+GIT_URL="$GITEA_URL/acme/web.git"
 PROMETHEUS_URL="http://127.0.0.1:$PROMETHEUS_PORT"
 MANAGER_LOG="$DEV_DIR/manager/manager.log"
 
@@ -141,7 +144,7 @@ flux_seed() {
 		kubectl apply --server-side -f -
 	kubectl -n flux-system wait --for condition=Ready --timeout=120s \
 		gitrepository/config kustomization/staging kustomization/production
-	sed "s|http://127.0.0.1:17410/|http://127.0.0.1:$GIT_PORT/|" config/dev/flux/environments.yaml |
+	sed -e "s|http://127.0.0.1:17410/|http://127.0.0.1:$GIT_PORT/|" -e "s|https://127.0.0.1:17418|$GITEA_URL|" config/dev/flux/environments.yaml |
 		kubectl apply --server-side -f -
 }
 
@@ -171,8 +174,36 @@ PROM
 	echo "  sample app http://127.0.0.1:$SAMPLEAPP_PORT/metrics, Prometheus $PROMETHEUS_URL"
 }
 
+# Gitea, which hosts the application repository: installed once under
+# $DEV_DIR/gitea, then started as the process "gitea" with a certificate of
+# the cluster's CA. gitea_seed makes the repository once it answers.
+gitea_up() {
+	step "Starting Gitea ($(rel "$GITEA")) on $GITEA_URL"
+	cluster git-init
+	cluster --gitea "$GITEA" gitea-init
+	HOME="$DEV_DIR/gitea" GITEA_WORK_DIR="$DEV_DIR/gitea" cluster run gitea -- \
+		"$GITEA" web --config "$DEV_DIR/gitea/app.ini" --work-path "$DEV_DIR/gitea"
+}
+
+# The repository acme/web, its users dev and baton, the push webhook to
+# staging's receiver, and the Secrets staging reads it and reports commit
+# statuses with (Baton's token is never printed).
+gitea_seed() {
+	step "Seeding the application repository $GIT_URL"
+	cluster gitea-seed
+	kubectl -n web create secret generic web-gitea --type=kubernetes.io/basic-auth \
+		--from-literal=username=baton --from-file=password="$DEV_DIR/gitea/baton-token" \
+		--dry-run=client -o yaml | kubectl apply --server-side -f -
+	kubectl -n web create secret generic web-commit-status --from-file=token="$DEV_DIR/gitea/baton-token" \
+		--dry-run=client -o yaml | kubectl label --local -f - promotion.baton.dev/credentials=true -o yaml |
+		kubectl apply --server-side -f -
+}
+
 up() {
 	local t0=$SECONDS
+
+	# Gitea takes a few seconds to start: it does while the manager builds.
+	gitea_up
 
 	step "Installing Baton's CRDs and roles (config/dev/baton)"
 	kubectl apply --server-side -k config/dev/baton
@@ -206,7 +237,9 @@ up() {
 	args+=(--allowed-git-hosts=127.0.0.1,localhost --insecure-http-git-hosts=127.0.0.1)
 	# Checks may ask only the dev Prometheus, on the loopback, too.
 	args+=(--allowed-prometheus-hosts=127.0.0.1,localhost)
-	KUBECONFIG="$DEV_DIR/admin.kubeconfig" cluster run manager -- "$MANAGER" "${args[@]}"
+	# The manager trusts the cluster's CA, which signed Gitea's certificate,
+	# as a manager in a cluster trusts a company CA mounted into its Pod.
+	SSL_CERT_FILE="$DEV_DIR/pki/ca.crt" KUBECONFIG="$DEV_DIR/admin.kubeconfig" cluster run manager -- "$MANAGER" "${args[@]}"
 	local ready=""
 	for _ in $(seq 1 300); do
 		if curl -fsS -o /dev/null "http://127.0.0.1:$PROBE_PORT/readyz" 2>/dev/null &&
@@ -230,12 +263,12 @@ up() {
 
 	monitoring_up
 
-	step "Serving the application repository on $GIT_URL"
-	cluster git-init
+	step "Serving the bare repositories under $(rel "$DEV_DIR/git") on http://127.0.0.1:$GIT_PORT/"
 	cluster run gitserver -- "$DEV_CLUSTER" --dir "$DEV_DIR" --port-base "$DEV_PORT_BASE" git-serve
 	ready=""
 	for _ in $(seq 1 50); do
-		if curl -fsS -o /dev/null "$GIT_URL/info/refs?service=git-upload-pack" 2>/dev/null; then
+		# Any answer will do: it serves no repository at / (404).
+		if curl -sS -o /dev/null "http://127.0.0.1:$GIT_PORT/" 2>/dev/null; then
 			ready=1
 			break
 		fi
@@ -249,6 +282,7 @@ up() {
 
 	step "Seeding the sample application (config/dev/app)"
 	kubectl apply --server-side -k config/dev/app
+	gitea_seed
 	# The push-hook token of staging's spec.source.git.webhookSecretRef.
 	kubectl -n web create secret generic web-hook --from-file=token="$DEV_DIR/git/hook-token" \
 		--dry-run=client -o yaml | kubectl apply --server-side -f -
@@ -287,7 +321,7 @@ seed_direct() {
 		echo "kept the existing Deployments in staging and production: Baton owns their images now"
 	fi
 	# staging follows the repository served on this DEV_PORT_BASE.
-	sed -e "s|http://127.0.0.1:17410/web.git|$GIT_URL|" -e "s|http://127.0.0.1:17417|$PROMETHEUS_URL|" config/dev/app/environments.yaml |
+	sed -e "s|https://127.0.0.1:17418|$GITEA_URL|" -e "s|http://127.0.0.1:17417|$PROMETHEUS_URL|" config/dev/app/environments.yaml |
 		kubectl apply --server-side -f -
 }
 

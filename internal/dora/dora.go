@@ -11,14 +11,14 @@ import (
 )
 
 // LeadTimeStart is when the change a forward Promotion delivers began: the
-// source commit's time for a Promotion spec.source created (only the
-// manager's own Promotions are trusted to say so), else the time upstream
+// source commit's time for a Promotion spec.source created (an annotation
+// only the manager may write, as promote.SourceCommit says), else the time upstream
 // verified the image. ok is false when neither is known, or for a rollback.
 func LeadTimeStart(p *batonv1alpha1.Promotion, upstream *batonv1alpha1.Environment) (time.Time, bool) {
 	if promote.IsRollback(p) {
 		return time.Time{}, false
 	}
-	if at, ok := p.Annotations[batonv1alpha1.SourceCommittedAtAnnotation]; ok && p.Spec.RequestedBy != nil && p.Spec.RequestedBy.Username == promote.ControllerUser {
+	if at, ok := p.Annotations[batonv1alpha1.SourceCommittedAtAnnotation]; ok {
 		if t, err := time.Parse(time.RFC3339, at); err == nil {
 			return t, true
 		}

@@ -66,7 +66,10 @@ func TestLeadTimeStart(t *testing.T) {
 		want     *metav1.Time
 	}{
 		{"spec.source's Promotion: from the commit", promo(promote.ControllerUser, commit, false), nil, &metav1.Time{Time: t0.Add(-time.Hour)}},
-		{"a person's annotation is not trusted", promo("alice", commit, false), upstream, at(10)},
+		// Behind the admission webhook, the requester of spec.source's
+		// Promotions is the manager's own user; only it may write the
+		// annotation (identity.CheckMetadata).
+		{"spec.source's Promotion behind the webhook: from the commit", promo("system:serviceaccount:baton-system:baton-controller-manager", commit, false), upstream, &metav1.Time{Time: t0.Add(-time.Hour)}},
 		{"downstream: from the upstream's verification", promo("alice", "", false), upstream, at(10)},
 		{"an entry Environment without a source has none", promo("alice", "", false), nil, nil},
 		{"a rollback is not a change", promo("oncall", "", true), upstream, nil},

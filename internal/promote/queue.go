@@ -47,11 +47,13 @@ func Head(promos []batonv1alpha1.Promotion) *batonv1alpha1.Promotion {
 }
 
 // SourceCommit is the application commit of a Promotion that spec.source
-// created: its source-commit annotation, trusted only on the manager's own
-// Promotions (the admission webhook keeps everyone else from setting it).
-// Empty for any other Promotion.
+// created: its source-commit annotation, which only the manager may write
+// (identity.CheckMetadata refuses it from anyone else, and the admission
+// marker seals it). The requester is no proof: behind the webhook it is the
+// manager's own user, not ControllerUser (see IsTrigger). Empty for a
+// rollback and for any other Promotion.
 func SourceCommit(p *batonv1alpha1.Promotion) string {
-	if p.Spec.RequestedBy == nil || p.Spec.RequestedBy.Username != ControllerUser || IsRollback(p) {
+	if IsRollback(p) {
 		return ""
 	}
 	return p.Annotations[batonv1alpha1.SourceCommitAnnotation]

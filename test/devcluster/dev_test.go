@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/hack/dev/procs"
+	"github.com/baton-dev/baton/internal/testing/giteatest"
 )
 
 // TestDevGuide runs `make dev` headlessly on its own ports and directory, then
@@ -65,7 +68,7 @@ func TestDevGuide(t *testing.T) {
 	t.Logf("MEASURED make dev again (everything running): %s", time.Since(start).Round(100*time.Millisecond))
 
 	pids := processesUnder(dir)
-	g.Expect(pids).To(HaveLen(9), "the cluster's five processes, the manager, the git server, the sample app and Prometheus")
+	g.Expect(pids).To(HaveLen(10), "the cluster's five processes, the manager, the Git server, Gitea, the sample app and Prometheus")
 	addrs := listeners(t, pids)
 	t.Logf("MEASURED RSS of the cluster and the manager: %d MiB; listening: %v", rssMiB(pids), addrs)
 
@@ -150,6 +153,25 @@ func TestDevGuide(t *testing.T) {
 		g.Expect(images).To(ContainElement(image))
 	}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
 	t.Logf("MEASURED staging verified %s after its Promotion succeeded (soakTime 30s)", time.Since(verifyStart).Round(time.Second))
+	// The developer sees it on the commit in Gitea: Baton's statuses, by
+	// its own user, the last one the verified success.
+	ca, err := os.ReadFile(filepath.Join(dir, "pki", "ca.crt"))
+	g.Expect(err).NotTo(HaveOccurred())
+	adminPassword, err := os.ReadFile(filepath.Join(dir, "gitea", "admin-password"))
+	g.Expect(err).NotTo(HaveOccurred())
+	forge := giteatest.Connect("https://"+procs.Ports(base).Addr(procs.Gitea), ca, strings.TrimSpace(string(adminPassword)), filepath.Join(dir, "gitea", "gitea.log"))
+	g.Eventually(func(g Gomega) {
+		all, err := forge.Statuses("acme/web", sha)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(all).NotTo(BeEmpty())
+		for _, st := range all {
+			g.Expect(st.Context).To(Equal("baton/staging"))
+			g.Expect(st.Creator.Login).To(Equal("baton"))
+		}
+		last := all[len(all)-1]
+		g.Expect(last.State).To(Equal("success"), "%+v", all)
+		g.Expect(last.Description).To(Equal("staging: deployed and verified"))
+	}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
 
 	// 3-4. alice promotes to production; it waits for bob, who approves.
 	g.Expect(alice.Create(ctx, promotionFile("production-checkout.yaml"))).To(Succeed())

@@ -332,7 +332,7 @@ func (r *replica) start() {
 	log, err := os.OpenFile(r.logf, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	Expect(err).NotTo(HaveOccurred())
 	cmd := exec.Command(r.argv[0], r.argv[1:]...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, "admin.kubeconfig"))
+	cmd.Env = append(os.Environ(), managerEnv()...)
 	cmd.Stdout, cmd.Stderr = log, log
 	Expect(cmd.Start()).To(Succeed())
 	r.cmd, r.done = cmd, make(chan struct{})

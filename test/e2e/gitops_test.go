@@ -69,7 +69,7 @@ var _ = Describe("GitOps with Flux", Label("gitops"), Ordered, func() {
 		framework.Run(t, ctx, root, nil, "make", "--no-print-directory", "dev", "GITOPS=flux", "DEV_DIR="+gdir, "DEV_PORT_BASE="+strconv.Itoa(gbase))
 		failedSpecs = false
 		pids := framework.ProcessesUnder(gdir)
-		Expect(pids).To(HaveLen(11), "the cluster's five processes, the Git server, the manager, Flux's two controllers, the sample app and Prometheus")
+		Expect(pids).To(HaveLen(12), "the cluster's five processes, the Git server, Gitea, the manager, Flux's two controllers, the sample app and Prometheus")
 		gaddrs = framework.Listeners(t, pids)
 		expectLoopbackOnly(gaddrs)
 

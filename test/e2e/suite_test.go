@@ -86,7 +86,7 @@ var _ = BeforeSuite(func() {
 	fmt.Printf("MEASURED make dev: %s\n", time.Since(start).Round(100*time.Millisecond))
 
 	pids := framework.ProcessesUnder(dir)
-	Expect(pids).To(HaveLen(9), "the cluster's five processes, the sample app's Git server, the manager, the sample app and Prometheus")
+	Expect(pids).To(HaveLen(10), "the cluster's five processes, the Git server, Gitea, the manager, the sample app and Prometheus")
 	addrs = framework.Listeners(t, pids)
 	expectLoopbackOnly(addrs)
 
@@ -140,11 +140,18 @@ func killManager() []string {
 	return argv
 }
 
+// managerEnv is the manager's environment as dev.sh gives it: the admin
+// kubeconfig, and the dev CA as the trust store, so that it can reach Gitea
+// over HTTPS.
+func managerEnv() []string {
+	return []string{"KUBECONFIG=" + filepath.Join(dir, "admin.kubeconfig"), "SSL_CERT_FILE=" + filepath.Join(dir, "pki", "ca.crt")}
+}
+
 // restartManager starts the manager again with argv, the way dev.sh does
 // (bin/dev-cluster run manager), and waits until it is ready.
 func restartManager(argv []string) {
 	GinkgoHelper()
-	framework.Run(GinkgoT(), suiteCtx, root, []string{"KUBECONFIG=" + filepath.Join(dir, "admin.kubeconfig")},
+	framework.Run(GinkgoT(), suiteCtx, root, managerEnv(),
 		filepath.Join(bin, "dev-cluster"), append([]string{"--dir", dir, "--port-base", strconv.Itoa(base), "run", "manager", "--"}, argv...)...)
 	readyz := "http://" + procs.Ports(base).Addr(procs.Probes) + "/readyz"
 	Eventually(func() error {

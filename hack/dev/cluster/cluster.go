@@ -45,10 +45,11 @@ var optionalPorts = map[string][]int{
 	"kustomize-controller": {procs.FluxKustomizeMetrics, procs.FluxKustomizeHealth},
 	"sampleapp":            {procs.SampleApp},
 	"prometheus":           {procs.Prometheus},
+	"gitea":                {procs.Gitea},
 }
 
-// appProcs stand in for the application and its monitoring.
-var appProcs = []string{"sampleapp", "prometheus"}
+// appProcs stand in for the application, its forge and its monitoring.
+var appProcs = []string{"sampleapp", "prometheus", "gitea"}
 
 // user is one identity in the static token file. Every user gets
 // <dir>/<name>.kubeconfig.

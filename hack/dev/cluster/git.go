@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,82 +19,29 @@ import (
 	"github.com/baton-dev/baton/hack/dev/procs"
 )
 
-// The application repository of `make dev`: a bare repository under
-// <dir>/git/, served over Git's smart HTTP protocol by `git http-backend`
-// (CGI) on 127.0.0.1:<base+10>, so that the staging Environment can follow
-// its main branch and hack/merge can push to it.
-const (
-	appRepo   = "web.git"
-	appBranch = "main"
-)
+// The bare repositories of `make dev` live under <dir>/git/ (the config
+// repository of GITOPS=flux, and those the e2e suites make), served over
+// Git's smart HTTP protocol by `git http-backend` (CGI) on
+// 127.0.0.1:<base+10>. The sample application's repository is in Gitea
+// (gitea.go); the token that signs its push webhook is <dir>/git/hook-token.
 
 func (c *cluster) gitRoot() string   { return filepath.Join(c.dir, "git") }
 func (c *cluster) hookToken() string { return filepath.Join(c.gitRoot(), "hook-token") }
-func (c *cluster) gitURL() string {
-	return fmt.Sprintf("http://127.0.0.1:%d/%s", c.port(procs.GitServer), appRepo)
-}
 
-// gitInit creates the bare repository with one initial commit on main, and
-// the push-hook token, unless they exist. Running it again changes nothing.
-func (c *cluster) gitInit(ctx context.Context) error {
-	repo := filepath.Join(c.gitRoot(), appRepo)
+// gitInit creates <dir>/git and the push-hook token, unless they exist.
+// Running it again changes nothing.
+func (c *cluster) gitInit() error {
 	if err := os.MkdirAll(c.gitRoot(), 0o700); err != nil {
 		return err
 	}
-	if !exists(c.hookToken()) {
-		buf := make([]byte, 32)
-		if _, err := rand.Read(buf); err != nil {
-			return err
-		}
-		if err := os.WriteFile(c.hookToken(), []byte(hex.EncodeToString(buf)), 0o600); err != nil {
-			return err
-		}
-	}
-	git := func(stdin string, args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, "git", args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		// A fixed identity and no user or system configuration: the result
-		// does not depend on the machine.
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-			"GIT_AUTHOR_NAME=Baton Dev", "GIT_AUTHOR_EMAIL=dev@example.com",
-			"GIT_COMMITTER_NAME=Baton Dev", "GIT_COMMITTER_EMAIL=dev@example.com")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-		}
-		return strings.TrimSpace(string(out)), nil
-	}
-	if head, err := git("", "--git-dir", repo, "rev-parse", "--verify", "-q", "refs/heads/"+appBranch); err == nil {
-		fmt.Printf("  %-24s %s (main at %.7s)\n", "application repository", rel(repo), head)
+	if exists(c.hookToken()) {
 		return nil
 	}
-	if _, err := git("", "init", "-q", "--bare", "--initial-branch="+appBranch, repo); err != nil {
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
 		return err
 	}
-	// http-backend refuses pushes from anonymous clients unless told.
-	if _, err := git("", "--git-dir", repo, "config", "http.receivepack", "true"); err != nil {
-		return err
-	}
-	blob, err := git("# web\n\nThe sample application of `make dev`. Every commit on main deploys to staging.\n",
-		"--git-dir", repo, "hash-object", "-w", "--stdin")
-	if err != nil {
-		return err
-	}
-	tree, err := git("100644 blob "+blob+"\tREADME.md\n", "--git-dir", repo, "mktree")
-	if err != nil {
-		return err
-	}
-	commit, err := git("", "--git-dir", repo, "commit-tree", tree, "-m", "Initial commit")
-	if err != nil {
-		return err
-	}
-	if _, err := git("", "--git-dir", repo, "update-ref", "refs/heads/"+appBranch, commit); err != nil {
-		return err
-	}
-	fmt.Printf("  %-24s %s created (main at %.7s)\n", "application repository", rel(repo), commit)
-	return nil
+	return os.WriteFile(c.hookToken(), []byte(hex.EncodeToString(buf)), 0o600)
 }
 
 // gitServe serves every bare repository under <dir>/git/ over smart HTTP
@@ -129,7 +75,7 @@ func (c *cluster) gitServe(ctx context.Context) error {
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	log.Printf("serving %s on http://%s/ (e.g. %s)", c.gitRoot(), addr, c.gitURL())
+	log.Printf("serving %s on http://%s/", c.gitRoot(), addr)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -9,8 +9,11 @@
 //	cluster status  show each process and its memory
 //	cluster run NAME -- CMD ARGS...   (re)start a background process, e.g. the manager
 //	cluster webhook-config            print the webhook configurations for a manager on the host
-//	cluster git-init                  create the application repository <dir>/git/web.git (once)
+//	cluster git-init                  create <dir>/git and the push-hook token <dir>/git/hook-token (once)
 //	cluster git-serve                 serve <dir>/git over smart HTTP on base+10 (dev.sh runs it as "gitserver")
+//	cluster gitea-init --gitea BIN    install Gitea's site under <dir>/gitea (once): certificate, app.ini, database, administrator
+//	cluster gitea-seed                wait for Gitea (dev.sh runs it as "gitea"); create the repository acme/web, its users, Baton's token and the push webhook (once)
+//	cluster gitea-hook on|off         turn that push webhook on or off (hack/dev/merge.sh --no-hook)
 //	cluster ports                     print the manager's, the Git server's and Flux's ports as shell assignments
 //
 // See docs/dev-cluster.md; `make dev-cluster` and `make dev` call it.
@@ -53,9 +56,10 @@ func run() error {
 	clusterBin := fs.String("cluster-bin-dir", "", "The directory holding kube-controller-manager, kube-scheduler and kwok (the Makefile's K8S_CLUSTER).")
 	tools := fs.String("tools-dir", "hack/tools", "The hack/tools module, whose pinned kwok supplies the stage files.")
 	portBase := fs.Int("port-base", procs.DefaultDevBase, "The first of the cluster's ports on 127.0.0.1 (see docs/dev-cluster.md for the layout).")
+	gitea := fs.String("gitea", "", "gitea-init: the Gitea binary (make gitea builds bin/gitea/<version>/gitea).")
 	manifests := fs.String("webhook-manifests", "config/webhook/manifests.yaml", "webhook-config: the generated webhook configurations.")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: cluster [flags] up|down|status|ports|webhook-config|git-init|git-serve|run NAME -- CMD ARGS...")
+		fmt.Fprintln(os.Stderr, "usage: cluster [flags] up|down|status|ports|webhook-config|git-init|git-serve|gitea-init|gitea-seed|gitea-hook on|off|run NAME -- CMD ARGS...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -99,9 +103,24 @@ func run() error {
 		fmt.Print(out)
 		return nil
 	case "git-init":
-		return c.gitInit(ctx)
+		return c.gitInit()
 	case "git-serve":
 		return c.gitServe(ctx)
+	case "gitea-init":
+		bin := *gitea
+		if bin != "" {
+			bin = abs(bin)
+		}
+		return c.giteaInit(bin)
+	case "gitea-seed":
+		return c.giteaSeed()
+	case "gitea-hook":
+		switch fs.Arg(1) {
+		case "on", "off":
+			return c.giteaSetHook(fs.Arg(1) == "on")
+		default:
+			return fmt.Errorf("usage: cluster gitea-hook on|off")
+		}
 	case "ports":
 		// For hack/dev/dev.sh and merge.sh: eval "$(cluster ports)".
 		for _, n := range procs.Names {

@@ -29,7 +29,8 @@ const (
 	Metrics
 	Probes
 	Hooks
-	// GitServer is the sample application repository's smart-HTTP server,
+	// GitServer is the smart-HTTP server of the bare repositories under
+	// <dir>/git (the config repository of GITOPS=flux, and the e2e suites'),
 	// which dev.sh starts as the process "gitserver".
 	GitServer
 	// Count is how many ports a cluster without Flux uses.
@@ -56,6 +57,10 @@ const (
 const (
 	SampleApp = FluxEnd + iota
 	Prometheus
+	// Gitea hosts the sample application's repository (HTTPS, API and
+	// Git), whose push webhooks drive staging: dev.sh starts it as "gitea"
+	// (docs/dev-cluster.md).
+	Gitea
 	// End is how many ports a cluster with everything uses.
 	End
 )
@@ -69,7 +74,7 @@ var Names = []struct {
 	{"WEBHOOK_PORT", Webhook}, {"METRICS_PORT", Metrics}, {"PROBE_PORT", Probes}, {"HOOKS_PORT", Hooks}, {"GIT_PORT", GitServer},
 	{"FLUX_STORAGE_PORT", FluxStorage}, {"FLUX_SOURCE_METRICS_PORT", FluxSourceMetrics}, {"FLUX_SOURCE_HEALTH_PORT", FluxSourceHealth},
 	{"FLUX_KUSTOMIZE_METRICS_PORT", FluxKustomizeMetrics}, {"FLUX_KUSTOMIZE_HEALTH_PORT", FluxKustomizeHealth},
-	{"SAMPLEAPP_PORT", SampleApp}, {"PROMETHEUS_PORT", Prometheus},
+	{"SAMPLEAPP_PORT", SampleApp}, {"PROMETHEUS_PORT", Prometheus}, {"GITEA_PORT", Gitea},
 }
 
 // Ports is a cluster's layout: its base port.

@@ -137,6 +137,80 @@ LEVEL = Warn
 ROOT_PATH = {{.Dir}}/log
 `))
 
+// Site is a Gitea's files: its work path, app.ini and log, for a server on
+// 127.0.0.1:Port with the serving certificate tls.crt and tls.key in Dir.
+type Site struct {
+	Bin  string
+	Dir  string
+	Port int
+}
+
+// Config is the app.ini of the site.
+func (s Site) Config() string { return filepath.Join(s.Dir, "app.ini") }
+
+// WebArgs are the arguments of `gitea web` for the site.
+func (s Site) WebArgs() []string {
+	return []string{"web", "--config", s.Config(), "--work-path", s.Dir}
+}
+
+// Env is the environment Gitea runs with: its home is the site.
+func (s Site) Env() []string {
+	return append(os.Environ(), "GITEA_WORK_DIR="+s.Dir, "HOME="+s.Dir)
+}
+
+// Install writes the site's serving certificate and app.ini, creates the
+// database and the site administrator Admin with adminPassword, writing
+// Gitea's output to log. Installing again over an installed site keeps its
+// app.ini (and so its secrets), its database and its users.
+func (s Site) Install(cert, key []byte, adminPassword string, log io.Writer) error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "tls.crt"), cert, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "tls.key"), key, 0o600); err != nil {
+		return err
+	}
+	installed := false
+	if _, err := os.Stat(s.Config()); err == nil {
+		installed = true
+	} else {
+		u, err := user.Current()
+		if err != nil {
+			return err
+		}
+		var ini bytes.Buffer
+		if err := appINI.Execute(&ini, map[string]any{
+			"User": u.Username, "Dir": s.Dir, "Port": s.Port, "Static": filepath.Dir(s.Bin),
+			"Secret": randomHex(32), "Internal": randomHex(32),
+		}); err != nil {
+			return err
+		}
+		if err := os.WriteFile(s.Config(), ini.Bytes(), 0o600); err != nil {
+			return err
+		}
+	}
+	run := func(args ...string) error {
+		cmd := exec.Command(s.Bin, append(args, "--config", s.Config(), "--work-path", s.Dir)...)
+		cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.Env = s.Dir, log, log, s.Env()
+		return cmd.Run()
+	}
+	if err := run("migrate"); err != nil {
+		return fmt.Errorf("gitea migrate: %w", err)
+	}
+	if installed {
+		return nil
+	}
+	if err := run("admin", "user", "create", "--admin", "--username", Admin, "--password", adminPassword,
+		"--email", Admin+"@example.com", "--must-change-password=false"); err != nil {
+		// Without app.ini the next Install starts over.
+		_ = os.Remove(s.Config())
+		return fmt.Errorf("gitea admin user create: %w", err)
+	}
+	return nil
+}
+
 // Start runs Gitea in dir, creates Admin, and waits until its API answers.
 func Start(dir string) (*Gitea, error) {
 	bin, err := Binary()
@@ -155,58 +229,36 @@ func Start(dir string) (*Gitea, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), serving.Cert, 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tls.key"), serving.Key, 0o600); err != nil {
-		return nil, err
-	}
-	u, err := user.Current()
-	if err != nil {
-		return nil, err
-	}
-	var ini bytes.Buffer
-	if err := appINI.Execute(&ini, map[string]any{
-		"User": u.Username, "Dir": dir, "Port": port, "Static": filepath.Dir(bin),
-		"Secret": randomHex(32), "Internal": randomHex(32),
-	}); err != nil {
-		return nil, err
-	}
-	conf := filepath.Join(dir, "app.ini")
-	if err := os.WriteFile(conf, ini.Bytes(), 0o600); err != nil {
-		return nil, err
-	}
+	site := Site{Bin: bin, Dir: dir, Port: port}
 	logFile := filepath.Join(dir, "gitea.log")
 	log, err := os.Create(logFile)
 	if err != nil {
 		return nil, err
 	}
-	run := func(args ...string) error {
-		cmd := exec.Command(bin, append(args, "--config", conf, "--work-path", dir)...)
-		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, log, log
-		cmd.Env = append(os.Environ(), "GITEA_WORK_DIR="+dir, "HOME="+dir)
-		return cmd.Run()
-	}
 	g := &Gitea{URL: fmt.Sprintf("https://127.0.0.1:%d", port), CA: ca.Cert, AdminPassword: "Adm1n-" + randomHex(8), log: logFile}
-	if err := run("migrate"); err != nil {
-		return nil, fmt.Errorf("gitea migrate: %w; the end of its log:\n%s", err, tail(logFile, 4096))
+	if err := site.Install(serving.Cert, serving.Key, g.AdminPassword, log); err != nil {
+		return nil, fmt.Errorf("%w; the end of its log:\n%s", err, tail(logFile, 4096))
 	}
-	if err := run("admin", "user", "create", "--admin", "--username", Admin, "--password", g.AdminPassword,
-		"--email", Admin+"@example.com", "--must-change-password=false"); err != nil {
-		return nil, fmt.Errorf("gitea admin user create: %w; the end of its log:\n%s", err, tail(logFile, 4096))
-	}
-	g.cmd = exec.Command(bin, "web", "--config", conf, "--work-path", dir)
-	g.cmd.Dir, g.cmd.Stdout, g.cmd.Stderr = dir, log, log
-	g.cmd.Env = append(os.Environ(), "GITEA_WORK_DIR="+dir, "HOME="+dir)
+	g.cmd = exec.Command(bin, site.WebArgs()...)
+	g.cmd.Dir, g.cmd.Stdout, g.cmd.Stderr, g.cmd.Env = dir, log, log, site.Env()
 	if err := g.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	g.client = &http.Client{Timeout: 30 * time.Second, Transport: g.Transport()}
-	if err := g.waitReady(2 * time.Minute); err != nil {
+	if err := g.WaitReady(2 * time.Minute); err != nil {
 		g.Stop()
 		return nil, err
 	}
 	return g, nil
+}
+
+// Connect is a client of the Gitea at url (https://127.0.0.1:<port>) that
+// trusts ca, acting as Admin with adminPassword. It starts nothing: Stop
+// does nothing.
+func Connect(url string, ca []byte, adminPassword, log string) *Gitea {
+	g := &Gitea{URL: url, CA: ca, AdminPassword: adminPassword, log: log}
+	g.client = &http.Client{Timeout: 30 * time.Second, Transport: g.Transport()}
+	return g
 }
 
 // Transport trusts Gitea's serving certificate, and nothing else.
@@ -216,7 +268,8 @@ func (g *Gitea) Transport() *http.Transport {
 	return &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 }
 
-func (g *Gitea) waitReady(timeout time.Duration) error {
+// WaitReady waits until the API answers the administrator, at most timeout.
+func (g *Gitea) WaitReady(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
