@@ -23,6 +23,12 @@ func (r *PromotionReconciler) act(ctx context.Context, in promote.Input, d promo
 	case promote.Deliver:
 		out := r.deliver(ctx, in, d.Image)
 		in.Delivery = &out
+	case promote.LookupDigest:
+		out, err := r.lookupDigest(ctx, in.Environment, d.Image)
+		if err != nil {
+			return in, err
+		}
+		in.Digest = &out
 	case promote.RunRelease:
 		out := r.runRelease(ctx, d.Release, d.ReleaseCreate)
 		in.Release = &out

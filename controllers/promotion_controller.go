@@ -82,6 +82,10 @@ type PromotionReconciler struct {
 	// Concurrency is how many Promotions are reconciled in parallel; zero
 	// leaves the manager's default.
 	Concurrency int
+	// Registry looks up the digest of a tag for an Environment that pins
+	// digests (delivery.pinDigest); nil asks none, and such a Promotion
+	// waits with RegistryUnreachable.
+	Registry DigestResolver
 	// DeliveryDone, when set, brings the Promotion of each finished
 	// asynchronous delivery (delivery.Async) back to the queue at once.
 	DeliveryDone <-chan event.GenericEvent

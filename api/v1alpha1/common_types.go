@@ -39,6 +39,14 @@ type Approval struct {
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image"`
 
+	// Digest is the digest of Image this approval is for (status.digest of
+	// the Promotion at the time of approval), when it was known. An
+	// approval counts only for that digest: other bytes under the same tag
+	// need another approval.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Digest string `json:"digest,omitempty"`
+
 	// ApprovedAt is when the approving request was admitted.
 	// +required
 	ApprovedAt metav1.Time `json:"approvedAt"`

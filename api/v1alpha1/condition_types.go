@@ -122,6 +122,19 @@ const (
 	// ImageManagedElsewhere: another field manager (Argo CD, Flux, Helm)
 	// owns the workload's image field, so direct delivery would fight it.
 	ImageManagedElsewhereReason = "ImageManagedElsewhere"
+	// ImageNotFoundReason: the registry has no image under the tag the
+	// Promotion resolved (pinDigest asked it for the digest).
+	ImageNotFoundReason = "ImageNotFound"
+	// RegistryUnauthorizedReason: the registry refused the credentials of
+	// the workload's imagePullSecrets (and its ServiceAccount's), or asked
+	// for some and there were none.
+	RegistryUnauthorizedReason = "RegistryUnauthorized"
+	// RegistryUnreachableReason: the registry did not answer, or answered
+	// with a server error; the Promotion waits and asks again.
+	RegistryUnreachableReason = "RegistryUnreachable"
+	// RegistryRateLimitedReason: the registry asked Baton to slow down
+	// (429); the Promotion waits and asks again.
+	RegistryRateLimitedReason = "RegistryRateLimited"
 	// NoImageReason: an entry environment's Promotion names no image.
 	NoImageReason = "NoImage"
 	// RevisionNotFoundReason: a rollback names no usable revision.

@@ -13,8 +13,14 @@ type Delivery struct {
 	// +optional
 	Direct *DirectDelivery `json:"direct,omitempty"`
 
-	// PinDigest writes the image by digest (repo@sha256:...) instead of by
-	// tag whenever the digest is known.
+	// PinDigest writes the image by digest (repo@sha256:...; kustomize
+	// images: digest) instead of by tag. A Promotion freezes the digest
+	// when it resolves: the one the upstream verified, else the one the
+	// registry gives for the tag at that moment (asked with the
+	// imagePullSecrets of the workload and of its ServiceAccount). It never
+	// falls back to the tag: a registry that cannot be asked holds the
+	// Promotion (RegistryUnreachable, RegistryRateLimited) or fails it
+	// (ImageNotFound, RegistryUnauthorized).
 	// +optional
 	PinDigest bool `json:"pinDigest,omitempty"`
 }

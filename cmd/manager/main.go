@@ -32,6 +32,7 @@ import (
 	"github.com/baton-dev/baton/internal/gitdelivery"
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/notify"
+	"github.com/baton-dev/baton/internal/registry"
 	"github.com/baton-dev/baton/internal/source"
 	"github.com/baton-dev/baton/internal/verification"
 	"github.com/baton-dev/baton/internal/workload"
@@ -278,6 +279,7 @@ func main() {
 		Freezes:        admissionKeys,
 		Concurrency:    *promotionConcurrency,
 		DeliveryDone:   deliveryDone,
+		Registry:       &registry.Resolver{},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
 		os.Exit(1)

@@ -308,13 +308,14 @@ func newApproval(r Request, user batonv1alpha1.UserInfo) (batonv1alpha1.Approval
 		return batonv1alpha1.Approval{}, deny(field, "%s requested this Promotion and cannot approve it: Environment %q does not set approval.allowSelfApproval", user.Username, old.Spec.Environment)
 	}
 	for _, a := range old.Spec.Approvals {
-		if a.Username == user.Username && a.Image == image {
+		if a.Username == user.Username && a.Image == image && a.Digest == old.Status.Digest {
 			return batonv1alpha1.Approval{}, deny(field, "%s already approved image %s; each person approves once", user.Username, image)
 		}
 	}
 	return batonv1alpha1.Approval{
 		UserInfo:   user,
 		Image:      image,
+		Digest:     old.Status.Digest,
 		ApprovedAt: metav1.NewTime(r.Now.UTC().Truncate(time.Second)),
 	}, nil
 }

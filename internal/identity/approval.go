@@ -7,7 +7,9 @@ import (
 )
 
 // ApprovalState is the approval gate for the Promotion engine. It counts the
-// distinct people who approved the Promotion's resolved image (status.image),
+// distinct people who approved the Promotion's resolved image (status.image,
+// and status.digest: an approval recorded for other bytes, or before the
+// digest was known, does not count),
 // leaving out the requester unless the Environment allows self-approval, and
 // compares that with the Environment's approval.required. A rollback skips
 // the gate unless approval.requireForRollback is set.
@@ -29,7 +31,7 @@ func ApprovalState(env *batonv1alpha1.Environment, promo *batonv1alpha1.Promotio
 	}
 	seen := map[string]bool{}
 	for _, a := range promo.Spec.Approvals {
-		if a.Image != image || a.Username == "" || seen[a.Username] {
+		if a.Image != image || a.Digest != promo.Status.Digest || a.Username == "" || seen[a.Username] {
 			continue
 		}
 		if !policy.AllowSelfApproval && promo.Spec.RequestedBy != nil && a.Username == promo.Spec.RequestedBy.Username {

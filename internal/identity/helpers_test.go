@@ -76,8 +76,14 @@ func key(ctx context.Context) []byte {
 // resolve plays the engine: the admin writes status.image.
 func resolve(ctx context.Context, ns, name string) {
 	GinkgoHelper()
+	resolveDigest(ctx, ns, name, "")
+}
+
+// resolveDigest is resolve with the digest the engine froze too.
+func resolveDigest(ctx context.Context, ns, name, digest string) {
+	GinkgoHelper()
 	p := &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	patch := []byte(`{"status":{"image":"` + image + `","phase":"WaitingForApproval"}}`)
+	patch := []byte(`{"status":{"image":"` + image + `","digest":"` + digest + `","phase":"WaitingForApproval"}}`)
 	Expect(admin.Status().Patch(ctx, p, client.RawPatch(types.MergePatchType, patch))).To(Succeed())
 }
 

@@ -76,6 +76,9 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 			// Credentials for Git delivery, read one by one with the
 			// uncached reader: no list, no watch.
 			"/secrets:get@",
+			// pinDigest's registry lookup: the workload's ServiceAccount,
+			// for its imagePullSecrets (read uncached, like the Secrets).
+			"/serviceaccounts:get@",
 			"/events:create@", "/events:patch@",
 			"events.k8s.io/events:create@", "events.k8s.io/events:patch@",
 			// The webhook certificate rotation (internal/certs): its cache

@@ -82,6 +82,25 @@ var _ = Describe("The Promotion admission webhook", Serial, Ordered, func() {
 			Expect([]any{approved, have, need}).To(Equal([]any{true, 1, 1}), msg)
 		}),
 
+		Entry("3b. bob approves a Promotion whose digest is frozen: the approval is bound to that digest", int32(1), func(ctx context.Context, f fixture) {
+			const digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+			Expect(users["alice"].Create(ctx, aliceManifest(f.ns, "p"))).To(Succeed())
+			resolveDigest(ctx, f.ns, "p", digest)
+			// A digest bob sends himself is not his to choose: the webhook
+			// records the approval from status.digest alone.
+			Expect(jsonPatch(ctx, "bob", f.ns, "p", `[{"op":"add","path":"/spec/approvals","value":[{"image":"`+image+`","digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222"}]}]`)).To(Succeed())
+			p := get(ctx, f.ns, "p")
+			Expect(p.Spec.Approvals).To(HaveLen(1))
+			Expect(p.Spec.Approvals[0].Image).To(Equal(image))
+			Expect(p.Spec.Approvals[0].Digest).To(Equal(digest))
+			approved, have, need, msg := identity.ApprovalState(f.env, p)
+			Expect([]any{approved, have, need}).To(Equal([]any{true, 1, 1}), msg)
+			// The same approval does not count for other bytes under the tag.
+			p.Status.Digest = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+			approved, have, _, _ = identity.ApprovalState(f.env, p)
+			Expect([]any{approved, have}).To(Equal([]any{false, 0}))
+		}),
+
 		Entry("4. mallory (a promoter, not an approver) approves: denied, naming approve", int32(1), func(ctx context.Context, f fixture) {
 			f.created(ctx, "p")
 			expectDenied(approve(ctx, "mallory", f.ns, "p"), `"mallory"`, `"approve" verb on environments/production`)

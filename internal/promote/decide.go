@@ -32,6 +32,9 @@ type Input struct {
 	NotAdmitted error
 	// Delivery is the outcome of the delivery a previous Decide asked for.
 	Delivery *DeliveryOutcome
+	// Digest is the registry's answer to the LookupDigest a previous Decide
+	// asked for.
+	Digest *DigestOutcome
 	// Release is the release Job a previous Decide asked for (RunRelease),
 	// as found or created, and then whether it was deleted (DeleteRelease).
 	Release *ReleaseOutcome
@@ -105,6 +108,10 @@ const (
 	// DeleteRelease deletes the release Job (with its Pods, in the
 	// background) and sets Input.Release.Deleted.
 	DeleteRelease
+	// LookupDigest asks the registry which digest the tag of
+	// Decision.Image names now, with the pull secrets of the Environment's
+	// workloads; the answer goes into Input.Digest.
+	LookupDigest
 )
 
 // Event is a Kubernetes Event about the Promotion, emitted (and logged)
@@ -129,7 +136,8 @@ type Decision struct {
 	Environment *batonv1alpha1.EnvironmentStatus
 	// Action is the side effect to perform before writing.
 	Action Action
-	// Image is the reference to write, for Deliver.
+	// Image is the reference to write, for Deliver; to look up, for
+	// LookupDigest.
 	Image string
 	// Rollback is the Promotion to create, for CreateRollback.
 	Rollback *batonv1alpha1.Promotion

@@ -64,6 +64,13 @@ func (x *decider) resolve() {
 		x.finish(batonv1alpha1.PromotionFailed, s.Reason, s.Message)
 		return
 	}
+	if needsRegistryDigest(p, env, res) {
+		digest, ok := x.registryDigest(res)
+		if !ok {
+			return
+		}
+		res.Digest = digest
+	}
 	p.Status.Image, p.Status.Digest = res.Image, res.Digest
 	p.Status.EnvironmentUID = string(env.UID)
 	x.setPhase(batonv1alpha1.PromotionWaitingForApproval, batonv1alpha1.WaitingForApprovalReason,

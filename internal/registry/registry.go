@@ -109,6 +109,12 @@ func (r *Resolver) Digest(ctx context.Context, ref string, keychain authn.Keycha
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
+	if !r.Insecure {
+		// go-containerregistry falls back to plain http for registries on
+		// the loopback and on private (RFC 1918) addresses when https
+		// fails, and would send the pull secret's credentials there.
+		rt = httpsOnly{rt}
+	}
 	if keychain == nil {
 		keychain = authn.NewMultiKeychain()
 	}
@@ -125,6 +131,16 @@ func (r *Resolver) Digest(ctx context.Context, ref string, keychain authn.Keycha
 		return "", classify(ref, err)
 	}
 	return full.Digest.String(), nil
+}
+
+// httpsOnly refuses every request that is not https, before it is sent.
+type httpsOnly struct{ next http.RoundTripper }
+
+func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" {
+		return nil, fmt.Errorf("refusing %s://%s: Baton asks registries over https only", req.URL.Scheme, req.URL.Host)
+	}
+	return t.next.RoundTrip(req)
 }
 
 // headUnsupported: some registries answer HEAD with 405 or without a

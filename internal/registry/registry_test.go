@@ -2,11 +2,7 @@ package registry
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,12 +12,12 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/baton-dev/baton/internal/testing/registrytest"
 )
 
 // Distinctive, so that a leak into an error text cannot be missed.
@@ -30,102 +26,62 @@ const (
 	password = "reg-Pa55word-3c9e1f7a"
 )
 
-// server is a real OCI registry (go-containerregistry's, in process) over
-// TLS, behind basic auth when auth is set, counting requests.
-type server struct {
-	*httptest.Server
-	requests atomic.Int64
-	// answer, when set, answers instead of the registry.
-	answer atomic.Pointer[func(http.ResponseWriter, *http.Request)]
-}
-
-func newServer(t *testing.T, auth bool) *server {
+// newServer is a real OCI registry over TLS (registrytest), behind basic
+// auth when auth is set.
+func newServer(t *testing.T, auth bool) *registrytest.Server {
 	t.Helper()
-	s := &server{}
-	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.requests.Add(1)
-		if f := s.answer.Load(); f != nil {
-			(*f)(w, r)
-			return
-		}
-		if auth {
-			if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
-				return
-			}
-		}
-		reg.ServeHTTP(w, r)
-	}))
+	var basic *authn.Basic
+	if auth {
+		basic = &authn.Basic{Username: user, Password: password}
+	}
+	s := registrytest.New(basic)
 	t.Cleanup(s.Close)
 	return s
 }
 
-func (s *server) host() string { return strings.TrimPrefix(s.URL, "https://") }
-
 // push writes a new random image under repo:tag and returns its digest.
-func (s *server) push(t *testing.T, repoTag string) string {
+func push(t *testing.T, s *registrytest.Server, repoTag string) string {
 	t.Helper()
-	img, err := random.Image(512, 1)
+	d, err := s.Push(repoTag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := name.ParseReference(s.host() + "/" + repoTag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img, remote.WithTransport(s.Client().Transport), remote.WithAuth(&authn.Basic{Username: user, Password: password})); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return d
 }
 
-// pullSecret is a kubernetes.io/dockerconfigjson Secret for host.
 func pullSecret(host, username, pw string) corev1.Secret {
-	cfg, _ := json.Marshal(map[string]any{"auths": map[string]any{host: map[string]string{
-		"username": username, "password": pw, "auth": base64.StdEncoding.EncodeToString([]byte(username + ":" + pw)),
-	}}})
-	return corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: "web"},
-		Type:       corev1.SecretTypeDockerConfigJson,
-		Data:       map[string][]byte{corev1.DockerConfigJsonKey: cfg},
-	}
+	return registrytest.PullSecret("web", "pull", host, username, pw)
 }
 
 func TestDigestOfATag(t *testing.T) {
 	ctx := context.Background()
 	s := newServer(t, true)
-	first := s.push(t, "web:1.0")
-	kc, err := Keychain(ctx, []corev1.Secret{pullSecret(s.host(), user, password)})
+	first := push(t, s, "web:1.0")
+	kc, err := Keychain(ctx, []corev1.Secret{pullSecret(s.Host(), user, password)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &Resolver{Transport: s.Client().Transport}
-	got, err := r.Digest(ctx, s.host()+"/web:1.0", kc)
+	got, err := r.Digest(ctx, s.Host()+"/web:1.0", kc)
 	if err != nil || got != first {
 		t.Fatalf("Digest = %q, %v; want %s", got, err, first)
 	}
 
 	// The tag is pushed again: the registry's answer is the new bytes.
-	second := s.push(t, "web:1.0")
+	second := push(t, s, "web:1.0")
 	if second == first {
 		t.Fatal("two random images with one digest")
 	}
-	if got, err := r.Digest(ctx, s.host()+"/web:1.0", kc); err != nil || got != second {
+	if got, err := r.Digest(ctx, s.Host()+"/web:1.0", kc); err != nil || got != second {
 		t.Fatalf("after the re-push, Digest = %q, %v; want %s", got, err, second)
 	}
 
 	// A reference by digest is its own answer: no request at all.
-	before := s.requests.Load()
-	if got, err := r.Digest(ctx, s.host()+"/web@"+first, kc); err != nil || got != first {
+	before := s.Requests.Load()
+	if got, err := r.Digest(ctx, s.Host()+"/web@"+first, kc); err != nil || got != first {
 		t.Fatalf("Digest of a digest reference = %q, %v; want %s", got, err, first)
 	}
-	if n := s.requests.Load() - before; n != 0 {
+	if n := s.Requests.Load() - before; n != 0 {
 		t.Fatalf("a digest reference made %d requests; want 0", n)
 	}
 }
@@ -133,15 +89,15 @@ func TestDigestOfATag(t *testing.T) {
 func TestDigestFailures(t *testing.T) {
 	ctx := context.Background()
 	s := newServer(t, true)
-	s.push(t, "web:1.0")
-	good := []corev1.Secret{pullSecret(s.host(), user, password)}
-	wrong := []corev1.Secret{pullSecret(s.host(), user, "not-"+password)}
+	push(t, s, "web:1.0")
+	good := []corev1.Secret{pullSecret(s.Host(), user, password)}
+	wrong := []corev1.Secret{pullSecret(s.Host(), user, "not-"+password)}
 	down := newServer(t, false)
 	down.Close()
 
 	tests := []struct {
 		name    string
-		srv     *server
+		srv     *registrytest.Server
 		ref     string
 		secrets []corev1.Secret
 		answer  func(http.ResponseWriter, *http.Request)
@@ -172,15 +128,15 @@ func TestDigestFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.answer != nil {
-				tc.srv.answer.Store(&tc.answer)
-				defer tc.srv.answer.Store(nil)
+				tc.srv.Answer.Store(&tc.answer)
+				defer tc.srv.Answer.Store(nil)
 			}
 			kc, err := Keychain(ctx, tc.secrets)
 			if err != nil {
 				t.Fatal(err)
 			}
 			r := &Resolver{Transport: s.Client().Transport, Timeout: tc.timeout}
-			got, err := r.Digest(ctx, tc.srv.host()+tc.ref, kc)
+			got, err := r.Digest(ctx, tc.srv.Host()+tc.ref, kc)
 			var re *Error
 			if !errors.As(err, &re) {
 				t.Fatalf("Digest = %q, %v; want an *Error of kind %s", got, err, tc.want)
@@ -209,7 +165,7 @@ func TestDigestIsTheManifestDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, _ := name.ParseReference(s.host() + "/app:v2")
+	ref, _ := name.ParseReference(s.Host() + "/app:v2")
 	if err := remote.Write(ref, img, remote.WithTransport(s.Client().Transport)); err != nil {
 		t.Fatal(err)
 	}
@@ -221,8 +177,45 @@ func TestDigestIsTheManifestDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := (&Resolver{Transport: s.Client().Transport}).Digest(context.Background(), s.host()+"/app:v2", nil)
+	got, err := (&Resolver{Transport: s.Client().Transport}).Digest(context.Background(), s.Host()+"/app:v2", nil)
 	if err != nil || got != want.String() {
 		t.Fatalf("Digest = %q, %v; want %s", got, err, want)
+	}
+}
+
+// The attack: a registry on the loopback (or a private address) that makes
+// https fail, hoping for go-containerregistry's fallback to plain http,
+// where the pull secret's password would cross the network in the clear.
+func TestCredentialsNeverGoOverPlainHTTP(t *testing.T) {
+	var requests, withAuth atomic.Int64
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.Header.Get("Authorization") != "" {
+			withAuth.Add(1)
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="plain"`)
+		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+	}))
+	defer plain.Close()
+	host := strings.TrimPrefix(plain.URL, "http://")
+	kc, err := Keychain(context.Background(), []corev1.Secret{pullSecret(host, user, password)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := (&Resolver{}).Digest(context.Background(), host+"/web:1.0", kc)
+	var re *Error
+	if !errors.As(err, &re) || re.Kind != Unreachable || got != "" {
+		t.Fatalf("Digest = %q, %v; want Unreachable", got, err)
+	}
+	if !strings.Contains(err.Error(), "https only") {
+		t.Fatalf("error %q does not say that only https is used", err)
+	}
+	if requests.Load() != 0 || withAuth.Load() != 0 {
+		t.Fatalf("the plain-http registry got %d requests, %d with credentials; want none", requests.Load(), withAuth.Load())
+	}
+
+	// Insecure (tests only) is the one way to ask a plain-http registry.
+	if _, err := (&Resolver{Insecure: true}).Digest(context.Background(), host+"/web:1.0", kc); err == nil || requests.Load() == 0 {
+		t.Fatalf("Insecure: Digest error %v after %d requests; want the registry asked (and refusing)", err, requests.Load())
 	}
 }

@@ -89,13 +89,23 @@ func slimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
 }
 
 func podTemplateContainers(obj client.Object) []corev1.Container {
+	if spec := PodSpec(obj); spec != nil {
+		return spec.Containers
+	}
+	return nil
+}
+
+// PodSpec is the Pod template's spec of a Deployment, StatefulSet or
+// DaemonSet; nil for any other object. Read through the manager's cache it
+// holds only the containers' names and images (Transform).
+func PodSpec(obj client.Object) *corev1.PodSpec {
 	switch w := obj.(type) {
 	case *appsv1.Deployment:
-		return w.Spec.Template.Spec.Containers
+		return &w.Spec.Template.Spec
 	case *appsv1.StatefulSet:
-		return w.Spec.Template.Spec.Containers
+		return &w.Spec.Template.Spec
 	case *appsv1.DaemonSet:
-		return w.Spec.Template.Spec.Containers
+		return &w.Spec.Template.Spec
 	}
 	return nil
 }
