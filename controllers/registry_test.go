@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	. "github.com/onsi/ginkgo/v2"
@@ -15,6 +16,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/registry"
+	"github.com/baton-dev/baton/internal/testing/builder"
 	"github.com/baton-dev/baton/internal/testing/registrytest"
 )
 
@@ -153,6 +155,85 @@ var _ = Describe("delivery.pinDigest with a real registry", func() {
 			Expect(env.Status.ActivePromotion).To(BeNil(), "no lease was taken")
 			expectNoneOf(ctx, s, logs.String(), registryPassword)
 		}
+	})
+})
+
+var _ = Describe("spec.source.waitForImage with a real registry", func() {
+	var (
+		ctx context.Context
+		reg *registrytest.Server
+	)
+	BeforeEach(func() {
+		ctx = context.Background()
+		reg = registrytest.New(nil)
+		DeferCleanup(reg.Close)
+		stop := startPromotionManager(nil, engineTuning{engine: func(r *PromotionReconciler) {
+			r.Registry = &registry.Resolver{Transport: reg.Client().Transport}
+		}})
+		DeferCleanup(func() { stop() })
+	})
+
+	// merged is the Promotion spec.source creates for the commit sha into
+	// staging, which waits for its image for timeout.
+	merged := func(s *stage, sha string, timeout time.Duration) (*batonv1alpha1.Promotion, string) {
+		GinkgoHelper()
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.staging), s.staging)).To(Succeed())
+		base := s.staging.DeepCopy()
+		s.staging.Spec.Source = &batonv1alpha1.Source{
+			Git:          batonv1alpha1.GitSource{URL: "https://git.invalid/acme/web.git", Branch: "main"},
+			Image:        reg.Host() + "/web:{{ .ShortSHA }}",
+			WaitForImage: &batonv1alpha1.WaitForImage{Timeout: &metav1.Duration{Duration: timeout}},
+		}
+		Expect(k8sClient.Patch(ctx, s.staging, client.MergeFrom(base))).To(Succeed())
+		img := reg.Host() + "/web:" + sha[:7]
+		p := builder.Promotion(s.ns, "staging-src-"+sha[:12]).Environment("staging").Image(img).RequestedBy(ControllerUser).Build()
+		p.Annotations = map[string]string{batonv1alpha1.SourceCommitAnnotation: sha}
+		Expect(k8sClient.Create(ctx, admitted(p))).To(Succeed())
+		return p, img
+	}
+	waitingFor := func(p *batonv1alpha1.Promotion, img string) {
+		GinkgoHelper()
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+			ready := apimeta.FindStatusCondition(p.Status.Conditions, batonv1alpha1.ReadyCondition)
+			g.Expect(ready).NotTo(BeNil())
+			g.Expect(ready.Reason).To(Equal(batonv1alpha1.ImageNotFoundReason), "%+v", ready)
+			g.Expect(ready.Message).To(And(ContainSubstring("waiting for image "+img), ContainSubstring("waitForImage")))
+		}).Should(Succeed())
+		Expect(p.Status.Phase).To(Equal(batonv1alpha1.PromotionPending))
+	}
+
+	It("holds a merge's Promotion until CI pushes its image, then deploys those bytes", func() {
+		s := newStage(ctx, "registry.example.com/web:1", nil)
+		p, img := merged(s, "abc1234def5678abc1234def5678abc1234def56", time.Hour)
+		waitingFor(p, img)
+		By("each poll asks the registry again and writes nothing: the Promotion does not change from one poll to the next")
+		version, asked := p.ResourceVersion, reg.Requests.Load()
+		Eventually(reg.Requests.Load).WithTimeout(30*time.Second).Should(BeNumerically(">=", asked+4), "two more polls (a ping and a HEAD each)")
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+		Expect(p.ResourceVersion).To(Equal(version), "a status written at each poll would bring the next poll at once")
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.stagingDep), s.stagingDep)).To(Succeed())
+		Expect(s.stagingDep.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/web:1"), "nothing deployed before the image exists")
+
+		By("CI pushes the image")
+		pushed, err := reg.Push("web:abc1234")
+		Expect(err).NotTo(HaveOccurred())
+		s.completeRollout(ctx, s.stagingDep, img)
+		expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
+		Expect(p.Status.Digest).To(Equal(pushed), "the digest of what was pushed is frozen")
+	})
+
+	It("fails the Promotion when the image does not appear within the timeout, and deploys nothing", func() {
+		s := newStage(ctx, "registry.example.com/web:1", nil)
+		p, img := merged(s, "0123456789abcdef0123456789abcdef01234567", time.Hour)
+		waitingFor(p, img)
+		fakeClock.Step(2 * time.Hour) // the engine's clock: the hour is over
+		expectPhase(ctx, p, batonv1alpha1.PromotionFailed)
+		Expect(readyReason(p)).To(Equal(batonv1alpha1.ImageNotFoundReason))
+		Expect(apimeta.FindStatusCondition(p.Status.Conditions, batonv1alpha1.ReadyCondition).Message).To(
+			And(ContainSubstring(img), ContainSubstring("within spec.source.waitForImage.timeout (1h0m0s)")))
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.stagingDep), s.stagingDep)).To(Succeed())
+		Expect(s.stagingDep.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/web:1"))
 	})
 })
 

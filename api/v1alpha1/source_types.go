@@ -31,6 +31,24 @@ type Source struct {
 	// nothing to the forge.
 	// +optional
 	CommitStatus *CommitStatus `json:"commitStatus,omitempty"`
+
+	// WaitForImage, when set, holds each Promotion the source creates until
+	// the registry has its image: CI may still be building it when the
+	// merge lands. The Promotion waits (reason ImageNotFound, naming the
+	// image), asking the registry with the workloads' pull secrets, every
+	// few seconds at first and at most every minute; it then freezes the
+	// image's digest and deploys. It fails when the image has not appeared
+	// within the timeout.
+	// +optional
+	WaitForImage *WaitForImage `json:"waitForImage,omitempty"`
+}
+
+// WaitForImage bounds the wait for a merge's image.
+type WaitForImage struct {
+	// Timeout is how long a Promotion waits for its image, from its
+	// creation. Default 30m.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
 // CommitStatusProvider is the forge whose commit-status API Baton calls.

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/registry"
@@ -95,4 +98,72 @@ func verifyingDigest(img, digest string) *batonv1alpha1.Environment {
 	env := staging()
 	env.Status.VerifiedImages[0].Image, env.Status.VerifiedImages[0].Digest = img, digest
 	return env
+}
+
+// TestDecideWaitForImage: a merge's Promotion waits for the registry to
+// have its image, asking again sooner at first, and fails at the timeout.
+func TestDecideWaitForImage(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("c", 64)
+	const img = "reg.example.com/web:abc1234"
+	entry := func(timeout time.Duration) *batonv1alpha1.Environment {
+		env := &batonv1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "staging", Generation: 1}}
+		env.Spec.Source = &batonv1alpha1.Source{Image: "reg.example.com/web:{{ .ShortSHA }}", WaitForImage: &batonv1alpha1.WaitForImage{}}
+		if timeout > 0 {
+			env.Spec.Source.WaitForImage.Timeout = &metav1.Duration{Duration: timeout}
+		}
+		return env
+	}
+	merged := func(age time.Duration, fromSource bool) *batonv1alpha1.Promotion {
+		return promotion("staging-src-abc1234", "", func(p *batonv1alpha1.Promotion) {
+			p.Spec.Environment, p.Spec.Image = "staging", img
+			if age > 0 { // waiting since
+				p.Status.Phase, p.Status.PhaseSince = batonv1alpha1.PromotionPending, at(-age)
+			}
+			if fromSource {
+				p.Annotations = map[string]string{batonv1alpha1.SourceCommitAnnotation: strings.Repeat("a", 40)}
+			}
+		})
+	}
+	notFound := &DigestOutcome{Image: img, Err: &registry.Error{Kind: registry.NotFound, Image: img, Err: errors.New("MANIFEST_UNKNOWN")}}
+	requeue := func(want time.Duration) func(t *testing.T, d Decision) {
+		return func(t *testing.T, d Decision) {
+			t.Helper()
+			frozenNothing(t, d)
+			if d.RequeueAfter != want {
+				t.Errorf("RequeueAfter = %s, want %s", d.RequeueAfter, want)
+			}
+		}
+	}
+	cases := []decideCase{
+		{"a merge's Promotion asks the registry first", Input{Promotion: merged(0, true), Environment: entry(0)},
+			want{action: LookupDigest}},
+		{"someone's own Promotion does not wait", Input{Promotion: merged(0, false), Environment: entry(0)},
+			want{phase: batonv1alpha1.PromotionWaitingForApproval}},
+		{"not pushed yet: waits, naming the image, asking again in 2s", Input{Promotion: merged(5*time.Second, true), Environment: entry(0), Digest: notFound},
+			want{phase: batonv1alpha1.PromotionPending, reason: batonv1alpha1.ImageNotFoundReason, mentions: []string{img, "waitForImage", "until 2026-12-01T12:29:55Z"}, check: requeue(2 * time.Second)}},
+		{"after 5 minutes: asks every 30s", Input{Promotion: merged(5*time.Minute, true), Environment: entry(0), Digest: notFound},
+			want{phase: batonv1alpha1.PromotionPending, reason: batonv1alpha1.ImageNotFoundReason, check: requeue(30 * time.Second)}},
+		{"after 20 minutes: at most every minute", Input{Promotion: merged(20*time.Minute, true), Environment: entry(0), Digest: notFound},
+			want{phase: batonv1alpha1.PromotionPending, reason: batonv1alpha1.ImageNotFoundReason, check: requeue(time.Minute)}},
+		{"at the default timeout: fails", Input{Promotion: merged(30*time.Minute, true), Environment: entry(0), Digest: notFound},
+			want{phase: batonv1alpha1.PromotionFailed, reason: batonv1alpha1.ImageNotFoundReason, mentions: []string{img, "within spec.source.waitForImage.timeout (30m0s)"}, finished: true}},
+		{"at its own timeout: fails", Input{Promotion: merged(2*time.Minute, true), Environment: entry(time.Minute), Digest: notFound},
+			want{phase: batonv1alpha1.PromotionFailed, reason: batonv1alpha1.ImageNotFoundReason, mentions: []string{"(1m0s)"}, finished: true}},
+		{"an unreachable registry is waited for too", Input{Promotion: merged(time.Minute, true), Environment: entry(0),
+			Digest: &DigestOutcome{Image: img, Err: &registry.Error{Kind: registry.Unreachable, Image: img, Err: errors.New("refused")}}},
+			want{phase: batonv1alpha1.PromotionPending, reason: batonv1alpha1.RegistryUnreachableReason, check: requeue(6 * time.Second)}},
+		{"pushed: the digest is frozen and it goes on", Input{Promotion: merged(time.Minute, true), Environment: entry(0), Digest: &DigestOutcome{Image: img, Digest: digest}},
+			want{phase: batonv1alpha1.PromotionWaitingForApproval, check: func(t *testing.T, d Decision) {
+				if d.Status.Image != img || d.Status.Digest != digest {
+					t.Errorf("status image, digest = %q, %q; want %q, %q", d.Status.Image, d.Status.Digest, img, digest)
+				}
+			}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.in
+			in.Now = now
+			tc.want.assert(t, Decide(in))
+		})
+	}
 }
