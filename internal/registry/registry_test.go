@@ -219,3 +219,36 @@ func TestCredentialsNeverGoOverPlainHTTP(t *testing.T) {
 		t.Fatalf("Insecure: Digest error %v after %d requests; want the registry asked (and refusing)", err, requests.Load())
 	}
 }
+
+// BenchmarkDigest is what a registry lookup adds to a Promotion's resolve:
+// a tag looked up in a registry on the loopback over TLS with basic auth,
+// against a reference by digest, which asks nothing.
+//
+//	go test ./internal/registry/ -run '^$' -bench Digest -benchtime 200x
+func BenchmarkDigest(b *testing.B) {
+	s := registrytest.New(&authn.Basic{Username: user, Password: password})
+	defer s.Close()
+	d, err := s.Push("web:1.0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	kc, err := Keychain(context.Background(), []corev1.Secret{pullSecret(s.Host(), user, password)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, ref string }{
+		{"by-digest", s.Host() + "/web@" + d},
+		{"tag", s.Host() + "/web:1.0"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			// A fresh client each time, as each Promotion resolves once.
+			for b.Loop() {
+				tr := s.Client().Transport.(*http.Transport).Clone()
+				if _, err := (&Resolver{Transport: tr}).Digest(context.Background(), bc.ref, kc); err != nil {
+					b.Fatal(err)
+				}
+				tr.CloseIdleConnections()
+			}
+		})
+	}
+}
