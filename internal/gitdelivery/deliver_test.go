@@ -16,6 +16,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/delivery"
 	batongit "github.com/baton-dev/baton/internal/git"
+	"github.com/baton-dev/baton/internal/image"
 	"github.com/baton-dev/baton/internal/outcome"
 )
 
@@ -501,5 +502,30 @@ func TestSecretsNeverShow(t *testing.T) {
 				t.Errorf("a secret shows in %q", text)
 			}
 		}
+	}
+}
+
+// pinDigest in Git delivery: the engine hands over the reference pinned to
+// the digest the Promotion froze (a tag resolved by the registry included),
+// and the commit writes kustomize's digest instead of the tag.
+func TestPinDigestCommitsTheDigest(t *testing.T) {
+	const digest = "sha256:731eccb23f9192491bf92d8df8f831b2dcdfd688e51080c9af23ea925e1b9dd4"
+	r := newRemote(t, "production")
+	e := environment("production", r.httpURL(), httpSecret(t))
+	e.Spec.Delivery.PinDigest = true
+	req := request(e, "v2")
+	req.Image = image.Pin(req.Image, digest) // what promote's deliveredRef gives
+	if req.Image != "registry.example/web@"+digest {
+		t.Fatalf("pinned reference %q", req.Image)
+	}
+	d := newDeliverer(t)
+	ctx := testContext(t, nil)
+	before := r.head(t, "main")
+	if _, err := d.Deliver(ctx, req); err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	assertOneLineChange(t, r, before, r.head(t, "main"), "production/kustomization.yaml", "    newTag: v1", "    digest: "+digest)
+	if rec, done, err := d.Delivered(ctx, req); err != nil || !done {
+		t.Fatalf("Delivered after the push = %+v, %v, %v; want delivered", rec, done, err)
 	}
 }
