@@ -24,6 +24,8 @@ import (
 const (
 	registryUser     = "ci-puller"
 	registryPassword = "reg-Pa55word-7d1c0b9e"
+	// notADockerConfig asks pinnedStage for a pull secret that does not parse.
+	notADockerConfig = "not a docker config"
 )
 
 var _ = Describe("delivery.pinDigest with a real registry", func() {
@@ -56,6 +58,12 @@ var _ = Describe("delivery.pinDigest with a real registry", func() {
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "default"}}
 		if password != "" {
 			secret := registrytest.PullSecret(s.ns, "registry-pull", reg.Host(), registryUser, password)
+			if password == notADockerConfig {
+				// Valid JSON, which the API server accepts, but not a
+				// docker config: the password where an entry belongs.
+				secret.Type = corev1.SecretTypeDockercfg
+				secret.Data = map[string][]byte{corev1.DockerConfigKey: []byte(`{"` + reg.Host() + `": "` + registryPassword + `"}`)}
+			}
 			Expect(k8sClient.Create(ctx, &secret)).To(Succeed())
 			sa.ImagePullSecrets = []corev1.LocalObjectReference{{Name: secret.Name}}
 		}
@@ -115,6 +123,8 @@ var _ = Describe("delivery.pinDigest with a real registry", func() {
 				reason: batonv1alpha1.RegistryUnauthorizedReason, says: "imagePullSecrets"},
 			{name: "a pull secret with a wrong password", password: "not-" + registryPassword, ref: func() string { push("web:3"); return reg.Host() + "/web:3" },
 				reason: batonv1alpha1.RegistryUnauthorizedReason, says: "refused the credentials"},
+			{name: "a pull secret that is not a docker config", password: notADockerConfig, ref: func() string { push("web:3"); return reg.Host() + "/web:3" },
+				reason: batonv1alpha1.RegistryUnauthorizedReason, says: "is not a valid kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg Secret"},
 			{name: "a tag that was never pushed", password: registryPassword, ref: func() string { return reg.Host() + "/web:never" },
 				reason: batonv1alpha1.ImageNotFoundReason, says: "push the image"},
 			{name: "a registry that is down", password: registryPassword, ref: func() string { return down.Host() + "/web:3" },

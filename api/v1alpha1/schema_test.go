@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -241,6 +242,14 @@ var _ = Describe("The CRD schema", func() {
 		Entry("an over-long workload name", func(e *batonv1alpha1.Environment) {
 			e.Spec.Workload.Name = strings.Repeat("a", 254)
 		}, "spec.workload.name", "Too long"),
+		Entry("a waitForImage timeout of 0", func(e *batonv1alpha1.Environment) {
+			e.Spec.Source = &batonv1alpha1.Source{Git: batonv1alpha1.GitSource{URL: "https://github.com/acme/web.git"}, Image: "reg.example.com/web:{{ .ShortSHA }}",
+				WaitForImage: &batonv1alpha1.WaitForImage{Timeout: &metav1.Duration{}}}
+		}, "spec.source.waitForImage.timeout", "timeout must be between 1s and 168h (a week)"),
+		Entry("a waitForImage timeout over a week", func(e *batonv1alpha1.Environment) {
+			e.Spec.Source = &batonv1alpha1.Source{Git: batonv1alpha1.GitSource{URL: "https://github.com/acme/web.git"}, Image: "reg.example.com/web:{{ .ShortSHA }}",
+				WaitForImage: &batonv1alpha1.WaitForImage{Timeout: &metav1.Duration{Duration: 200 * time.Hour}}}
+		}, "spec.source.waitForImage.timeout", "timeout must be between 1s and 168h (a week)"),
 		Entry("a commit-status provider Baton does not know", func(e *batonv1alpha1.Environment) {
 			e.Spec.Source = commitStatusSource("https://github.com/acme/web.git")
 			e.Spec.Source.CommitStatus.Provider = "bitbucket"

@@ -45,9 +45,10 @@ type Source struct {
 
 // WaitForImage bounds the wait for a merge's image.
 type WaitForImage struct {
-	// Timeout is how long a Promotion waits for its image, from its
-	// creation. Default 30m.
+	// Timeout is how long a Promotion waits for its image, from when it
+	// became Pending. Default 30m.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('168h')",message="timeout must be between 1s and 168h (a week)"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
