@@ -4,10 +4,13 @@
 package registrytest
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,14 +35,41 @@ type Server struct {
 	// failure, a hang).
 	Answer atomic.Pointer[func(http.ResponseWriter, *http.Request)]
 	auth   *authn.Basic
+	// transport trusts the server's certificate, for Push.
+	transport http.RoundTripper
 }
 
 // New starts a registry; with auth it refuses every request without
 // those credentials, as a private registry does.
 func New(auth *authn.Basic) *Server {
 	s := &Server{auth: auth}
+	s.Server = httptest.NewTLSServer(s.handler())
+	s.transport = s.Client().Transport
+	return s
+}
+
+// NewOn starts a registry on addr (host:port) that serves cert, which a
+// CA in roots signed: a registry on a port of its own that a manager
+// trusting roots can reach.
+func NewOn(addr string, cert tls.Certificate, roots *x509.CertPool, auth *authn.Basic) (*Server, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{auth: auth}
+	s.Server = httptest.NewUnstartedServer(s.handler())
+	_ = s.Listener.Close()
+	s.Listener = l
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s.StartTLS()
+	s.transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	return s, nil
+}
+
+func (s *Server) handler() http.Handler {
+	auth := s.auth
 	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Requests.Add(1)
 		if f := s.Answer.Load(); f != nil {
 			(*f)(w, r)
@@ -53,8 +83,7 @@ func New(auth *authn.Basic) *Server {
 			}
 		}
 		reg.ServeHTTP(w, r)
-	}))
-	return s
+	})
 }
 
 // Host is the registry's host:port, as image references name it.
@@ -71,7 +100,7 @@ func (s *Server) Push(repoTag string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	opts := []remote.Option{remote.WithTransport(s.Client().Transport)}
+	opts := []remote.Option{remote.WithTransport(s.transport)}
 	if s.auth != nil {
 		opts = append(opts, remote.WithAuth(s.auth))
 	}

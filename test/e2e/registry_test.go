@@ -1,0 +1,94 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/certs"
+	"github.com/baton-dev/baton/internal/testing/registrytest"
+	"github.com/baton-dev/baton/test/e2e/framework"
+)
+
+// registryPortOffset is the port of the suite's OCI registry.
+const registryPortOffset = 83
+
+// startRegistry serves a real OCI registry (go-containerregistry's) on a
+// port of its own, over TLS with a certificate of the dev cluster's CA,
+// which the manager trusts (dev.sh gives it SSL_CERT_FILE), behind basic
+// auth.
+func startRegistry(user, password string) *registrytest.Server {
+	GinkgoHelper()
+	caPEM, err := os.ReadFile(filepath.Join(dir, "pki", "ca.crt"))
+	Expect(err).NotTo(HaveOccurred())
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "pki", "ca.key"))
+	Expect(err).NotTo(HaveOccurred())
+	serving, err := certs.NewServerCert(certs.KeyPair{Cert: caPEM, Key: keyPEM}, []string{"127.0.0.1"}, 24*time.Hour)
+	Expect(err).NotTo(HaveOccurred())
+	cert, err := tls.X509KeyPair(serving.Cert, serving.Key)
+	Expect(err).NotTo(HaveOccurred())
+	roots := x509.NewCertPool()
+	Expect(roots.AppendCertsFromPEM(caPEM)).To(BeTrue())
+	reg, err := registrytest.NewOn(fmt.Sprintf("127.0.0.1:%d", framework.PortBase(GinkgoT(), registryPortOffset)),
+		cert, roots, &authn.Basic{Username: user, Password: password})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(reg.Close)
+	return reg
+}
+
+var _ = Describe("Digests from a real registry", func() {
+	It("pins production to the bytes it resolved and bob approved, though the tag is pushed again (pinDigest)", func() {
+		const user, password = "e2e-puller", "reg-e2e-Pa55-4b8d"
+		reg := startRegistry(user, password)
+		tag := reg.Host() + "/web:2.0.0"
+		resolved, err := reg.Push("web:2.0.0")
+		Expect(err).NotTo(HaveOccurred())
+
+		newEnvironment("d1-staging", nil)
+		newEnvironment("d1-production", func(s *batonv1alpha1.EnvironmentSpec, d *appsv1.Deployment) {
+			s.Upstream = "d1-staging"
+			s.Approval.Required = 1
+			s.Delivery.PinDigest = true
+			d.Spec.Template.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "registry-pull"}}
+		})
+		pull := registrytest.PullSecret(workloadNS("d1-production"), "registry-pull", reg.Host(), user, password)
+		Expect(admin.Create(suiteCtx, &pull)).To(Succeed())
+
+		Expect(alice.Create(suiteCtx, promotion("d1-staging-2", "d1-staging", tag, "new checkout"))).To(Succeed())
+		waitPhase("d1-staging-2", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Eventually(func(g Gomega) {
+			g.Expect(getEnv(g, "d1-staging").Status.VerifiedImages).To(ContainElement(HaveField("Image", tag)))
+		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+
+		Expect(alice.Create(suiteCtx, promotion("d1-production-2", "d1-production", "", "ship the checkout"))).To(Succeed())
+		waiting := waitPhase("d1-production-2", batonv1alpha1.PromotionWaitingForApproval, time.Minute)
+		Expect(waiting.Status.Image).To(Equal(tag))
+		Expect(waiting.Status.Digest).To(Equal(resolved), "the registry's digest, asked with the workload's pull secret")
+
+		By("CI pushes the tag again before bob approves")
+		repushed, err := reg.Push("web:2.0.0")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(repushed).NotTo(Equal(resolved))
+		Expect(approve(bob, "d1-production-2")).To(Succeed())
+
+		done := waitPhase("d1-production-2", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Expect(done.Spec.Approvals).To(HaveLen(1))
+		Expect(done.Spec.Approvals[0].Username).To(Equal("bob"))
+		Expect(done.Spec.Approvals[0].Digest).To(Equal(resolved), "the webhook bound bob's approval to the frozen digest")
+		Eventually(func(g Gomega) { expectDeployment(g, "d1-production", reg.Host()+"/web@"+resolved) }).
+			WithTimeout(time.Minute).Should(Succeed())
+		Expect(conditionMessages(done)).NotTo(ContainSubstring(password))
+	})
+})
