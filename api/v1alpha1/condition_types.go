@@ -224,8 +224,9 @@ const (
 	InsecureTransportReason = "InsecureTransport"
 	// HostNotAllowedReason: a Git URL names a host outside the manager's
 	// --allowed-git-hosts, or a check's prometheus.address one outside its
-	// --allowed-prometheus-hosts; the message names the field and the host.
-	// Baton made no connection.
+	// --allowed-prometheus-hosts, or an image's registry one outside its
+	// --allowed-registry-hosts; the message names the field (or the image)
+	// and the host. Baton made no connection.
 	HostNotAllowedReason = "HostNotAllowed"
 	// ForeignCommitReason: a commit on the branch carries this Promotion's
 	// Baton-Promotion-UID trailer, but Baton did not make it (no valid

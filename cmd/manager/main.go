@@ -82,6 +82,7 @@ func main() {
 	webhookClientNames := flag.String("webhook-client-names", "", "Comma-separated Common Names or DNS names, one of which the caller's client certificate must carry; only with --webhook-client-ca-file. Empty accepts any certificate the CA signed.")
 	allowedGitHosts := flag.String("allowed-git-hosts", "", "Comma-separated hosts that delivery.git.url and spec.source.git.url may name (\".example.com\" for every host under example.com). Empty allows every host.")
 	promotionURL := flag.String("promotion-url", "", "A Promotion's page in your console, with {namespace} and {name}, such as https://console.example.com/k8s/ns/{namespace}/promotion.baton.dev~v1alpha1~Promotion/{name}: the promotionURL of notifications. Empty links nothing.")
+	allowedRegistryHosts := flag.String("allowed-registry-hosts", "", "Comma-separated registry hosts Baton may ask for a tag's digest (delivery.pinDigest, spec.source.waitForImage; \".example.com\" for every host under example.com; Docker Hub is index.docker.io). Empty allows every host.")
 	allowedPrometheusHosts := flag.String("allowed-prometheus-hosts", "", "Comma-separated hosts that spec.verification.checks[].prometheus.address may name (\".example.com\" for every host under example.com). Empty allows every host.")
 	insecureHTTPGitHosts := flag.String("insecure-http-git-hosts", "", "Comma-separated loopback hosts that may be sent Git credentials over plain http://, for a development cluster. Empty sends credentials only over https:// and SSH.")
 	hooksAddr := flag.String("hooks-bind-address", ":9292", "The address the push webhook receiver (/hooks/<namespace>/<environment>) listens on, on every replica.")
@@ -279,7 +280,7 @@ func main() {
 		Freezes:        admissionKeys,
 		Concurrency:    *promotionConcurrency,
 		DeliveryDone:   deliveryDone,
-		Registry:       &registry.Resolver{},
+		Registry:       &registry.Resolver{AllowedHosts: splitNames(*allowedRegistryHosts)},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")
 		os.Exit(1)

@@ -237,6 +237,9 @@ up() {
 	args+=(--allowed-git-hosts=127.0.0.1,localhost --insecure-http-git-hosts=127.0.0.1)
 	# Checks may ask only the dev Prometheus, on the loopback, too.
 	args+=(--allowed-prometheus-hosts=127.0.0.1,localhost)
+	# And only registries on the loopback (the e2e suite's): a pinDigest
+	# lookup of registry.example.com fails at once with HostNotAllowed.
+	args+=(--allowed-registry-hosts=127.0.0.1,localhost)
 	# The manager trusts the cluster's CA, which signed Gitea's certificate,
 	# as a manager in a cluster trusts a company CA mounted into its Pod.
 	SSL_CERT_FILE="$DEV_DIR/pki/ca.crt" KUBECONFIG="$DEV_DIR/admin.kubeconfig" cluster run manager -- "$MANAGER" "${args[@]}"

@@ -67,6 +67,9 @@ func (x *decider) registryDigest(res Resolution) (string, bool) {
 		return "", false
 	case re == nil:
 		return digest, true
+	case re.Kind == registry.NotAllowed:
+		x.finish(batonv1alpha1.PromotionFailed, batonv1alpha1.HostNotAllowedReason, re.Error())
+		return "", false
 	case waitsForImage(x.p, x.env):
 		x.waitForImage(res, re)
 		return "", false

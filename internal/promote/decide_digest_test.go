@@ -167,3 +167,13 @@ func TestDecideWaitForImage(t *testing.T) {
 		})
 	}
 }
+
+// A registry outside --allowed-registry-hosts fails the Promotion at once,
+// waitForImage or not: asking again cannot help.
+func TestDecideRegistryNotAllowed(t *testing.T) {
+	notAllowed := &DigestOutcome{Image: web2, Err: &registry.Error{Kind: registry.NotAllowed, Image: web2, Err: errors.New("host reg.example.com is outside the manager's --allowed-registry-hosts")}}
+	env := production(func(e *batonv1alpha1.Environment) { e.Spec.Delivery.PinDigest = true })
+	d := Decide(Input{Promotion: promotion("p", ""), Environment: env, Upstream: staging(), Digest: notAllowed, Now: now})
+	want{phase: batonv1alpha1.PromotionFailed, reason: batonv1alpha1.HostNotAllowedReason, mentions: []string{"--allowed-registry-hosts"}, finished: true}.assert(t, d)
+	frozenNothing(t, d)
+}

@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -18,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/baton-dev/baton/internal/netpolicy"
 )
 
 // DefaultTimeout bounds one lookup, every request of it included.
@@ -33,6 +37,9 @@ const (
 	Unreachable  Kind = "Unreachable"
 	RateLimited  Kind = "RateLimited"
 	Invalid      Kind = "Invalid"
+	// NotAllowed: the registry's host is outside Resolver.AllowedHosts;
+	// nothing was sent.
+	NotAllowed Kind = "NotAllowed"
 )
 
 // Error is a lookup that found no digest.
@@ -52,6 +59,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("the registry asked to slow down while looking up %s: %v", e.Image, e.Err)
 	case Invalid:
 		return fmt.Sprintf("%s is not an image reference: %v", e.Image, e.Err)
+	case NotAllowed:
+		return fmt.Sprintf("the registry of %s is not allowed: %v", e.Image, e.Err)
 	default:
 		return fmt.Sprintf("the registry of %s did not answer: %v", e.Image, e.Err)
 	}
@@ -69,6 +78,10 @@ type Resolver struct {
 	Transport http.RoundTripper
 	// Timeout bounds one lookup; zero means DefaultTimeout.
 	Timeout time.Duration
+	// AllowedHosts, when not empty, are the only registry hosts Baton asks
+	// (the manager's --allowed-registry-hosts; ".example.com" for every
+	// host under example.com). Any other is refused before a connection.
+	AllowedHosts []string
 	// Insecure allows plain http:// registries: only for a registry on
 	// the loopback in tests.
 	Insecure bool
@@ -98,6 +111,10 @@ func (r *Resolver) Digest(ctx context.Context, ref string, keychain authn.Keycha
 	}
 	if d, ok := parsed.(name.Digest); ok {
 		return d.DigestStr(), nil
+	}
+	if host := parsed.Context().RegistryStr(); len(r.AllowedHosts) > 0 && !netpolicy.Allows(r.AllowedHosts, hostOnly(host)) {
+		return "", &Error{Kind: NotAllowed, Image: ref,
+			Err: fmt.Errorf("host %s is outside the manager's --allowed-registry-hosts (%s); Baton made no connection", hostOnly(host), strings.Join(r.AllowedHosts, ","))}
 	}
 	timeout := r.Timeout
 	if timeout == 0 {
@@ -131,6 +148,14 @@ func (r *Resolver) Digest(ctx context.Context, ref string, keychain authn.Keycha
 		return "", classify(ref, err)
 	}
 	return full.Digest.String(), nil
+}
+
+// hostOnly is host:port without the port.
+func hostOnly(hostPort string) string {
+	if h, _, err := net.SplitHostPort(hostPort); err == nil {
+		return h
+	}
+	return hostPort
 }
 
 // httpsOnly refuses every request that is not https, before it is sent.

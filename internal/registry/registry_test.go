@@ -252,3 +252,47 @@ func BenchmarkDigest(b *testing.B) {
 		})
 	}
 }
+
+// --allowed-registry-hosts: a host outside the list is refused before any
+// connection, with the pull secret or without; one inside it is asked.
+func TestAllowedHosts(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, true)
+	want := push(t, s, "web:1.0")
+	kc, err := Keychain(ctx, []corev1.Secret{pullSecret(s.Host(), user, password)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		allowed []string
+		ok      bool
+	}{
+		{"no list: every host", nil, true},
+		{"the host itself (the port is not compared)", []string{"127.0.0.1"}, true},
+		{"another host", []string{"registry.example.com"}, false},
+		{"a suffix that does not cover it", []string{".example.com"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.Requests.Load()
+			got, err := (&Resolver{Transport: s.Client().Transport, AllowedHosts: tc.allowed}).Digest(ctx, s.Host()+"/web:1.0", kc)
+			if tc.ok {
+				if err != nil || got != want {
+					t.Fatalf("Digest = %q, %v; want %s", got, err, want)
+				}
+				return
+			}
+			var re *Error
+			if !errors.As(err, &re) || re.Kind != NotAllowed || got != "" {
+				t.Fatalf("Digest = %q, %v; want NotAllowed", got, err)
+			}
+			if !strings.Contains(err.Error(), "--allowed-registry-hosts") || strings.Contains(err.Error(), password) {
+				t.Fatalf("error %q: want it to name the flag, and no password", err)
+			}
+			if n := s.Requests.Load() - before; n != 0 {
+				t.Fatalf("a refused host got %d requests; want none", n)
+			}
+		})
+	}
+}

@@ -15,6 +15,8 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/certs"
@@ -91,4 +93,21 @@ var _ = Describe("Digests from a real registry", func() {
 			WithTimeout(time.Minute).Should(Succeed())
 		Expect(conditionMessages(done)).NotTo(ContainSubstring(password))
 	})
+
+	It("refuses a registry outside --allowed-registry-hosts before any connection, and changes nothing", func() {
+		newEnvironment("d2-entry", func(s *batonv1alpha1.EnvironmentSpec, _ *appsv1.Deployment) { s.Delivery.PinDigest = true })
+		Expect(alice.Create(suiteCtx, promotion("d2-elsewhere", "d2-entry", "registry.example.com/web:9.9.9", "a registry Baton may not ask"))).To(Succeed())
+		failed := waitPhase("d2-elsewhere", batonv1alpha1.PromotionFailed, time.Minute)
+		Expect(readyCondition(failed).Reason).To(Equal(batonv1alpha1.HostNotAllowedReason))
+		Expect(readyCondition(failed).Message).To(And(ContainSubstring("registry.example.com"), ContainSubstring("--allowed-registry-hosts")))
+		Expect(failed.Status.Digest).To(BeEmpty())
+		Eventually(func(g Gomega) { expectDeployment(g, "d2-entry", image100) }).WithTimeout(10 * time.Second).Should(Succeed())
+	})
 })
+
+func readyCondition(p *batonv1alpha1.Promotion) metav1.Condition {
+	GinkgoHelper()
+	c := apimeta.FindStatusCondition(p.Status.Conditions, batonv1alpha1.ReadyCondition)
+	Expect(c).NotTo(BeNil())
+	return *c
+}
