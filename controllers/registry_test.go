@@ -161,7 +161,7 @@ var _ = Describe("delivery.pinDigest with a real registry", func() {
 			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.prodDep), after)).To(Succeed())
 			Expect(after.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/web:1"))
 			Expect(after.Generation).To(Equal(before.Generation), "the workload was not touched")
-			env := fetchEnvironment(ctx, s.production)
+			env := fetch(Default, s.production)
 			Expect(env.Status.ActivePromotion).To(BeNil(), "no lease was taken")
 			expectNoneOf(ctx, s, logs.String(), registryPassword)
 		}
@@ -246,10 +246,3 @@ var _ = Describe("spec.source.waitForImage with a real registry", func() {
 		Expect(s.stagingDep.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/web:1"))
 	})
 })
-
-func fetchEnvironment(ctx context.Context, env *batonv1alpha1.Environment) *batonv1alpha1.Environment {
-	GinkgoHelper()
-	out := &batonv1alpha1.Environment{}
-	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), out)).To(Succeed())
-	return out
-}

@@ -50,11 +50,12 @@ func imagePoll(waited time.Duration) time.Duration {
 }
 
 // needsRegistryDigest reports whether resolving res must ask the registry:
-// the Environment writes digests (pinDigest), and nothing upstream or in
-// the reference itself says which bytes res names. A rollback returns to
-// what its revision recorded and asks nothing.
+// nothing upstream or in the reference itself says which bytes res names,
+// and the Environment writes digests (pinDigest) or p is a merge's
+// Promotion that waits for its image. A rollback returns to what its
+// revision recorded and asks nothing.
 func needsRegistryDigest(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, res Resolution) bool {
-	return env.Spec.Delivery.PinDigest && res.Digest == "" && !IsRollback(p)
+	return res.Digest == "" && !IsRollback(p) && (env.Spec.Delivery.PinDigest || waitsForImage(p, env))
 }
 
 // registryDigest is the digest the registry gave for res.Image, or false

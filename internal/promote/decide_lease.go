@@ -64,7 +64,7 @@ func (x *decider) resolve() {
 		x.finish(batonv1alpha1.PromotionFailed, s.Reason, s.Message)
 		return
 	}
-	if needsRegistryDigest(p, env, res) || (waitsForImage(p, env) && res.Digest == "") {
+	if needsRegistryDigest(p, env, res) {
 		digest, ok := x.registryDigest(res)
 		if !ok {
 			return
