@@ -28,7 +28,9 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //     leave the informer the moment the manager labels them;
 //   - only Baton's Jobs, those of job checks and the release Jobs (both
 //     carry verification.JobEnvironmentLabel), are cached, without their
-//     Pod template: Baton reads their status.
+//     Pod template: Baton reads their status;
+//   - Pods pass through workload.TransformPod: their labels, controller,
+//     images, readiness and the digests their kubelets report.
 //
 // An object read from the cache is therefore partial: never Update it
 // (Baton only patches), and read managedFields with the API reader.
@@ -42,6 +44,7 @@ func CacheOptions() cache.Options {
 		&batonv1alpha1.Environment{}: lean,
 		&batonv1alpha1.Promotion{}:   {Label: unfinished(), Transform: trimMeta},
 		&batchv1.Job{}:               {Label: batonJobs(), Transform: slimJob},
+		&corev1.Pod{}:                {Transform: workload.TransformPod},
 	}}
 }
 

@@ -14,6 +14,9 @@ package controllers
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=notificationpolicies,verbs=get;list
 // +kubebuilder:rbac:groups=promotion.baton.dev,resources=environments,verbs=promote;rollback
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
+// The Environment reconciler reads the digests the kubelets report from its
+// cache of Pods.
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

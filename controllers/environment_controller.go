@@ -8,6 +8,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,6 +111,9 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindDeployment))).
 		Watches(&appsv1.StatefulSet{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindStatefulSet))).
 		Watches(&appsv1.DaemonSet{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(batonv1alpha1.WorkloadKindDaemonSet))).
+		// The digests the kubelets report (status.current.digest).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOfPod),
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: podDigestChanged})).
 		Watches(&batonv1alpha1.Environment{}, enqueueDownstreams(r.Client)).
 		// A deleted Promotion may have held the lease without releasing it.
 		Watches(&batonv1alpha1.Promotion{}, handler.EnqueueRequestsFromMapFunc(environmentOfPromotion),
@@ -133,6 +138,35 @@ func (r *EnvironmentReconciler) environmentsOf(kind batonv1alpha1.WorkloadKind) 
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		return r.requestsFor(ctx, client.MatchingFields{workload.IndexField: workload.IndexKey(kind, client.ObjectKeyFromObject(o))})
 	}
+}
+
+// environmentsOfPod enqueues the Environments of the workload that
+// controls the Pod.
+func (r *EnvironmentReconciler) environmentsOfPod(ctx context.Context, o client.Object) []reconcile.Request {
+	p, ok := o.(*corev1.Pod)
+	if !ok {
+		return nil
+	}
+	kind, name := workload.WorkloadOfPod(p)
+	if kind == "" {
+		return nil
+	}
+	return r.requestsFor(ctx, client.MatchingFields{workload.IndexField: workload.IndexKey(batonv1alpha1.WorkloadKind(kind), client.ObjectKey{Namespace: p.Namespace, Name: name})})
+}
+
+// podDigestChanged: a Pod update matters when it changes what Running
+// reads, not at every status write of the kubelet.
+func podDigestChanged(e event.UpdateEvent) bool {
+	old, _ := workload.TransformPod(e.ObjectOld)
+	cur, _ := workload.TransformPod(e.ObjectNew)
+	o, okOld := old.(*corev1.Pod)
+	c, okNew := cur.(*corev1.Pod)
+	if !okOld || !okNew {
+		return true
+	}
+	// TransformPod returns new objects: the cache's stay as they are.
+	o.ResourceVersion, c.ResourceVersion = "", ""
+	return !equality.Semantic.DeepEqual(o, c)
 }
 
 func (r *EnvironmentReconciler) requestsFor(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
@@ -208,8 +242,23 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 	if env.Status.Current != nil {
 		w.Image = set.Image(env.Status.Current.Image)
 	}
+	obs := health.Observation{Image: w.Image, Rollout: rollout, HolderGone: gone, Disagreement: set.Disagreement()}
+	if rollout.Complete() && obs.Disagreement == "" {
+		// The bytes the Pods run, once every Pod the rollout counts is seen.
+		running, err := r.Workloads.Running(ctx, set)
+		if err != nil {
+			return ctrl.Result{}, nil, err
+		}
+		if running.Known() {
+			obs.Digest = running.Digest
+		}
+		if running.Disagrees() {
+			obs.DigestsDisagree = running.Disagreement
+		}
+	}
 	checks, nextCheck := r.evaluateChecks(ctx, env, w, rollout)
-	decision := health.Decide(&env.Status, health.Observation{Image: w.Image, Rollout: rollout, HolderGone: gone, Checks: checks, Disagreement: set.Disagreement()}, policyOf(env), r.Clock.Now())
+	obs.Checks = checks
+	decision := health.Decide(&env.Status, obs, policyOf(env), r.Clock.Now())
 	decision.RequeueAfter = sooner(decision.RequeueAfter, nextCheck)
 
 	if env.Spec.Upstream != "" {

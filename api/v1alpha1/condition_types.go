@@ -135,6 +135,14 @@ const (
 	// RegistryRateLimitedReason: the registry asked Baton to slow down
 	// (429); the Promotion waits and asks again.
 	RegistryRateLimitedReason = "RegistryRateLimited"
+	// DigestMismatchReason: after the rollout, the Pods run other bytes
+	// than the digest the Promotion froze when it resolved (the tag was
+	// pushed again since); the Promotion fails, and rolls back with
+	// autoRollback.
+	DigestMismatchReason = "DigestMismatch"
+	// DigestsDisagreeReason: the ready Pods of the current revision run
+	// more than one digest under one reference; the image is not verified.
+	DigestsDisagreeReason = "DigestsDisagree"
 	// NoImageReason: an entry environment's Promotion names no image.
 	NoImageReason = "NoImage"
 	// RevisionNotFoundReason: a rollback names no usable revision.

@@ -34,6 +34,21 @@ type Observation struct {
 	// Disagreement says which of the Environment's workloads run another
 	// image than the rest; "" when they all run Image.
 	Disagreement string
+	// Digest is the digest every ready Pod of the current revision runs,
+	// as the kubelets report it (workload.Running.Known); "" when unknown.
+	Digest string
+	// DigestsDisagree names which of those Pods run which digest when they
+	// run more than one; "" when they agree.
+	DigestsDisagree string
+}
+
+// digest is the digest of what runs: the Pods' when they report it, else
+// the one the reference carries.
+func (o Observation) digest() string {
+	if o.Digest != "" {
+		return o.Digest
+	}
+	return image.DigestOf(o.Image)
 }
 
 // Policy is the part of an Environment's spec the decision needs.
@@ -86,13 +101,19 @@ func Decide(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Pol
 	previous := status.Current
 	// Another spelling of the same digest (pinDigest writes repo@sha256:...
 	// for repo:tag@sha256:...) is the same image: no drift, no new soak.
-	imageChanged := previous != nil && !image.Same(previous.Image, previous.Digest, obs.Image, "")
+	// Other bytes under the same tag (the Pods report another digest) are
+	// another image: the soak time starts again.
+	imageChanged := previous != nil && !image.Same(previous.Image, previous.Digest, obs.Image, obs.digest())
 	switch {
 	case previous == nil || imageChanged:
-		status.Current = &batonv1alpha1.CurrentImage{Image: obs.Image, Digest: image.DigestOf(obs.Image), Since: ptrTime(now)}
-	case previous.Image != obs.Image:
-		status.Current.Image, status.Current.Digest = obs.Image, image.DigestOf(obs.Image)
+		status.Current = &batonv1alpha1.CurrentImage{Image: obs.Image, Digest: obs.digest(), Since: ptrTime(now)}
+	case previous.Image != obs.Image || (obs.digest() != "" && previous.Digest != obs.digest()):
+		status.Current.Image, status.Current.Digest = obs.Image, obs.digest()
 	}
+	// While the Pods do not say (a rollout in progress), the digest they
+	// last reported stays: the same reference has not changed its bytes
+	// until they report other ones.
+	obs.Digest = status.Current.Digest
 
 	if ev, ok := recordRevision(status, obs, previous, imageChanged, now); ok {
 		d.Events = append(d.Events, ev)
@@ -110,6 +131,9 @@ func Decide(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Pol
 		// is drift only while none holds the lease.
 		setCondition(status, policy, batonv1alpha1.DriftedCondition, metav1.ConditionTrue, batonv1alpha1.WorkloadsDisagreeReason,
 			"The workloads do not all run one image: "+obs.Disagreement+"; Baton records it and will not revert it: promote an image to move them all")
+	case obs.DigestsDisagree != "":
+		setCondition(status, policy, batonv1alpha1.DriftedCondition, metav1.ConditionTrue, batonv1alpha1.DigestsDisagreeReason,
+			"The Pods run different bytes under "+obs.Image+": "+obs.DigestsDisagree+"; the tag was pushed again while they started. Baton does not verify it: pin digests (delivery.pinDigest) or roll the workload out again")
 	case current != nil && current.Result == batonv1alpha1.RevisionExternal:
 		setCondition(status, policy, batonv1alpha1.DriftedCondition, metav1.ConditionTrue, batonv1alpha1.ExternalChangeReason, current.Message)
 	default:
@@ -171,18 +195,23 @@ func recordRevision(status *batonv1alpha1.EnvironmentStatus, obs Observation, pr
 	case !leased && !anyRan(status.History) && obs.Rollout.Complete():
 		next := status.NextRevision()
 		status.History = append(status.History, batonv1alpha1.Revision{
-			Revision: next, Image: obs.Image, Digest: image.DigestOf(obs.Image),
+			Revision: next, Image: obs.Image, Digest: obs.Digest,
 			Result:    batonv1alpha1.RevisionAdopted,
 			Message:   "the workload already ran this image when Baton first saw it healthy",
 			StartedAt: ptrTime(now), FinishedAt: ptrTime(now),
 		})
 		return Event{Type: corev1.EventTypeNormal, Reason: batonv1alpha1.AdoptedReason,
 			Message: fmt.Sprintf("Adopted %s as revision %d", obs.Image, next)}, true
-	case imageChanged && len(status.History) > 0 && !explained(status, obs.Image):
-		msg := batonv1alpha1.RevisionMessage(fmt.Sprintf("The image of the workload changed from %s to %s without a Promotion; Baton recorded it and will not revert it, nor verify it", previous.Image, obs.Image))
+	case imageChanged && len(status.History) > 0 && !explained(status, obs.Image, obs.Digest):
+		from, to := previous.Image, obs.Image
+		if from == to {
+			// The same tag, other bytes: say which.
+			from, to = fmt.Sprintf("%s (%s)", from, previous.Digest), fmt.Sprintf("%s (%s)", to, obs.Digest)
+		}
+		msg := batonv1alpha1.RevisionMessage(fmt.Sprintf("The image of the workload changed from %s to %s without a Promotion; Baton recorded it and will not revert it, nor verify it", from, to))
 		status.History = append(status.History, batonv1alpha1.Revision{
 			Revision: status.NextRevision(),
-			Image:    obs.Image, Digest: image.DigestOf(obs.Image),
+			Image:    obs.Image, Digest: obs.Digest,
 			Result:    batonv1alpha1.RevisionExternal,
 			Message:   msg,
 			StartedAt: ptrTime(now), FinishedAt: ptrTime(now),
@@ -192,12 +221,14 @@ func recordRevision(status *batonv1alpha1.EnvironmentStatus, obs Observation, pr
 	return Event{}, false
 }
 
-// explained: the image is the newest history entry's, or the one the lease
-// holder is delivering. A lease holder whose entry is not written yet may
-// be delivering anything: the change is its own until it says otherwise.
-func explained(status *batonv1alpha1.EnvironmentStatus, ref string) bool {
+// explained: the image (by digest when both sides know it) is the newest
+// history entry's, or the reference the lease holder is delivering. A
+// lease holder whose entry is not written yet may be delivering anything:
+// the change is its own until it says otherwise. Other bytes than the
+// holder froze are its DigestMismatch, not drift.
+func explained(status *batonv1alpha1.EnvironmentStatus, ref, digest string) bool {
 	last := status.History[len(status.History)-1]
-	if image.Same(last.Image, last.Digest, ref, "") {
+	if image.Same(last.Image, last.Digest, ref, digest) {
 		return true
 	}
 	if status.ActivePromotion == nil {
@@ -264,7 +295,13 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, current *b
 	if obs.Checks != nil && obs.Checks.Breached {
 		return 0, breached(status, obs, policy)
 	}
-	if v := findVerified(status.VerifiedImages, obs.Image); v != nil {
+	if obs.DigestsDisagree != "" {
+		clearHealthySince(status)
+		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionFalse, batonv1alpha1.DigestsDisagreeReason,
+			fmt.Sprintf("%s is not verified: %s", obs.Image, obs.DigestsDisagree))
+		return 0, nil
+	}
+	if v := findVerified(status.VerifiedImages, obs.Image, obs.Digest); v != nil {
 		if status.Verification != nil && status.Verification.HealthySince == nil && (obs.Checks == nil || obs.Checks.Healthy) {
 			status.Verification.HealthySince = ptrTime(now)
 		}
@@ -310,7 +347,7 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, current *b
 	}
 
 	status.VerifiedImages = append(status.VerifiedImages, batonv1alpha1.VerifiedImage{
-		Image: obs.Image, Digest: image.DigestOf(obs.Image), VerifiedAt: metav1.NewTime(now),
+		Image: obs.Image, Digest: obs.Digest, VerifiedAt: metav1.NewTime(now),
 	})
 	status.VerifiedImages = trimOldest(status.VerifiedImages, MaxVerifiedImages)
 	msg := fmt.Sprintf("%s was verified here at %s, after %s of complete and healthy rollout", obs.Image, now.UTC().Format(time.RFC3339), policy.SoakTime)
@@ -324,7 +361,7 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, current *b
 func breached(status *batonv1alpha1.EnvironmentStatus, obs Observation, policy Policy) *Event {
 	var ev *Event
 	msg := fmt.Sprintf("%s is not verified: %s; the soak time of %s starts again once every check passes", obs.Image, obs.Checks.Message, policy.SoakTime)
-	if kept := withoutImage(status.VerifiedImages, obs.Image); len(kept) != len(status.VerifiedImages) {
+	if kept := withoutImage(status.VerifiedImages, obs.Image, obs.Digest); len(kept) != len(status.VerifiedImages) {
 		status.VerifiedImages = kept
 		msg = fmt.Sprintf("%s lost its verification here: %s; it is promotable again once it passes every check for the soak time of %s", obs.Image, obs.Checks.Message, policy.SoakTime)
 		ev = &Event{Type: corev1.EventTypeWarning, Reason: batonv1alpha1.CheckFailedReason, Message: msg}
@@ -339,10 +376,10 @@ func clearHealthySince(status *batonv1alpha1.EnvironmentStatus) {
 	}
 }
 
-func withoutImage(images []batonv1alpha1.VerifiedImage, ref string) []batonv1alpha1.VerifiedImage {
+func withoutImage(images []batonv1alpha1.VerifiedImage, ref, digest string) []batonv1alpha1.VerifiedImage {
 	var kept []batonv1alpha1.VerifiedImage
 	for _, v := range images {
-		if !image.Same(v.Image, v.Digest, ref, "") {
+		if !image.Same(v.Image, v.Digest, ref, digest) {
 			kept = append(kept, v)
 		}
 	}
@@ -368,9 +405,11 @@ func setCondition(status *batonv1alpha1.EnvironmentStatus, policy Policy, condit
 	SetCondition(status, policy.Generation, conditionType, s, reason, message)
 }
 
-func findVerified(images []batonv1alpha1.VerifiedImage, ref string) *batonv1alpha1.VerifiedImage {
+// findVerified is the entry that verified ref, by digest when both sides
+// know it: other bytes under a verified tag are not verified.
+func findVerified(images []batonv1alpha1.VerifiedImage, ref, digest string) *batonv1alpha1.VerifiedImage {
 	for i := range images {
-		if image.Same(images[i].Image, images[i].Digest, ref, "") {
+		if image.Same(images[i].Image, images[i].Digest, ref, digest) {
 			return &images[i]
 		}
 	}

@@ -352,6 +352,68 @@ func TestDecide(t *testing.T) {
 			history: "1:" + imgB + ":Failed", current: imgA + "@0", since: t0,
 		},
 		{
+			name:   "the Pods report a digest: current and the verified image record it",
+			status: healthyAt(imgA, soaking(t0)),
+			obs:    Observation{Image: imgA, Rollout: complete, Digest: digestX}, now: t0.Add(5 * time.Minute),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"True", "Verified"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+			verified: []string{imgA}, events: "Normal/Verified",
+			check: func(t *testing.T, s *batonv1alpha1.EnvironmentStatus) {
+				if s.Current.Digest != digestX || s.VerifiedImages[0].Digest != digestX {
+					t.Errorf("current.digest %q, verifiedImages[0].digest %q; want both %s", s.Current.Digest, s.VerifiedImages[0].Digest, digestX)
+				}
+			},
+		},
+		{
+			name: "a rollout in progress keeps the digest the Pods last reported",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, verifiedTrue())
+				s.Current.Digest = digestX
+				return s
+			}(),
+			obs: Observation{Image: imgA, Rollout: rolling}, now: t0,
+			want: map[string]cond{
+				"Ready": {"False", "RolloutInProgress"}, "Reconciling": {"True", "RolloutInProgress"}, "Verified": {"False", "RolloutInProgress"},
+			},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+			check: func(t *testing.T, s *batonv1alpha1.EnvironmentStatus) {
+				if s.Current.Digest != digestX {
+					t.Errorf("current.digest = %q, want %s kept", s.Current.Digest, digestX)
+				}
+			},
+		},
+		{
+			name: "the same tag, other bytes: not verified, drift recorded, a new soak",
+			status: func() batonv1alpha1.EnvironmentStatus {
+				s := healthyAt(imgA, verifiedTrue())
+				s.Current.Digest = "sha256:" + strings.Repeat("1", 64)
+				s.History[0].Digest = s.Current.Digest
+				s.VerifiedImages = []batonv1alpha1.VerifiedImage{{Image: imgA, Digest: s.Current.Digest, VerifiedAt: metav1.NewTime(t0)}}
+				return s
+			}(),
+			obs: Observation{Image: imgA, Rollout: complete, Digest: digestX}, now: t0,
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"False", "NotDelivered"}, "Drifted": {"True", "ExternalChange"}},
+			history: "1:" + imgA + ":Adopted 2:" + imgA + ":External", current: imgA + "@2", since: t0,
+			verified: []string{imgA}, events: "Warning/ExternalChange",
+			message: map[string]string{"Drifted": imgA + " (sha256:1111", "Verified": "Baton did not deliver it"},
+		},
+		{
+			name:   "the Pods of one revision disagree: said, and not verified",
+			status: healthyAt(imgA, soaking(t0)),
+			obs:    Observation{Image: imgA, Rollout: complete, DigestsDisagree: "the ready Pods of the current revision run sha256:1 (Pod a) and sha256:2 (Pod b)"}, now: t0.Add(5 * time.Minute),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"False", "DigestsDisagree"}, "Drifted": {"True", "DigestsDisagree"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+			message: map[string]string{"Drifted": "(Pod a) and sha256:2 (Pod b)", "Verified": "is not verified: the ready Pods"},
+		},
+		{
+			name:   "a tag the Pods' digest first reveals is the same image: no drift, the soak goes on",
+			status: healthyAt(imgA, soaking(t0)),
+			obs:    Observation{Image: imgA, Rollout: complete, Digest: digestX}, now: t0.Add(2 * time.Minute),
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
+			history: "1:" + imgA + ":Adopted", current: imgA + "@1", since: t0.Add(-time.Hour),
+			requeue: 3 * time.Minute,
+		},
+		{
 			name: "a streak starting mid-second starts at the next whole second, so it never ends early",
 			obs:  Observation{Image: imgA, Rollout: complete}, now: t0.Add(400 * time.Millisecond),
 			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},

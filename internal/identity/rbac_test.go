@@ -92,7 +92,8 @@ func TestManagerRoleIsLeastPrivilege(t *testing.T) {
 			// cache, delete all but the newest few; list a failed Job's
 			// Pods for their termination message.
 			"batch/jobs:create@", "batch/jobs:delete@", "batch/jobs:get@", "batch/jobs:list@", "batch/jobs:watch@",
-			"/pods:list@",
+			// The digests the kubelets report, from a cache of Pods.
+			"/pods:list@", "/pods:watch@",
 			"apps/daemonsets:get@", "apps/daemonsets:list@", "apps/daemonsets:patch@", "apps/daemonsets:watch@",
 			"apps/deployments:get@", "apps/deployments:list@", "apps/deployments:patch@", "apps/deployments:watch@",
 			"apps/statefulsets:get@", "apps/statefulsets:list@", "apps/statefulsets:patch@", "apps/statefulsets:watch@",

@@ -59,7 +59,10 @@ func (x *decider) promoting() {
 		return
 	}
 	x.d.Events = append(x.d.Events, out.Warnings...)
-	if out.Err == nil && out.Found && image.Same(p.Status.PreviousImage, "", p.Status.Image, p.Status.Digest) {
+	// A tag that already ran here may name other bytes now than the digest
+	// this Promotion froze: only the Pods can tell, so the rollout watch
+	// judges it.
+	if out.Err == nil && out.Found && image.Same(p.Status.PreviousImage, "", p.Status.Image, p.Status.Digest) && !ChecksPodDigest(p, env) {
 		x.closeOut(batonv1alpha1.PromotionSucceeded, batonv1alpha1.AlreadyAtImageReason,
 			fmt.Sprintf("Environment %q already runs %s; nothing was changed", env.Name, p.Status.Image))
 		return
@@ -113,11 +116,26 @@ type Rollout struct {
 // reconciler keeps from the workload: the Promotion succeeded when the
 // Environment runs its image and is Ready for the current generation, and
 // failed when the rollout of that image failed or did not finish in time.
+//
+// A Promotion that froze a digest but delivered a tag (pinDigest false)
+// checks the bytes too: it succeeds only once the Pods report that digest,
+// and fails with DigestMismatch when they run another one.
 func JudgeRollout(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, redactedURL string, now time.Time) Rollout {
-	atImage := env.Status.Current != nil && image.Same(env.Status.Current.Image, env.Status.Current.Digest, p.Status.Image, p.Status.Digest)
+	cur := env.Status.Current
+	atImage := cur != nil && image.Same(cur.Image, cur.Digest, p.Status.Image, p.Status.Digest)
 	ready := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.ReadyCondition)
+	readyNow := ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == env.Generation
+	checkBytes := ChecksPodDigest(p, env)
+	atTag := cur != nil && image.Same(cur.Image, "", deliveredRef(p, env), "")
+	if checkBytes && atTag && readyNow {
+		if m := digestMismatch(p, env); m != "" {
+			return Rollout{Phase: batonv1alpha1.PromotionFailed, Reason: batonv1alpha1.DigestMismatchReason, Message: m}
+		}
+	}
+	// Until the Pods report it, the digest is not known to be the one.
+	atImage = atImage && (!checkBytes || cur.Digest == p.Status.Digest)
 	switch {
-	case atImage && ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == env.Generation:
+	case atImage && readyNow:
 		return Rollout{Phase: batonv1alpha1.PromotionSucceeded, Reason: batonv1alpha1.SucceededReason,
 			Message: fmt.Sprintf("Environment %q runs %s, complete and available, as revision %d", env.Name, p.Status.Image, p.Status.Revision)}
 	case atImage && ready != nil && ready.Status == metav1.ConditionFalse && ready.Reason == batonv1alpha1.RolloutFailedReason:
@@ -132,6 +150,9 @@ func JudgeRollout(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, re
 	if ready != nil {
 		detail = ready.Message
 	}
+	if checkBytes && atTag && readyNow {
+		detail = fmt.Sprintf("the rollout is complete, but its Pods never reported the digest they run (status.containerStatuses[].imageID), so Baton cannot tell that they run %s", p.Status.Digest)
+	}
 	if g := env.Spec.Delivery.Git; g != nil && p.Status.Commit != "" && !atImage {
 		// Baton's part is done; the GitOps engine never applied it.
 		detail = fmt.Sprintf("commit %.12s was pushed to branch %s of %s but never applied: the workload does not run %s (is Argo CD or Flux running and following that branch?)",
@@ -140,6 +161,29 @@ func JudgeRollout(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment, re
 	return Rollout{Phase: batonv1alpha1.PromotionFailed, Reason: batonv1alpha1.RolloutTimeoutReason,
 		Message: fmt.Sprintf("The rollout of %s in Environment %q did not complete within spec.rollout.timeout (%s): %s",
 			p.Status.Image, env.Name, RolloutTimeout(env), detail)}
+}
+
+// ChecksPodDigest reports whether the Promotion's rollout is judged by the
+// bytes its Pods run: it froze a digest but delivered a reference without
+// one (delivery.pinDigest false), so the node pulls whatever the tag names
+// when it starts a Pod.
+func ChecksPodDigest(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) bool {
+	return p.Status.Digest != "" && image.DigestOf(deliveredRef(p, env)) == ""
+}
+
+// digestMismatch says how the Pods' bytes differ from the frozen digest,
+// or "" when they do not (yet).
+func digestMismatch(p *batonv1alpha1.Promotion, env *batonv1alpha1.Environment) string {
+	cur := env.Status.Current
+	if c := apimeta.FindStatusCondition(env.Status.Conditions, batonv1alpha1.DriftedCondition); c != nil &&
+		c.Status == metav1.ConditionTrue && c.Reason == batonv1alpha1.DigestsDisagreeReason {
+		return fmt.Sprintf("Environment %q runs %s, but not all as %s, the digest this Promotion froze when it resolved: %s", env.Name, p.Status.Image, p.Status.Digest, c.Message)
+	}
+	if cur.Digest == "" || cur.Digest == p.Status.Digest {
+		return ""
+	}
+	return fmt.Sprintf("Environment %q runs %s as %s, not %s, the digest this Promotion froze when it resolved: the tag was pushed again since, and the nodes pulled the new bytes. Set delivery.pinDigest to deliver the digest itself, or promote again",
+		env.Name, p.Status.Image, cur.Digest, p.Status.Digest)
 }
 
 func (x *decider) rollingOut() {

@@ -168,8 +168,12 @@ func TestTransform(t *testing.T) {
 	if _, ok := d.Annotations[lastAppliedAnnotation]; ok || d.Annotations["keep"] != "me" {
 		t.Errorf("annotations = %v, want only keep=me", d.Annotations)
 	}
-	if d.Spec.Selector != nil || d.Spec.Template.Spec.Containers[0].Env != nil {
-		t.Errorf("fields Baton never reads were kept: selector %v, env %v", d.Spec.Selector, d.Spec.Template.Spec.Containers[0].Env)
+	if d.Spec.Template.Spec.Containers[0].Env != nil {
+		t.Errorf("fields Baton never reads were kept: env %v", d.Spec.Template.Spec.Containers[0].Env)
+	}
+	// Running finds the Pods by the selector.
+	if d.Spec.Selector == nil || d.Spec.Selector.MatchLabels["app"] != "web" {
+		t.Errorf("the selector was lost: %v", d.Spec.Selector)
 	}
 	if d.Name != "web" || d.Generation != 2 || *d.Spec.Replicas != 3 || d.Spec.Template.Spec.Containers[1].Image != "registry.example.com/proxy:2" || d.Status.AvailableReplicas != 3 {
 		t.Errorf("fields Baton reads were lost: %+v", d)

@@ -14,9 +14,10 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // Transform is a cache transform for Deployments, StatefulSets and
 // DaemonSets. It keeps only what Baton reads: identity, generation, labels and
 // annotations, the replica count and update strategy the status viewers
-// need, each container's name and image, and the whole status. Everything
-// else, managedFields included, is dropped before the object enters the
-// cache; code that needs managedFields must use the uncached API reader.
+// need, the selector (to find the Pods), each container's name and image,
+// and the whole status. Everything else, managedFields included, is dropped
+// before the object enters the cache; code that needs managedFields must use
+// the uncached API reader.
 // Other objects pass through unchanged. The transform is idempotent.
 func Transform(obj any) (any, error) {
 	switch w := obj.(type) {
@@ -25,6 +26,7 @@ func Transform(obj any) (any, error) {
 			TypeMeta:   w.TypeMeta,
 			ObjectMeta: slimMeta(w.ObjectMeta),
 			Spec: appsv1.DeploymentSpec{
+				Selector: w.Spec.Selector,
 				Replicas: w.Spec.Replicas,
 				Strategy: appsv1.DeploymentStrategy{Type: w.Spec.Strategy.Type},
 				Template: slimTemplate(w.Spec.Template),
@@ -36,6 +38,7 @@ func Transform(obj any) (any, error) {
 			TypeMeta:   w.TypeMeta,
 			ObjectMeta: slimMeta(w.ObjectMeta),
 			Spec: appsv1.StatefulSetSpec{
+				Selector: w.Spec.Selector,
 				Replicas: w.Spec.Replicas,
 				// The partition decides when a partitioned rollout is done.
 				UpdateStrategy: w.Spec.UpdateStrategy,
@@ -48,6 +51,7 @@ func Transform(obj any) (any, error) {
 			TypeMeta:   w.TypeMeta,
 			ObjectMeta: slimMeta(w.ObjectMeta),
 			Spec: appsv1.DaemonSetSpec{
+				Selector:       w.Spec.Selector,
 				UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: w.Spec.UpdateStrategy.Type},
 				Template:       slimTemplate(w.Spec.Template),
 			},

@@ -167,6 +167,9 @@ type Accessor interface {
 	// one). Every workload is read and checked before any is changed.
 	// changed names the workloads it wrote (Kind/namespace/name).
 	ApplyImage(ctx context.Context, env *batonv1alpha1.Environment, ref string) (changed []string, err error)
+	// Running says which digest the ready Pods of the set's current
+	// revision run, from the cache.
+	Running(ctx context.Context, set Set) (Running, error)
 }
 
 // Local is the Accessor for workloads in the manager's own cluster.
