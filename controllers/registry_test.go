@@ -16,6 +16,7 @@ import (
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/registry"
+	"github.com/baton-dev/baton/internal/testenv"
 	"github.com/baton-dev/baton/internal/testing/builder"
 	"github.com/baton-dev/baton/internal/testing/registrytest"
 )
@@ -228,7 +229,14 @@ var _ = Describe("spec.source.waitForImage with a real registry", func() {
 		By("CI pushes the image")
 		pushed, err := reg.Push("web:abc1234")
 		Expect(err).NotTo(HaveOccurred())
-		s.completeRollout(ctx, s.stagingDep, img)
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.stagingDep), s.stagingDep)).To(Succeed())
+			g.Expect(s.stagingDep.Spec.Template.Spec.Containers[0].Image).To(Equal(img))
+		}).Should(Succeed())
+		// The tag is delivered (no pinDigest): the Promotion succeeds once
+		// the Pods report the bytes it froze.
+		Expect(testenv.PodsRun(ctx, k8sClient, s.stagingDep, pushed)).To(Succeed())
+		Expect(testenv.RolloutComplete(ctx, k8sClient, s.stagingDep)).To(Succeed())
 		expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
 		Expect(p.Status.Digest).To(Equal(pushed), "the digest of what was pushed is frozen")
 	})

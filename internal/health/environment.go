@@ -309,6 +309,13 @@ func verify(status *batonv1alpha1.EnvironmentStatus, obs Observation, current *b
 			fmt.Sprintf("%s was verified here at %s", obs.Image, v.VerifiedAt.UTC().Format(time.RFC3339)))
 		return 0, nil
 	}
+	if current != nil && current.Digest != "" && obs.Digest != "" && current.Digest != obs.Digest {
+		// Revision N froze other bytes than the Pods run: the tag was
+		// pushed again. Those bytes were never delivered.
+		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionFalse, batonv1alpha1.DigestMismatchReason,
+			fmt.Sprintf("%s is not verified: its Pods run %s, not %s, which revision %d delivered", obs.Image, obs.Digest, current.Digest, current.Revision))
+		return 0, nil
+	}
 	if !verifiable(current) {
 		setCondition(status, policy, batonv1alpha1.VerifiedCondition, metav1.ConditionFalse, batonv1alpha1.NotDeliveredReason,
 			fmt.Sprintf("%s is not verified: Baton did not deliver it (%s); only an image a Promotion delivered, or the one Baton adopted, is verified", obs.Image, describeRevision(current)))

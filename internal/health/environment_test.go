@@ -414,6 +414,18 @@ func TestDecide(t *testing.T) {
 			requeue: 3 * time.Minute,
 		},
 		{
+			name: "a Promotion's revision froze other bytes than the Pods run: not verified, whatever the soak",
+			status: batonv1alpha1.EnvironmentStatus{
+				Current:         &batonv1alpha1.CurrentImage{Image: imgB, Since: mtime(t0)},
+				History:         []batonv1alpha1.Revision{adopted(imgA), {Revision: 2, Image: imgB, Digest: "sha256:" + strings.Repeat("1", 64), Promotion: &batonv1alpha1.ObjectRef{Name: "p", UID: "p-uid"}}},
+				ActivePromotion: &batonv1alpha1.ObjectRef{Name: "p", UID: "p-uid"},
+			},
+			obs: Observation{Image: imgB, Rollout: complete, Digest: digestX}, now: t0, policy: Policy{Generation: 3, SoakTime: 0, HistoryLimit: 10},
+			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"False", "DigestMismatch"}},
+			history: "1:" + imgA + ":Adopted 2:" + imgB + ":", current: imgB + "@2", since: t0,
+			message: map[string]string{"Verified": "its Pods run " + digestX + ", not sha256:1111"},
+		},
+		{
 			name: "a streak starting mid-second starts at the next whole second, so it never ends early",
 			obs:  Observation{Image: imgA, Rollout: complete}, now: t0.Add(400 * time.Millisecond),
 			want:    map[string]cond{"Ready": {"True", "Healthy"}, "Verified": {"Unknown", "Soaking"}},
