@@ -1,8 +1,9 @@
-// Command cachemem measures how much heap the manager's informer cache holds
-// for 10,000 Deployments, with and without Baton's cache transform
-// (controllers.CacheOptions). It starts a real kube-apiserver and etcd
-// (envtest), creates the Deployments, then measures each variant in a fresh
-// child process so that one does not inherit the other's garbage.
+// Command cachemem measures how much heap the manager's informer caches hold
+// for 5,000 Deployments and their 10,000 Pods, with and without Baton's cache
+// transforms (controllers.CacheOptions). It starts a real kube-apiserver and
+// etcd (envtest), creates the Deployments and Pods (with the status a kubelet
+// writes), then measures each kind and variant in a fresh child process so
+// that one does not inherit the other's garbage.
 //
 //	KUBEBUILDER_ASSETS=$PWD/bin/k8s/v1.37.2-etcd-v3.7.0 go run ./hack/cachemem
 package main
@@ -22,8 +23,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
@@ -37,15 +40,17 @@ import (
 )
 
 func main() {
-	count := flag.Int("deployments", 10000, "how many Deployments to create")
+	count := flag.Int("deployments", 5000, "how many Deployments to create")
+	podsEach := flag.Int("pods-per-deployment", 2, "how many Pods of each Deployment to create")
 	measure := flag.String("measure", "", "internal: measure one variant (with or without) against -measure-kubeconfig")
+	kind := flag.String("measure-kind", "deployments", "internal: which informer to measure (deployments or pods)")
 	kubeconfig := flag.String("measure-kubeconfig", "", "internal: the kubeconfig of the running API server")
 	flag.Parse()
 	var err error
 	if *measure != "" {
-		err = measureCache(*measure, *kubeconfig)
+		err = measureCache(*measure, *kind, *kubeconfig)
 	} else {
-		err = run(*count)
+		err = run(*count, *podsEach)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cachemem:", err)
@@ -53,7 +58,7 @@ func main() {
 	}
 }
 
-func run(count int) error {
+func run(count, podsEach int) error {
 	env, err := testenv.Start()
 	if err != nil {
 		return fmt.Errorf("start envtest: %w", err)
@@ -66,7 +71,7 @@ func run(count int) error {
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
-	if err := createDeployments(context.Background(), c, count); err != nil {
+	if err := createDeployments(context.Background(), c, count, podsEach); err != nil {
 		return err
 	}
 	user, err := env.AddUser(envtest.User{Name: "cachemem", Groups: []string{"system:masters"}}, nil)
@@ -87,25 +92,40 @@ func run(count int) error {
 		return err
 	}
 
-	results := map[string]uint64{}
-	for _, variant := range []string{"without", "with"} {
-		// go run builds a binary; re-run it as the child.
-		out, err := exec.Command(os.Args[0], "-measure="+variant, "-measure-kubeconfig="+path).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("measure %s the transform: %w\n%s", variant, err, out)
+	type row struct{ kind, variant string }
+	results := map[row]uint64{}
+	for _, kind := range []string{"deployments", "pods"} {
+		for _, variant := range []string{"without", "with"} {
+			// go run builds a binary; re-run it as the child.
+			out, err := exec.Command(os.Args[0], "-measure="+variant, "-measure-kind="+kind, "-measure-kubeconfig="+path).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("measure %s %s the transform: %w\n%s", kind, variant, err, out)
+			}
+			n, err := strconv.ParseUint(strings.TrimSpace(string(lastLine(out))), 10, 64)
+			if err != nil {
+				return fmt.Errorf("read the %s %s measurement: %w\n%s", kind, variant, err, out)
+			}
+			results[row{kind, variant}] = n
 		}
-		n, err := strconv.ParseUint(strings.TrimSpace(string(lastLine(out))), 10, 64)
-		if err != nil {
-			return fmt.Errorf("read the %s measurement: %w\n%s", variant, err, out)
-		}
-		results[variant] = n
 	}
 	mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
-	fmt.Printf("Informer cache of %d Deployments, heap in use after sync and GC (runtime.MemStats.HeapInuse):\n\n", count)
-	fmt.Printf("| Cache | Heap in use | Per Deployment |\n| --- | --- | --- |\n")
-	fmt.Printf("| controller-runtime default | %.1f MiB | %.1f KiB |\n", mib(results["without"]), float64(results["without"])/float64(count)/1024)
-	fmt.Printf("| controllers.CacheOptions() | %.1f MiB | %.1f KiB |\n", mib(results["with"]), float64(results["with"])/float64(count)/1024)
-	fmt.Printf("\nRatio default / transformed: %.2fx\n", float64(results["without"])/float64(results["with"]))
+	pods := count * podsEach
+	fmt.Printf("Informer caches of %d Deployments and %d Pods, heap in use after sync and GC (runtime.MemStats.HeapInuse):\n\n", count, pods)
+	fmt.Printf("| Informer | Cache | Heap in use | Per object |\n| --- | --- | --- | --- |\n")
+	for _, kind := range []string{"deployments", "pods"} {
+		n := count
+		if kind == "pods" {
+			n = pods
+		}
+		for _, v := range []struct{ variant, name string }{{"without", "controller-runtime default"}, {"with", "controllers.CacheOptions()"}} {
+			b := results[row{kind, v.variant}]
+			fmt.Printf("| %s | %s | %.1f MiB | %.2f KiB |\n", kind, v.name, mib(b), float64(b)/float64(max(n, 1))/1024)
+		}
+	}
+	for _, kind := range []string{"deployments", "pods"} {
+		fmt.Printf("\nRatio default / transformed, %s: %.2fx", kind, float64(results[row{kind, "without"}])/float64(max(results[row{kind, "with"}], 1)))
+	}
+	fmt.Println()
 	return nil
 }
 
@@ -114,9 +134,9 @@ func lastLine(b []byte) []byte {
 	return lines[len(lines)-1]
 }
 
-// measureCache syncs one informer cache of Deployments and prints the heap
-// in use, minus what the process held before the cache started.
-func measureCache(variant, kubeconfig string) error {
+// measureCache syncs one informer cache of Deployments or Pods and prints the
+// heap in use, minus what the process held before the cache started.
+func measureCache(variant, kind, kubeconfig string) error {
 	kc, err := os.ReadFile(kubeconfig)
 	if err != nil {
 		return err
@@ -137,21 +157,25 @@ func measureCache(variant, kubeconfig string) error {
 	baseline := heapInUse()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := c.GetInformer(ctx, &appsv1.Deployment{}); err != nil {
+	var obj client.Object = &appsv1.Deployment{}
+	var list client.ObjectList = &appsv1.DeploymentList{}
+	if kind == "pods" {
+		obj, list = &corev1.Pod{}, &corev1.PodList{}
+	}
+	if _, err := c.GetInformer(ctx, obj); err != nil {
 		return fmt.Errorf("get informer: %w", err)
 	}
 	go func() { _ = c.Start(ctx) }()
 	if !c.WaitForCacheSync(ctx) {
 		return fmt.Errorf("the cache did not sync")
 	}
-	var list appsv1.DeploymentList
-	if err := c.List(ctx, &list); err != nil {
+	if err := c.List(ctx, list); err != nil {
 		return fmt.Errorf("list from the cache: %w", err)
 	}
-	n := len(list.Items)
-	list = appsv1.DeploymentList{}
+	n := meta.LenList(list)
+	list = nil
 	used := heapInUse() - baseline
-	fmt.Fprintf(os.Stderr, "%s: %d Deployments cached\n", variant, n)
+	fmt.Fprintf(os.Stderr, "%s: %d %s cached\n", variant, n, kind)
 	fmt.Println(used)
 	return nil
 }
@@ -164,7 +188,7 @@ func heapInUse() uint64 {
 	return m.HeapInuse
 }
 
-func createDeployments(ctx context.Context, c client.Client, count int) error {
+func createDeployments(ctx context.Context, c client.Client, count, podsEach int) error {
 	const workers = 16
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cachemem"}}
 	if err := c.Create(ctx, ns); err != nil {
@@ -178,9 +202,16 @@ func createDeployments(ctx context.Context, c client.Client, count int) error {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				if err := c.Create(ctx, realisticDeployment(ns.Name, i)); err != nil {
+				d := realisticDeployment(ns.Name, i)
+				if err := c.Create(ctx, d); err != nil {
 					errs <- fmt.Errorf("create Deployment %d: %w", i, err)
 					return
+				}
+				for j := range podsEach {
+					if err := createPod(ctx, c, d, j); err != nil {
+						errs <- err
+						return
+					}
 				}
 			}
 		}()
@@ -201,6 +232,48 @@ func createDeployments(ctx context.Context, c client.Client, count int) error {
 	default:
 		return nil
 	}
+}
+
+// createPod creates the j-th Pod of d as its ReplicaSet would, and writes
+// the status its kubelet would: ready, with an imageID per container.
+func createPod(ctx context.Context, c client.Client, d *appsv1.Deployment, j int) error {
+	const hash = "7c9d8f6b5"
+	labels := map[string]string{appsv1.DefaultDeploymentUniqueLabelKey: hash}
+	for k, v := range d.Spec.Template.Labels {
+		labels[k] = v
+	}
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: fmt.Sprintf("%s-%s-%05d", d.Name, hash, j), Labels: labels,
+			Annotations: map[string]string{"kubectl.kubernetes.io/restartedAt": "2026-12-01T10:00:00Z"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: d.Name + "-" + hash,
+				UID: types.UID(fmt.Sprintf("0000-%s", d.Name)), Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}}},
+		Spec: *d.Spec.Template.Spec.DeepCopy(),
+	}
+	p.Spec.NodeName = fmt.Sprintf("node-%02d", j%20)
+	if err := c.Create(ctx, p); err != nil {
+		return fmt.Errorf("create Pod %s: %w", p.Name, err)
+	}
+	now := metav1.Now()
+	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, HostIP: "10.0.0.1", PodIP: fmt.Sprintf("10.1.%d.%d", j%250, len(d.Name)%250),
+		QOSClass: corev1.PodQOSBurstable, StartTime: &now,
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}}
+	for _, ctr := range p.Spec.Containers {
+		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: ctr.Name, Image: ctr.Image, Ready: true, Started: ptr.To(true),
+			ImageID:     "registry.example.com/shop/" + d.Name + "@sha256:" + strings.Repeat("a", 64),
+			ContainerID: "containerd://" + strings.Repeat("b", 64),
+			State:       corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		})
+	}
+	if err := c.Status().Update(ctx, p); err != nil {
+		return fmt.Errorf("write the status of Pod %s: %w", p.Name, err)
+	}
+	return nil
 }
 
 // realisticDeployment is shaped like a typical application Deployment: two

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -102,6 +103,62 @@ var _ = Describe("Digests from a real registry", func() {
 		Expect(readyCondition(failed).Message).To(And(ContainSubstring("registry.example.com"), ContainSubstring("--allowed-registry-hosts")))
 		Expect(failed.Status.Digest).To(BeEmpty())
 		Eventually(func(g Gomega) { expectDeployment(g, "d2-entry", image100) }).WithTimeout(10 * time.Second).Should(Succeed())
+	})
+})
+
+// kwok's pod-ready-digest stage (hack/dev/cluster/stages) reports
+// imageID <image>@<digest> for the containers of a Pod whose template
+// carries these annotations, as a kubelet reports the bytes it pulled.
+const (
+	kwokImageAnnotation  = "kwok.baton.dev/image"
+	kwokDigestAnnotation = "kwok.baton.dev/image-digest"
+)
+
+// pullsAs makes the nodes of env's Deployment pull digest for image.
+func pullsAs(image, digest string) func(*batonv1alpha1.EnvironmentSpec, *appsv1.Deployment) {
+	return func(s *batonv1alpha1.EnvironmentSpec, d *appsv1.Deployment) {
+		d.Spec.Template.Annotations = map[string]string{kwokImageAnnotation: image, kwokDigestAnnotation: digest}
+	}
+}
+
+var _ = Describe("The digest the Pods run", func() {
+	It("promotes the bytes staging's Pods ran, and fails DigestMismatch where the nodes pull other bytes under the tag", func() {
+		verified := "sha256:" + strings.Repeat("5", 64)
+		repushed := "sha256:" + strings.Repeat("6", 64)
+		newEnvironment("d3-staging", pullsAs(image110, verified))
+		newEnvironment("d3-production", func(s *batonv1alpha1.EnvironmentSpec, d *appsv1.Deployment) {
+			s.Upstream = "d3-staging"
+			pullsAs(image110, verified)(s, d)
+		})
+		newEnvironment("d3-repushed", func(s *batonv1alpha1.EnvironmentSpec, d *appsv1.Deployment) {
+			s.Upstream = "d3-staging"
+			s.Rollout.AutoRollback = true
+			pullsAs(image110, repushed)(s, d)
+		})
+
+		Expect(alice.Create(suiteCtx, promotion("d3-staging-110", "d3-staging", image110, "new checkout"))).To(Succeed())
+		waitPhase("d3-staging-110", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Eventually(func(g Gomega) {
+			e := getEnv(g, "d3-staging")
+			g.Expect(e.Status.Current.Digest).To(Equal(verified), "status.current.digest is the kubelets' imageID")
+			g.Expect(e.Status.VerifiedImages).To(ContainElement(And(HaveField("Image", image110), HaveField("Digest", verified))))
+		}).WithTimeout(time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+
+		By("production's nodes pull the verified bytes: it succeeds")
+		Expect(alice.Create(suiteCtx, promotion("d3-production-110", "d3-production", "", "ship the checkout"))).To(Succeed())
+		done := waitPhase("d3-production-110", batonv1alpha1.PromotionSucceeded, 2*time.Minute)
+		Expect(done.Status.Image).To(Equal(image110))
+		Expect(done.Status.Digest).To(Equal(verified), "frozen from staging's verified image")
+		Eventually(func(g Gomega) { g.Expect(getEnv(g, "d3-production").Status.Current.Digest).To(Equal(verified)) }).
+			WithTimeout(30 * time.Second).Should(Succeed())
+
+		By("the tag names other bytes on d3-repushed's nodes: DigestMismatch, and autoRollback")
+		Expect(alice.Create(suiteCtx, promotion("d3-repushed-110", "d3-repushed", "", "ship the checkout"))).To(Succeed())
+		failed := waitPhase("d3-repushed-110", batonv1alpha1.PromotionFailed, 2*time.Minute)
+		Expect(readyCondition(failed).Reason).To(Equal(batonv1alpha1.DigestMismatchReason))
+		Expect(readyCondition(failed).Message).To(And(ContainSubstring(verified), ContainSubstring(repushed)))
+		Eventually(func(g Gomega) { expectDeployment(g, "d3-repushed", image100) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Expect(getEnv(Default, "d3-repushed").Status.VerifiedImages).NotTo(ContainElement(HaveField("Image", image110)))
 	})
 })
 

@@ -384,8 +384,8 @@ func (c *cluster) writeKubeconfigs(tokens map[string]string) error {
 
 // writeStages assembles kwok's stage configuration: node/fast, node/heartbeat
 // and pod/fast from the kwok module that hack/tools pins, plus Baton's
-// pod-broken, pod-smoke-fails and pod-release-fails stages (stages/ next to
-// this program).
+// pod-broken, pod-smoke-fails, pod-release-fails and pod-ready-digest stages
+// (stages/ next to this program).
 func (c *cluster) writeStages() error {
 	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok")
 	cmd.Dir = c.toolsDir
@@ -417,7 +417,8 @@ func (c *cluster) writeStages() error {
 	}
 	docs = append(docs, "# Baton's stage: images tagged broken never become Ready\n"+brokenStage,
 		"# Baton's stage: a Job's Pod testing an image that ends in -smoke-fails fails\n"+smokeFailsStage,
-		"# Baton's stage: a release Job's Pod for an image that ends in -release-fails fails\n"+releaseFailsStage)
+		"# Baton's stage: a release Job's Pod for an image that ends in -release-fails fails\n"+releaseFailsStage,
+		"# Baton's stage: a Pod annotated kwok.baton.dev/image-digest reports that digest as its imageID\n"+readyDigestStage)
 	if err := os.MkdirAll(c.proc("kwok").StateDir(), 0o700); err != nil {
 		return err
 	}

@@ -42,6 +42,9 @@ var smokeFailsStage string
 //go:embed stages/pod-release-fails.yaml
 var releaseFailsStage string
 
+//go:embed stages/pod-ready-digest.yaml
+var readyDigestStage string
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
