@@ -26,15 +26,17 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes/scheme"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/controllers"
 	"github.com/baton-dev/baton/internal/testenv"
 )
@@ -67,7 +69,7 @@ func run(count, podsEach int) error {
 
 	cfg := *env.Config
 	cfg.QPS, cfg.Burst = 2000, 4000
-	c, err := client.New(&cfg, client.Options{Scheme: scheme.Scheme})
+	c, err := client.New(&cfg, client.Options{Scheme: clientgoscheme.Scheme})
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
@@ -149,7 +151,15 @@ func measureCache(variant, kind, kubeconfig string) error {
 	if variant == "with" {
 		opts = controllers.CacheOptions()
 	}
-	opts.Scheme = scheme.Scheme
+	// CacheOptions names Baton's kinds too: the scheme must know them.
+	sch := kruntime.NewScheme()
+	if err := clientgoscheme.AddToScheme(sch); err != nil {
+		return err
+	}
+	if err := batonv1alpha1.AddToScheme(sch); err != nil {
+		return err
+	}
+	opts.Scheme = sch
 	c, err := cache.New(cfg, opts)
 	if err != nil {
 		return fmt.Errorf("create cache: %w", err)
