@@ -61,6 +61,17 @@ var _ = Describe("The digest the Pods run", func() {
 		Expect(p.Status.Digest).To(Equal(verified), "the Promotion froze the digest staging verified")
 	})
 
+	It("pins production to the digest staging's Pods ran (pinDigest), though the tag names other bytes now", func() {
+		s := newStage(ctx, web1, func(prod *batonv1alpha1.Environment) { prod.Spec.Delivery.PinDigest = true })
+		verifiedIn(s)
+		p := s.promotion(ctx, "production", "to-prod-", "", nil)
+		pinned := "registry.example.com/web@" + verified
+		By("no registry is asked: the digest is the one staging verified")
+		rollOut(s.prodDep, pinned, verified)
+		expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
+		Expect(p.Status.Digest).To(Equal(verified))
+	})
+
 	It("fails DigestMismatch, naming both digests, when the tag was pushed again after staging verified it, and rolls back", func() {
 		s := newStage(ctx, web1, func(prod *batonv1alpha1.Environment) { prod.Spec.Rollout.AutoRollback = true })
 		verifiedIn(s)
