@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/baton-dev/baton/internal/image"
 )
 
 // PodsRun plays the ReplicaSet controller and the kubelets for a
@@ -50,7 +51,7 @@ func PodsRun(ctx context.Context, c client.Client, d *appsv1.Deployment, digests
 		for _, ctr := range pod.Spec.Containers {
 			s := corev1.ContainerStatus{Name: ctr.Name, Image: ctr.Image, Ready: true}
 			if digest != "" {
-				s.ImageID = repositoryOf(ctr.Image) + "@" + digest
+				s.ImageID = image.Pin(ctr.Image, digest)
 			}
 			pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, s)
 		}
@@ -69,15 +70,4 @@ func templateHash(d *appsv1.Deployment) string {
 		_, _ = h.Write([]byte(c.Name + "=" + c.Image + ";"))
 	}
 	return fmt.Sprintf("%08x", h.Sum32())[:8]
-}
-
-// repositoryOf is an image reference without its tag or digest.
-func repositoryOf(ref string) string {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
-	}
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		ref = ref[:i]
-	}
-	return ref
 }
