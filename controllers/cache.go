@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -35,17 +34,11 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 // An object read from the cache is therefore partial: never Update it
 // (Baton only patches), and read managedFields with the API reader.
 func CacheOptions() cache.Options {
-	slim := cache.ByObject{Transform: workload.Transform}
-	lean := cache.ByObject{Transform: trimMeta}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&appsv1.Deployment{}:         slim,
-		&appsv1.StatefulSet{}:        slim,
-		&appsv1.DaemonSet{}:          slim,
-		&batonv1alpha1.Environment{}: lean,
-		&batonv1alpha1.Promotion{}:   {Label: unfinished(), Transform: trimMeta},
-		&batchv1.Job{}:               {Label: batonJobs(), Transform: slimJob},
-		&corev1.Pod{}:                {Transform: workload.TransformPod},
-	}}
+	byObject := workload.CacheByObject()
+	byObject[&batonv1alpha1.Environment{}] = cache.ByObject{Transform: trimMeta}
+	byObject[&batonv1alpha1.Promotion{}] = cache.ByObject{Label: unfinished(), Transform: trimMeta}
+	byObject[&batchv1.Job{}] = cache.ByObject{Label: batonJobs(), Transform: slimJob}
+	return cache.Options{ByObject: byObject}
 }
 
 // batonJobs selects the Jobs of job checks and the release Jobs.

@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,11 +23,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/health"
 	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/outcome"
+	"github.com/baton-dev/baton/internal/remote"
 	"github.com/baton-dev/baton/internal/statuspatch"
 	"github.com/baton-dev/baton/internal/verification"
 	"github.com/baton-dev/baton/internal/workload"
@@ -51,9 +52,13 @@ type EnvironmentReconciler struct {
 	Recorder events.EventRecorder
 	// Clock is "now" for the soak time; a fake clock in tests.
 	Clock clock.PassiveClock
-	// Workloads reads the workloads; workload.Local over the manager's
-	// client when nil.
+	// Workloads reads the workloads; remote.Workloads over the manager's
+	// client and Clusters when nil.
 	Workloads workload.Accessor
+	// Clusters serves the Environments with spec.cluster; one over the
+	// manager's clients when nil. The reconciler wakes Environments for it
+	// (Notify), and tells it when one stops using a cluster.
+	Clusters *remote.Clusters
 	// APIReader reads the lease holder uncached before the lease is
 	// released for it, and the Secrets of checks; the manager's API reader
 	// when nil.
@@ -97,11 +102,23 @@ func SetupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 
 // SetupWithManager registers the watches; SetupIndexes must have run.
 func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clusters == nil {
+		r.Clusters = NewClusters(mgr, false)
+	}
 	if r.Workloads == nil {
-		r.Workloads = workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader())
+		r.Workloads = &remote.Workloads{Local: workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader()), Clusters: r.Clusters}
 	}
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	// A remote cluster's cache wakes the Environments of its workloads
+	// through this channel.
+	wake := make(chan event.GenericEvent, 1024)
+	r.Clusters.Notify = func(nn types.NamespacedName) {
+		wake <- event.GenericEvent{Object: &batonv1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: nn.Namespace, Name: nn.Name}}}
+	}
+	if err := mgr.Add(r.Clusters); err != nil {
+		return fmt.Errorf("add the remote clusters: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&batonv1alpha1.Environment{}).
@@ -115,6 +132,9 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOfPod),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: podDigestChanged})).
 		Watches(&batonv1alpha1.Environment{}, enqueueDownstreams(r.Client)).
+		// Remote clusters: their workloads' changes, and their comings and
+		// goings.
+		WatchesRawSource(source.Channel(wake, &handler.EnqueueRequestForObject{})).
 		// A deleted Promotion may have held the lease without releasing it.
 		Watches(&batonv1alpha1.Promotion{}, handler.EnqueueRequestsFromMapFunc(environmentOfPromotion),
 			builder.WithPredicates(predicate.Funcs{
@@ -157,16 +177,7 @@ func (r *EnvironmentReconciler) environmentsOfPod(ctx context.Context, o client.
 // podDigestChanged: a Pod update matters when it changes what Running
 // reads, not at every status write of the kubelet.
 func podDigestChanged(e event.UpdateEvent) bool {
-	old, _ := workload.TransformPod(e.ObjectOld)
-	cur, _ := workload.TransformPod(e.ObjectNew)
-	o, okOld := old.(*corev1.Pod)
-	c, okNew := cur.(*corev1.Pod)
-	if !okOld || !okNew {
-		return true
-	}
-	// TransformPod returns new objects: the cache's stay as they are.
-	o.ResourceVersion, c.ResourceVersion = "", ""
-	return !equality.Semantic.DeepEqual(o, c)
+	return workload.PodChanged(e.ObjectOld, e.ObjectNew)
 }
 
 func (r *EnvironmentReconciler) requestsFor(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
@@ -190,12 +201,18 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, env); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.ForgetEnvironment(req.Namespace, req.Name)
+			r.Clusters.Forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !env.DeletionTimestamp.IsZero() {
-		// Baton owns nothing an Environment must clean up.
+		// Baton owns nothing an Environment must clean up; its remote
+		// cache may stop.
+		r.Clusters.Forget(req.NamespacedName)
 		return ctrl.Result{}, nil
+	}
+	if env.Spec.Cluster == nil {
+		r.Clusters.Forget(req.NamespacedName)
 	}
 
 	var evs []health.Event
@@ -221,12 +238,19 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 	}
 
 	set, err := r.Workloads.Get(ctx, env)
+	setCluster(env, r.Clusters)
 	var rollout workload.Rollout
 	if err == nil {
 		rollout, err = set.Rollout()
 	}
 	if s, ok := outcome.AsStalled(err); ok {
 		return ctrl.Result{}, stalled(env, s), nil
+	}
+	if w, ok := outcome.AsWaiting(err); ok {
+		// A remote cluster that does not answer, or not to this identity:
+		// nothing is judged, so the history has no entry for the outage,
+		// and what changed meanwhile is recorded when it answers again.
+		return ctrl.Result{RequeueAfter: w.RequeueAfter}, stalled(env, &outcome.Stalled{Reason: w.Reason, Message: w.Message}), nil
 	}
 	if err != nil {
 		return ctrl.Result{}, nil, err
@@ -245,7 +269,7 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 	obs := health.Observation{Image: w.Image, Rollout: rollout, HolderGone: gone, Disagreement: set.Disagreement()}
 	if rollout.Complete() && obs.Disagreement == "" {
 		// The bytes the Pods run, once every Pod the rollout counts is seen.
-		running, err := r.Workloads.Running(ctx, set)
+		running, err := r.Workloads.Running(ctx, env, set)
 		if err != nil {
 			return ctrl.Result{}, nil, err
 		}
@@ -353,6 +377,17 @@ func sourceProblem(env *batonv1alpha1.Environment) *metav1.Condition {
 }
 
 // stalled records a problem a person must fix (health.Stall).
+// setCluster records the API server of a remote Environment's cluster.
+func setCluster(env *batonv1alpha1.Environment, clusters *remote.Clusters) {
+	if env.Spec.Cluster == nil {
+		env.Status.Cluster = nil
+		return
+	}
+	if server := clusters.Server(env); server != "" {
+		env.Status.Cluster = &batonv1alpha1.ClusterStatus{Server: server}
+	}
+}
+
 func stalled(env *batonv1alpha1.Environment, s *outcome.Stalled) []health.Event {
 	return health.Stall(&env.Status, env.Generation, s)
 }
@@ -367,4 +402,17 @@ func policyOf(env *batonv1alpha1.Environment) health.Policy {
 		p.SoakTime = env.Spec.Verification.SoakTime.Duration
 	}
 	return p
+}
+
+// NewClusters returns the remote clusters over the manager's clients:
+// kubeconfig Secrets read uncached, the Environments from the cache. allowExec accepts kubeconfigs that run a program
+// (--insecure-kubeconfig-exec).
+func NewClusters(mgr ctrl.Manager, allowExec bool) *remote.Clusters {
+	return &remote.Clusters{
+		Secrets:      mgr.GetAPIReader(),
+		Environments: mgr.GetClient(),
+		Scheme:       mgr.GetScheme(),
+		AllowExec:    allowExec,
+		Log:          ctrl.Log.WithName("remote"),
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/baton-dev/baton/internal/delivery"
 	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/identity"
+	"github.com/baton-dev/baton/internal/remote"
 	"github.com/baton-dev/baton/internal/source"
 	"github.com/baton-dev/baton/internal/testenv"
 	"github.com/baton-dev/baton/internal/testing/builder"
@@ -48,7 +49,8 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer, tun
 	}
 	mgr, err := ctrl.NewManager(testEnv.Config, opts)
 	Expect(err).NotTo(HaveOccurred())
-	var direct delivery.Deliverer = &delivery.Direct{Workloads: workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader())}
+	var direct delivery.Deliverer = &delivery.Direct{Workloads: &remote.Workloads{
+		Local: workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader()), Clusters: suiteClusters}}
 	if wrap != nil {
 		direct = wrap(direct)
 	}
@@ -172,13 +174,20 @@ func newStage(ctx context.Context, prodImage string, tune func(prod *batonv1alph
 	}
 	Expect(k8sClient.Create(ctx, s.staging)).To(Succeed())
 	Expect(k8sClient.Create(ctx, s.production)).To(Succeed())
-	for _, e := range []*batonv1alpha1.Environment{s.staging, s.production} {
+	expectAdopted(ctx, s.staging, s.production)
+	return s
+}
+
+// expectAdopted waits until each Environment adopted what runs as
+// revision 1.
+func expectAdopted(ctx context.Context, envs ...*batonv1alpha1.Environment) {
+	GinkgoHelper()
+	for _, e := range envs {
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(e), e)).To(Succeed())
-			g.Expect(e.Status.History).To(HaveLen(1), "the running image is adopted as revision 1")
+			g.Expect(e.Status.History).To(HaveLen(1), "the running image is adopted as revision 1; conditions: %+v", e.Status.Conditions)
 		}).Should(Succeed())
 	}
-	return s
 }
 
 // shipToStaging promotes image into staging and plays its rollout, so that

@@ -59,8 +59,15 @@ func (r *PromotionReconciler) lookupDigest(ctx context.Context, env *batonv1alph
 // image with: each workload's imagePullSecrets and those of its
 // ServiceAccount, read uncached (the cache keeps neither), in the
 // workload's namespace. Missing ones are left out, as the kubelet does; a
-// workload that cannot be read gives none of its own.
+// workload that cannot be read gives none of its own, and neither does one
+// in a remote cluster.
 func (r *PromotionReconciler) pullSecrets(ctx context.Context, env *batonv1alpha1.Environment) ([]corev1.Secret, error) {
+	if env.Spec.Cluster != nil {
+		// They live in the other cluster, which the kubeconfig's Role does
+		// not let Baton read: the registry is asked anonymously
+		// (docs/clusters.md).
+		return nil, nil
+	}
 	set, err := workload.NewLocal(r.Client, r.APIReader).GetUncached(ctx, env)
 	if err != nil {
 		if _, ok := outcome.AsStalled(err); ok || apierrors.IsNotFound(err) {

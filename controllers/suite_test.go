@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/baton-dev/baton/internal/remote"
 	"github.com/baton-dev/baton/internal/testenv"
-	"github.com/baton-dev/baton/internal/workload"
 )
 
 var (
@@ -28,6 +28,8 @@ var (
 	// fakeClock is the reconciler's "now"; specs step it to run the soak.
 	fakeClock *clocktesting.FakeClock
 	cancel    context.CancelFunc
+	// suiteClusters are the remote clusters' caches.
+	suiteClusters *remote.Clusters
 	// suiteStart is the fake clock's start, on a whole second.
 	suiteStart = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 )
@@ -57,11 +59,16 @@ var _ = BeforeSuite(func() {
 	Expect(SetupIndexes(context.Background(), mgr)).To(Succeed())
 	// The Environment reconciler runs for the whole suite: every spec,
 	// the Promotion engine's included, relies on it to keep status current.
+	// Remote clusters (spec.cluster) are served by one set of caches, as
+	// in the manager: the Environment reconciler's, which direct delivery
+	// shares (startPromotionManager).
+	suiteClusters = NewClusters(mgr, false)
+	suiteClusters.SyncTimeout = 10 * time.Second
 	Expect((&EnvironmentReconciler{
-		Client:    mgr.GetClient(),
-		Recorder:  mgr.GetEventRecorder("environment-controller"),
-		Clock:     fakeClock,
-		Workloads: workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader()),
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("environment-controller"),
+		Clock:    fakeClock,
+		Clusters: suiteClusters,
 	}).SetupWithManager(mgr)).To(Succeed())
 
 	var ctx context.Context

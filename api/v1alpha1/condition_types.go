@@ -143,6 +143,25 @@ const (
 	// DigestsDisagreeReason: the ready Pods of the current revision run
 	// more than one digest under one reference; the image is not verified.
 	DigestsDisagreeReason = "DigestsDisagree"
+	// KubeConfigNotFoundReason: spec.cluster.kubeConfig.secretRef names no
+	// Secret in the Environment's namespace.
+	KubeConfigNotFoundReason = "KubeConfigNotFound"
+	// KubeConfigKeyNotFoundReason: the kubeconfig Secret has no key "value".
+	KubeConfigKeyNotFoundReason = "KubeConfigKeyNotFound"
+	// KubeConfigInvalidReason: the kubeconfig cannot be used: it does not
+	// parse, has no current context, reads files from the manager's disk,
+	// names a plain-http server, or turns TLS verification off.
+	KubeConfigInvalidReason = "KubeConfigInvalid"
+	// KubeConfigExecRefusedReason: the kubeconfig runs a program (exec or
+	// auth-provider) and the manager does not allow it.
+	KubeConfigExecRefusedReason = "KubeConfigExecRefused"
+	// ClusterUnreachableReason: the remote cluster's API server did not
+	// answer, or refused the kubeconfig's credentials; Baton retries.
+	ClusterUnreachableReason = "ClusterUnreachable"
+	// ClusterNotTrustedReason: the remote API server's certificate is not
+	// signed by the kubeconfig's certificate-authority-data (or the system
+	// roots when it has none).
+	ClusterNotTrustedReason = "ClusterNotTrusted"
 	// NoImageReason: an entry environment's Promotion names no image.
 	NoImageReason = "NoImage"
 	// RevisionNotFoundReason: a rollback names no usable revision.

@@ -131,6 +131,8 @@ type ApprovalPolicy struct {
 
 // EnvironmentSpec is the desired state of an Environment.
 // +kubebuilder:validation:XValidation:rule="has(self.workload) != has(self.workloads)",message="exactly one of workload or workloads must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.cluster) || !has(self.release)",message="release Jobs run in the cluster Baton runs in, not yet in spec.cluster: remove spec.release or spec.cluster (docs/clusters.md)",fieldPath=".release"
+// +kubebuilder:validation:XValidation:rule="!has(self.cluster) || !has(self.verification) || !has(self.verification.checks) || self.verification.checks.all(c, !has(c.job))",message="job checks run in the cluster Baton runs in, not yet in spec.cluster: use a prometheus check, or remove spec.cluster (docs/clusters.md)",fieldPath=".verification.checks"
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || !has(self.upstream)",message="source only on entry environments: an Environment with spec.upstream is fed by its upstream, not by a Git branch",fieldPath=".source"
 type EnvironmentSpec struct {
 	// Upstream is the Environment in this namespace whose verified images may
@@ -165,6 +167,13 @@ type EnvironmentSpec struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.kind == x.kind && y.name == x.name && (has(y.__namespace__) ? y.__namespace__ : '') == (has(x.__namespace__) ? x.__namespace__ : '')))",message="a workload is listed twice: each kind, namespace and name may appear once"
 	Workloads []WorkloadReference `json:"workloads,omitempty"`
+
+	// Cluster is the cluster the workloads run in. Empty means the cluster
+	// Baton runs in. Upstream and Promotions stay in this cluster and
+	// namespace; only the workloads (and their Pods) are read and changed
+	// there, with the kubeconfig's identity (docs/clusters.md).
+	// +optional
+	Cluster *ClusterReference `json:"cluster,omitempty"`
 
 	// Release runs a Job with the new image before any workload changes.
 	// +optional
@@ -393,6 +402,11 @@ type EnvironmentStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
+	// Cluster is the remote cluster of spec.cluster; empty for the cluster
+	// Baton runs in.
+	// +optional
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
+
 	// Current is what the workload runs now.
 	// +optional
 	Current *CurrentImage `json:"current,omitempty"`
@@ -468,6 +482,7 @@ type AutoPromotePause struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Verified",type=string,JSONPath=`.status.conditions[?(@.type=="Verified")].status`,priority=1
 // +kubebuilder:printcolumn:name="Checks",type=string,JSONPath=`.status.conditions[?(@.type=="Verified")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Cluster",type=string,JSONPath=`.status.cluster.server`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Environment struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -33,6 +33,7 @@ import (
 	"github.com/baton-dev/baton/internal/identity"
 	"github.com/baton-dev/baton/internal/notify"
 	"github.com/baton-dev/baton/internal/registry"
+	"github.com/baton-dev/baton/internal/remote"
 	"github.com/baton-dev/baton/internal/source"
 	"github.com/baton-dev/baton/internal/verification"
 	"github.com/baton-dev/baton/internal/workload"
@@ -85,6 +86,7 @@ func main() {
 	allowedRegistryHosts := flag.String("allowed-registry-hosts", "", "Comma-separated registry hosts Baton may ask for a tag's digest (delivery.pinDigest, spec.source.waitForImage; \".example.com\" for every host under example.com; Docker Hub is index.docker.io). Empty allows every host.")
 	allowedPrometheusHosts := flag.String("allowed-prometheus-hosts", "", "Comma-separated hosts that spec.verification.checks[].prometheus.address may name (\".example.com\" for every host under example.com). Empty allows every host.")
 	insecureHTTPGitHosts := flag.String("insecure-http-git-hosts", "", "Comma-separated loopback hosts that may be sent Git credentials over plain http://, for a development cluster. Empty sends credentials only over https:// and SSH.")
+	insecureKubeconfigExec := flag.Bool("insecure-kubeconfig-exec", false, "Accept spec.cluster kubeconfigs with exec or auth-provider plugins. Such a kubeconfig runs a program of its author's choice inside the manager, with the manager's identity and files: leave it off unless only trusted people can write kubeconfig Secrets (docs/clusters.md).")
 	hooksAddr := flag.String("hooks-bind-address", ":9292", "The address the push webhook receiver (/hooks/<namespace>/<environment>) listens on, on every replica.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -194,14 +196,17 @@ func main() {
 		setupLog.Error(err, "unable to set up the field indexes")
 		os.Exit(1)
 	}
-	// One workload accessor for this cluster, shared by the Environment
-	// reconciler (reads) and direct delivery (applies).
-	workloads := workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader())
+	// One workload accessor, for this cluster and the remote ones of
+	// spec.cluster, shared by the Environment reconciler (reads) and direct
+	// delivery (applies).
+	clusters := controllers.NewClusters(mgr, *insecureKubeconfigExec)
+	workloads := &remote.Workloads{Local: workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader()), Clusters: clusters}
 	if err := (&controllers.EnvironmentReconciler{
 		Client:    mgr.GetClient(),
 		Recorder:  mgr.GetEventRecorder("environment-controller"),
 		Clock:     clock.RealClock{},
 		Workloads: workloads,
+		Clusters:  clusters,
 		Querier:   verification.PrometheusQuerier{AllowedHosts: splitNames(*allowedPrometheusHosts)},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Environment controller")

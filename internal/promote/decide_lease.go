@@ -186,7 +186,7 @@ func (x *decider) grantLease(promo *batonv1alpha1.Promotion) {
 		OverriddenBy:   overriddenBy(promo),
 		OverrideReason: overrideReason(promo),
 		// The set this revision moves: every workload, together.
-		Workloads: workload.IndexKeys(env),
+		Workloads: workload.RefNames(env),
 	}, env.HistoryLimitOrDefault())
 	if reship {
 		Unreject(env, promo.Status.Image, promo.Status.Digest)

@@ -37,7 +37,7 @@ func FieldManager(env *batonv1alpha1.Environment) string {
 // take the field from Argo CD, Flux or Helm, which would then put it back).
 // A workload whose containers already run ref is skipped, so that applying
 // again after a crash between two workloads changes only the rest.
-func (l *Local) ApplyImage(ctx context.Context, env *batonv1alpha1.Environment, ref string) ([]string, error) {
+func (l *Cluster) ApplyImage(ctx context.Context, env *batonv1alpha1.Environment, ref string) ([]string, error) {
 	set, err := l.GetUncached(ctx, env)
 	if err != nil {
 		return nil, err

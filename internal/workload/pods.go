@@ -9,8 +9,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 )
 
 // Running is what the ready Pods of a Set's current revision run, as their
@@ -43,9 +46,9 @@ func (r Running) Disagrees() bool {
 	return r.Disagreement != "" && r.Ready >= r.Want
 }
 
-// Running reads the Pods of the set's workloads from the manager's cache
+// Running reads the Pods of the set's workloads from the cluster's cache
 // (TransformPod keeps what it needs) and says which digest they run.
-func (l *Local) Running(ctx context.Context, set Set) (Running, error) {
+func (l *Cluster) Running(ctx context.Context, _ *batonv1alpha1.Environment, set Set) (Running, error) {
 	var found []PodImage
 	want := 0
 	for _, w := range set {
@@ -59,7 +62,7 @@ func (l *Local) Running(ctx context.Context, set Set) (Running, error) {
 	return Summarize(found, want), nil
 }
 
-func (l *Local) pods(ctx context.Context, w Workload) ([]corev1.Pod, error) {
+func (l *Cluster) pods(ctx context.Context, w Workload) ([]corev1.Pod, error) {
 	sel := selectorOf(w.Object)
 	if sel == nil {
 		return nil, nil
@@ -313,4 +316,19 @@ func WorkloadOfPod(p *corev1.Pod) (kind string, name string) {
 		return owner.Kind, owner.Name
 	}
 	return "", ""
+}
+
+// PodChanged reports whether a Pod update changes what Running reads, so
+// that a watch can skip the kubelet's other status writes.
+func PodChanged(oldObj, newObj any) bool {
+	old, _ := TransformPod(oldObj)
+	cur, _ := TransformPod(newObj)
+	o, okOld := old.(*corev1.Pod)
+	c, okNew := cur.(*corev1.Pod)
+	if !okOld || !okNew {
+		return true
+	}
+	// TransformPod returns new objects: the cache's stay as they are.
+	o.ResourceVersion, c.ResourceVersion = "", ""
+	return !equality.Semantic.DeepEqual(o, c)
 }

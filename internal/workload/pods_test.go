@@ -128,7 +128,7 @@ func TestLocalRunningSelectsTheWorkloadsPods(t *testing.T) {
 	// Want 1: the workload's status counts one ready replica.
 	d := w.Object.(*appsv1.Deployment)
 	d.Status.UpdatedReplicas, d.Status.AvailableReplicas = 1, 1
-	r, err := NewLocal(c, c).Running(context.Background(), Set{w})
+	r, err := NewLocal(c, c).Running(context.Background(), nil, Set{w})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -112,4 +113,18 @@ func PodSpec(obj client.Object) *corev1.PodSpec {
 		return &w.Spec.Template.Spec
 	}
 	return nil
+}
+
+// CacheByObject are the cache options of every kind an Accessor reads in a
+// cluster: the workload kinds through Transform, Pods through
+// TransformPod. The manager's cache uses them for its own cluster, and
+// every remote cluster's cache uses only them.
+func CacheByObject() map[client.Object]cache.ByObject {
+	slim := cache.ByObject{Transform: Transform}
+	return map[client.Object]cache.ByObject{
+		&appsv1.Deployment{}:  slim,
+		&appsv1.StatefulSet{}: slim,
+		&appsv1.DaemonSet{}:   slim,
+		&corev1.Pod{}:         {Transform: TransformPod},
+	}
 }

@@ -151,9 +151,9 @@ func RefName(kind batonv1alpha1.WorkloadKind, key client.ObjectKey) string {
 // checks that the Environment may use every one of its workloads, and
 // returns outcome.Stalled, with a message that says what to fix, for what a
 // person must fix: WorkloadNotFound, WorkloadNotAuthorized, WorkloadClaimed,
-// ContainerNotFound, ImageManagedElsewhere. Local serves workloads in the
-// manager's own cluster; a workload in another cluster needs another
-// Accessor.
+// ContainerNotFound, ImageManagedElsewhere. Cluster serves the workloads of
+// one cluster; internal/remote routes each Environment to the Cluster of
+// its spec.cluster.
 type Accessor interface {
 	// Get reads the workloads as the manager last observed them (from its
 	// cache), which is what the Environment reconciler judges.
@@ -169,36 +169,48 @@ type Accessor interface {
 	ApplyImage(ctx context.Context, env *batonv1alpha1.Environment, ref string) (changed []string, err error)
 	// Running says which digest the ready Pods of the set's current
 	// revision run, from the cache.
-	Running(ctx context.Context, set Set) (Running, error)
+	Running(ctx context.Context, env *batonv1alpha1.Environment, set Set) (Running, error)
 }
 
-// Local is the Accessor for workloads in the manager's own cluster.
-type Local struct {
-	// Client reads through the manager's cache, and applies. Listing
-	// Environments by IndexField tells who claims a workload.
+// Cluster is the Accessor for the workloads of one cluster: the manager's
+// own (NewLocal), or the remote cluster of an Environment's spec.cluster
+// (NewRemote).
+type Cluster struct {
+	// Client reads through the cache of the workloads' cluster, and
+	// applies there.
 	Client client.Client
-	// APIReader reads uncached, with managedFields, which the cache strips.
+	// APIReader reads the workloads' cluster uncached, with managedFields,
+	// which the cache strips.
 	APIReader client.Reader
+	// Environments lists Environments, in the manager's cluster, by
+	// IndexField, to tell who claims a workload.
+	Environments client.Reader
 }
 
-var _ Accessor = (*Local)(nil)
+var _ Accessor = (*Cluster)(nil)
 
 // NewLocal returns the Accessor over the manager's client and API reader.
-func NewLocal(c client.Client, apiReader client.Reader) *Local {
-	return &Local{Client: c, APIReader: apiReader}
+func NewLocal(c client.Client, apiReader client.Reader) *Cluster {
+	return &Cluster{Client: c, APIReader: apiReader, Environments: c}
 }
 
-// Get reads the workloads from the manager's cache.
-func (l *Local) Get(ctx context.Context, env *batonv1alpha1.Environment) (Set, error) {
+// NewRemote returns the Accessor over a remote cluster's client and API
+// reader; environments reads the manager's own Environments.
+func NewRemote(c client.Client, apiReader client.Reader, environments client.Reader) *Cluster {
+	return &Cluster{Client: c, APIReader: apiReader, Environments: environments}
+}
+
+// Get reads the workloads from the cluster's cache.
+func (l *Cluster) Get(ctx context.Context, env *batonv1alpha1.Environment) (Set, error) {
 	return l.readSet(ctx, l.Client, env)
 }
 
 // GetUncached reads the workloads from the API server.
-func (l *Local) GetUncached(ctx context.Context, env *batonv1alpha1.Environment) (Set, error) {
+func (l *Cluster) GetUncached(ctx context.Context, env *batonv1alpha1.Environment) (Set, error) {
 	return l.readSet(ctx, l.APIReader, env)
 }
 
-func (l *Local) readSet(ctx context.Context, r client.Reader, env *batonv1alpha1.Environment) (Set, error) {
+func (l *Cluster) readSet(ctx context.Context, r client.Reader, env *batonv1alpha1.Environment) (Set, error) {
 	refs := env.WorkloadRefs()
 	if len(refs) == 0 {
 		// The CRD requires one; say so rather than panic.
@@ -206,7 +218,7 @@ func (l *Local) readSet(ctx context.Context, r client.Reader, env *batonv1alpha1
 	}
 	seen := map[string]int{}
 	for i, ref := range refs {
-		key := IndexKey(ref.Kind, Key(env, ref))
+		key := RefName(ref.Kind, Key(env, ref))
 		if j, dup := seen[key]; dup {
 			return nil, outcome.Stall(batonv1alpha1.WorkloadListedTwiceReason,
 				"%s and %s both name %s %s; list each workload once", fieldOf(env, j), fieldOf(env, i), ref.Kind, Key(env, ref))
@@ -230,9 +242,9 @@ func (l *Local) readSet(ctx context.Context, r client.Reader, env *batonv1alpha1
 // claimed refuses a workload that an older Environment already names: two
 // Environments moving one workload would each record the other's changes as
 // drift, and fight over it.
-func (l *Local) claimed(ctx context.Context, env *batonv1alpha1.Environment, w Workload) error {
+func (l *Cluster) claimed(ctx context.Context, env *batonv1alpha1.Environment, w Workload) error {
 	var list batonv1alpha1.EnvironmentList
-	if err := l.Client.List(ctx, &list, client.MatchingFields{IndexField: IndexKey(w.Kind, client.ObjectKeyFromObject(w.Object))}); err != nil {
+	if err := l.Environments.List(ctx, &list, client.MatchingFields{IndexField: ClusterIndexKey(env, w.Kind, client.ObjectKeyFromObject(w.Object))}); err != nil {
 		return fmt.Errorf("list the Environments that name %s: %w", w.Name(), err)
 	}
 	if first := FirstClaim(list.Items, w.Object); first != nil && first.UID != env.UID {
@@ -280,18 +292,52 @@ func olderThan(a, b *batonv1alpha1.Environment) bool {
 // SetupIndexes).
 const IndexField = "spec.workloads.key"
 
-// IndexKey is the index value of one workload.
+// IndexKey is the index value of one workload in the manager's cluster.
 func IndexKey(kind batonv1alpha1.WorkloadKind, key client.ObjectKey) string {
 	return RefName(kind, key)
+}
+
+// ClusterKey names the cluster of an Environment's workloads in index
+// values: "" for the manager's own, "kubeconfig:<namespace>/<secret>" for
+// spec.cluster. Environments reach one remote cluster through one Secret,
+// so the Secret is the cluster's name.
+func ClusterKey(env *batonv1alpha1.Environment) string {
+	if env.Spec.Cluster == nil {
+		return ""
+	}
+	return "kubeconfig:" + env.Namespace + "/" + env.Spec.Cluster.KubeConfig.SecretRef.Name
+}
+
+// RemoteIndexKey is the index value of one workload in the remote cluster
+// clusterKey names.
+func RemoteIndexKey(clusterKey string, kind batonv1alpha1.WorkloadKind, key client.ObjectKey) string {
+	if clusterKey == "" {
+		return IndexKey(kind, key)
+	}
+	return clusterKey + "#" + IndexKey(kind, key)
+}
+
+// ClusterIndexKey is the index value of one workload in env's cluster.
+func ClusterIndexKey(env *batonv1alpha1.Environment, kind batonv1alpha1.WorkloadKind, key client.ObjectKey) string {
+	return RemoteIndexKey(ClusterKey(env), kind, key)
 }
 
 // IndexKeys are the index values of every workload an Environment names.
 func IndexKeys(env *batonv1alpha1.Environment) []string {
 	var keys []string
 	for _, ref := range env.WorkloadRefs() {
-		keys = append(keys, IndexKey(ref.Kind, Key(env, ref)))
+		keys = append(keys, ClusterIndexKey(env, ref.Kind, Key(env, ref)))
 	}
 	return keys
+}
+
+// RefNames are the workloads an Environment names, as Kind/namespace/name.
+func RefNames(env *batonv1alpha1.Environment) []string {
+	var names []string
+	for _, ref := range env.WorkloadRefs() {
+		names = append(names, RefName(ref.Kind, Key(env, ref)))
+	}
+	return names
 }
 
 // fieldOf is the spec field that lists the i-th workload, for messages.
@@ -373,8 +419,11 @@ func Key(env *batonv1alpha1.Environment, ref batonv1alpha1.WorkloadReference) cl
 
 // Authorized reports whether the Environment may use the workload: it is in
 // the Environment's namespace, or it carries the
-// promotion.baton.dev/authorized-environment annotation naming it.
+// promotion.baton.dev/authorized-environment annotation naming it. In a
+// remote cluster the kubeconfig's identity is the authorization: its
+// namespaces are not the manager's, and what that identity may read and
+// patch, the Environment may use.
 func Authorized(env *batonv1alpha1.Environment, workload metav1.Object) bool {
-	return workload.GetNamespace() == env.Namespace ||
+	return env.Spec.Cluster != nil || workload.GetNamespace() == env.Namespace ||
 		workload.GetAnnotations()[batonv1alpha1.AuthorizedEnvironmentAnnotation] == env.Namespace+"/"+env.Name
 }

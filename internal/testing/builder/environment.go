@@ -62,6 +62,14 @@ func (b *EnvironmentBuilder) WorkloadNamespace(namespace string) *EnvironmentBui
 	return b
 }
 
+// Cluster puts the workloads in the cluster of the kubeconfig in Secret
+// secret (spec.cluster).
+func (b *EnvironmentBuilder) Cluster(secret string) *EnvironmentBuilder {
+	b.env.Spec.Cluster = &batonv1alpha1.ClusterReference{KubeConfig: batonv1alpha1.KubeConfigReference{
+		SecretRef: batonv1alpha1.LocalObjectReference{Name: secret}}}
+	return b
+}
+
 // Direct delivers by patching the workload.
 func (b *EnvironmentBuilder) Direct() *EnvironmentBuilder {
 	b.env.Spec.Delivery = batonv1alpha1.Delivery{Direct: &batonv1alpha1.DirectDelivery{}}

@@ -1,0 +1,424 @@
+package controllers
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/certs"
+	"github.com/baton-dev/baton/internal/remote"
+	"github.com/baton-dev/baton/internal/testenv"
+	"github.com/baton-dev/baton/internal/testing/builder"
+)
+
+// Production in a cluster of its own: a second kube-apiserver and etcd,
+// reached through a kubeconfig Secret whose user is bound to the Role in
+// config/remote-cluster and to nothing else.
+var _ = Describe("Environments in another cluster", Ordered, func() {
+	var (
+		ctx   context.Context
+		other *testenv.Remote
+	)
+
+	BeforeAll(func() {
+		var err error
+		other, err = testenv.StartRemote()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { Expect(other.Stop()).To(Succeed()) })
+	})
+	BeforeEach(func() {
+		ctx = context.Background()
+		stop := startPromotionManager(nil)
+		DeferCleanup(func() { stop() })
+	})
+
+	// remoteStage is a stage whose production runs in the other cluster,
+	// in a namespace of the same name, through Secret "prod-cluster".
+	remoteStage := func(tune func(prod *batonv1alpha1.Environment)) *stage {
+		GinkgoHelper()
+		s := &stage{ns: newNamespace(ctx)}
+		kubeconfig, err := other.KubeConfig(ctx, "baton-"+s.ns, s.ns)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "prod-cluster"},
+			Data:       map[string][]byte{"value": kubeconfig},
+		})).To(Succeed())
+		s.stagingDep = builder.Deployment(s.ns, "web-staging").Replicas(2).Container("web", web1).Build()
+		Expect(k8sClient.Create(ctx, s.stagingDep)).To(Succeed())
+		Expect(testenv.RolloutComplete(ctx, k8sClient, s.stagingDep)).To(Succeed())
+		s.prodDep = builder.Deployment(s.ns, "web-production").Replicas(2).Container("web", web1).Build()
+		Expect(other.Client.Create(ctx, s.prodDep)).To(Succeed())
+		Expect(testenv.RolloutComplete(ctx, other.Client, s.prodDep)).To(Succeed())
+
+		s.staging = builder.Environment(s.ns, "staging").Deployment("web-staging", "web").Direct().SoakTime(0).Build()
+		s.production = builder.Environment(s.ns, "production").Upstream("staging").Deployment("web-production", "web").
+			Cluster("prod-cluster").Direct().SoakTime(0).Build()
+		if tune != nil {
+			tune(s.production)
+		}
+		Expect(k8sClient.Create(ctx, s.staging)).To(Succeed())
+		Expect(k8sClient.Create(ctx, s.production)).To(Succeed())
+		expectAdopted(ctx, s.staging, s.production)
+		Expect(s.production.Status.Cluster).NotTo(BeNil())
+		Expect(s.production.Status.Cluster.Server).To(Equal(strings.TrimSuffix(other.Config.Host, "/")))
+		return s
+	}
+	// remoteRollout waits for the other cluster's Deployment to carry image,
+	// then plays its controllers finishing the rollout.
+	remoteRollout := func(d *appsv1.Deployment, image string) {
+		GinkgoHelper()
+		Eventually(func(g Gomega) {
+			g.Expect(other.Client.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+			g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal(image))
+		}).Should(Succeed())
+		Expect(testenv.RolloutComplete(ctx, other.Client, d)).To(Succeed())
+	}
+	// killAPIServer stops the other cluster's kube-apiserver; the returned
+	// func starts it again, and runs at cleanup if the spec did not.
+	killAPIServer := func() (restart func()) {
+		GinkgoHelper()
+		Expect(other.StopAPIServer()).To(Succeed())
+		var once sync.Once
+		restart = func() { once.Do(func() { Expect(other.StartAPIServer()).To(Succeed()) }) }
+		DeferCleanup(restart)
+		return restart
+	}
+	// expectUnreachable waits until the Environment says its cluster does
+	// not answer, naming the API server.
+	expectUnreachable := func(env *batonv1alpha1.Environment) {
+		GinkgoHelper()
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
+			ready := condition(env, batonv1alpha1.ReadyCondition)
+			g.Expect(ready).NotTo(BeNil())
+			g.Expect(ready.Reason).To(Equal(batonv1alpha1.ClusterUnreachableReason))
+			g.Expect(ready.Message).To(ContainSubstring(strings.TrimSuffix(other.Config.Host, "/")))
+		}, "90s").Should(Succeed())
+	}
+	generationOf := func(d *appsv1.Deployment) int64 {
+		GinkgoHelper()
+		Expect(other.Client.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+		return d.Generation
+	}
+	// succeedsOnce plays production's rollout of web:2 and checks that the
+	// Promotion patched once and made one history entry, with no gap.
+	succeedsOnce := func(s *stage, p *batonv1alpha1.Promotion) {
+		GinkgoHelper()
+		remoteRollout(s.prodDep, web2)
+		expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
+		Expect(generationOf(s.prodDep)).To(Equal(int64(2)), "one patch")
+		h := historyOf(ctx, s.production)
+		Expect(h).To(HaveLen(2), "one history entry, no gap")
+		Expect(h[1].Promotion).NotTo(BeNil())
+		Expect(h[1].Promotion.Name).To(Equal(p.Name))
+	}
+
+	It("verifies in staging (here) and promotes to production (there), by a direct patch", func() {
+		s := remoteStage(nil)
+		s.shipToStaging(ctx, web2)
+		p := s.promotion(ctx, "production", "to-prod-", "", nil)
+		remoteRollout(s.prodDep, web2)
+		expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
+		Expect(p.Status.Image).To(Equal(web2))
+		Expect(generationOf(s.prodDep)).To(Equal(int64(2)), "one patch")
+		h := historyOf(ctx, s.production)
+		Expect(h).To(HaveLen(2))
+		Expect(h[len(h)-1].Promotion).NotTo(BeNil())
+		Expect(h[len(h)-1].Promotion.Name).To(Equal(p.Name))
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+			g.Expect(verifiedImages(s.production)).To(ContainElement(web2), "production verifies what runs there")
+		}).Should(Succeed())
+	})
+
+	It("rolls back in the other cluster", func() {
+		s := remoteStage(nil)
+		s.shipToStaging(ctx, web2)
+		p := s.promotion(ctx, "production", "to-prod-", "", nil)
+		remoteRollout(s.prodDep, web2)
+		expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
+		rb := builder.Promotion(s.ns, "").GenerateName("rollback-").Environment("production").RequestedBy("alice").Build()
+		rb.Spec.Rollback = &batonv1alpha1.RollbackSpec{ToRevision: 1}
+		rb.Spec.Reason = "web:2 breaks checkout in production"
+		Expect(k8sClient.Create(ctx, admitted(rb))).To(Succeed())
+		remoteRollout(s.prodDep, web1)
+		expectPhase(ctx, rb, batonv1alpha1.PromotionSucceeded)
+		Expect(historyOf(ctx, s.production)).To(HaveLen(3))
+		Expect(s.production.Status.Current.Image).To(Equal(web1))
+	})
+
+	It("records drift in the other cluster", func() {
+		s := remoteStage(nil)
+		Expect(other.Client.Get(ctx, client.ObjectKeyFromObject(s.prodDep), s.prodDep)).To(Succeed())
+		s.prodDep.Spec.Template.Spec.Containers[0].Image = web3
+		Expect(other.Client.Update(ctx, s.prodDep)).To(Succeed())
+		Expect(testenv.RolloutComplete(ctx, other.Client, s.prodDep)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+			g.Expect(s.production.Status.History).To(HaveLen(2))
+			last := s.production.Status.History[len(s.production.Status.History)-1]
+			g.Expect(last.Image).To(Equal(web3))
+			g.Expect(last.Result).To(Equal(batonv1alpha1.RevisionExternal), "a change without a Promotion")
+			drifted := condition(s.production, batonv1alpha1.DriftedCondition)
+			g.Expect(drifted).NotTo(BeNil())
+			g.Expect(drifted.Status).To(Equal(metav1.ConditionTrue))
+		}).Should(Succeed())
+	})
+
+	It("waits, saying why, while the other API server is down before delivery, then patches once", func() {
+		s := remoteStage(nil)
+		s.shipToStaging(ctx, web2)
+		restart := killAPIServer()
+		p := s.promotion(ctx, "production", "to-prod-", "", nil)
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+			g.Expect(p.Status.Phase).To(Equal(batonv1alpha1.PromotionPromoting))
+			g.Expect(readyReason(p)).To(Equal(batonv1alpha1.ClusterUnreachableReason))
+			g.Expect(readyMessage(p)).To(ContainSubstring(strings.TrimSuffix(other.Config.Host, "/")))
+		}, "60s").Should(Succeed())
+		expectUnreachable(s.production)
+		restart()
+		succeedsOnce(s, p)
+	})
+
+	It("keeps the lease of a delivered Promotion while the other API server is down mid-rollout: one patch, one history entry", func() {
+		s := remoteStage(nil)
+		s.shipToStaging(ctx, web2)
+		p := s.promotion(ctx, "production", "to-prod-", "", nil)
+		expectPhase(ctx, p, batonv1alpha1.PromotionRollingOut)
+		restart := killAPIServer()
+		expectUnreachable(s.production)
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+		Expect(p.Status.Phase).To(Equal(batonv1alpha1.PromotionRollingOut), "it keeps the lease and waits for the rollout")
+		Expect(s.production.Status.ActivePromotion).NotTo(BeNil())
+		Expect(s.production.Status.ActivePromotion.Name).To(Equal(p.Name))
+
+		restart()
+		succeedsOnce(s, p)
+	})
+
+	It("shares one cache between two Environments that use one cluster, and stops it with the last", func() {
+		ns := newNamespace(ctx)
+		kubeconfig, err := other.KubeConfig(ctx, "baton-"+ns, ns)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prod-cluster"},
+			Data:       map[string][]byte{"value": kubeconfig},
+		})).To(Succeed())
+		before := suiteClusters.Caches()
+		var envs []*batonv1alpha1.Environment
+		for _, app := range []string{"web", "api"} {
+			d := builder.Deployment(ns, app).Replicas(1).Container("web", web1).Build()
+			Expect(other.Client.Create(ctx, d)).To(Succeed())
+			Expect(testenv.RolloutComplete(ctx, other.Client, d)).To(Succeed())
+			env := builder.Environment(ns, app+"-production").Deployment(app, "web").Cluster("prod-cluster").Direct().Build()
+			Expect(k8sClient.Create(ctx, env)).To(Succeed())
+			envs = append(envs, env)
+		}
+		expectAdopted(ctx, envs...)
+		Expect(suiteClusters.Caches()).To(Equal(before+1), "one cache for both")
+		Expect(k8sClient.Delete(ctx, envs[0])).To(Succeed())
+		Eventually(suiteClusters.Caches).Should(Equal(before + 1))
+		Expect(k8sClient.Delete(ctx, envs[1])).To(Succeed())
+		Eventually(suiteClusters.Caches).Should(Equal(before), "the cache stops with its last Environment")
+	})
+
+	It("picks up a rotated kubeconfig Secret without a restart", func() {
+		ns := newNamespace(ctx)
+		d := builder.Deployment(ns, "web").Replicas(1).Container("web", web1).Build()
+		Expect(other.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		Expect(other.Client.Create(ctx, d)).To(Succeed())
+		Expect(testenv.RolloutComplete(ctx, other.Client, d)).To(Succeed())
+		By("a user bound to nothing in the namespace")
+		unbound, err := other.KubeConfig(ctx, "unbound-"+ns)
+		Expect(err).NotTo(HaveOccurred())
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prod-cluster"}, Data: map[string][]byte{"value": unbound}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		env := builder.Environment(ns, "production").Deployment("web", "web").Cluster("prod-cluster").Direct().Build()
+		Expect(k8sClient.Create(ctx, env)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
+			stalled := condition(env, batonv1alpha1.StalledCondition)
+			g.Expect(stalled).NotTo(BeNil())
+			g.Expect(stalled.Reason).To(Equal(batonv1alpha1.WorkloadNotAuthorizedReason))
+			g.Expect(stalled.Message).To(And(ContainSubstring("config/remote-cluster"), ContainSubstring(ns)))
+		}).Should(Succeed())
+		By("the Secret is rotated to a user bound to the Role")
+		bound, err := other.KubeConfig(ctx, "bound-"+ns, ns)
+		Expect(err).NotTo(HaveOccurred())
+		secret.Data["value"] = bound
+		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
+			g.Expect(env.Status.History).To(HaveLen(1), "conditions: %+v", env.Status.Conditions)
+			g.Expect(condition(env, batonv1alpha1.StalledCondition)).To(BeNil())
+		}, fmt.Sprint(remote.RetryAfter+20*time.Second)).Should(Succeed(), "read again at the next retry, as the old identity is refused")
+	})
+
+	// Each kubeconfig that cannot be used: a specific reason, a message
+	// that names the Secret or the server and no credential, and the
+	// workload untouched by the Promotion that tried.
+	DescribeTable("refuses a kubeconfig it cannot use, touching nothing",
+		func(reason, message string, kubeconfig func(good []byte, ns string) map[string][]byte) {
+			ns := newNamespace(ctx)
+			good, err := other.KubeConfig(ctx, "baton-"+ns, ns)
+			Expect(err).NotTo(HaveOccurred())
+			d := builder.Deployment(ns, "web").Replicas(1).Container("web", web1).Build()
+			Expect(other.Client.Create(ctx, d)).To(Succeed())
+			Expect(testenv.RolloutComplete(ctx, other.Client, d)).To(Succeed())
+			if data := kubeconfig(good, ns); data != nil {
+				Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prod-cluster"}, Data: data})).To(Succeed())
+			}
+			env := builder.Environment(ns, "production").Deployment("web", "web").Cluster("prod-cluster").Direct().Build()
+			Expect(k8sClient.Create(ctx, env)).To(Succeed())
+			var msg string
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
+				stalled := condition(env, batonv1alpha1.StalledCondition)
+				g.Expect(stalled).NotTo(BeNil())
+				g.Expect(stalled.Reason).To(Equal(reason))
+				msg = stalled.Message
+			}, "60s").Should(Succeed())
+			Expect(msg).To(ContainSubstring(message))
+			expectNoCredentials(msg, good)
+
+			p := builder.Promotion(ns, "").GenerateName("to-prod-").Environment("production").Image(web2).RequestedBy("alice").Build()
+			Expect(k8sClient.Create(ctx, admitted(p))).To(Succeed())
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+				g.Expect(readyReason(p)).To(Equal(reason), "conditions: %+v", p.Status.Conditions)
+			}, "60s").Should(Succeed())
+			expectNoCredentials(readyMessage(p), good)
+			Expect(other.Client.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+			Expect(d.Generation).To(Equal(int64(1)), "the workload is untouched")
+			Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal(web1))
+			Expect(execMarker).NotTo(BeAnExistingFile(), "the kubeconfig's program never ran")
+		},
+		Entry("a kubeconfig with exec", batonv1alpha1.KubeConfigExecRefusedReason, "--insecure-kubeconfig-exec",
+			func(good []byte, _ string) map[string][]byte {
+				return kubeconfigData(editKubeconfig(good, func(c *clientcmdapi.Config) {
+					for _, u := range c.AuthInfos {
+						u.ClientCertificateData, u.ClientKeyData = nil, nil
+						u.Exec = &clientcmdapi.ExecConfig{Command: "/bin/sh", APIVersion: "client.authentication.k8s.io/v1",
+							Args: []string{"-c", "touch " + execMarker + "; cat /var/run/secrets/kubernetes.io/serviceaccount/token"}}
+					}
+				}))
+			}),
+		Entry("a kubeconfig with a bad CA", batonv1alpha1.ClusterNotTrustedReason, "certificate-authority-data",
+			func(good []byte, _ string) map[string][]byte {
+				return kubeconfigData(editKubeconfig(good, func(c *clientcmdapi.Config) {
+					for _, cl := range c.Clusters {
+						cl.CertificateAuthorityData = otherCA()
+					}
+				}))
+			}),
+		Entry("a missing Secret", batonv1alpha1.KubeConfigNotFoundReason, "Secret ",
+			func([]byte, string) map[string][]byte { return nil }),
+		Entry("a Secret without the key", batonv1alpha1.KubeConfigKeyNotFoundReason, `no key "value"`,
+			func(good []byte, _ string) map[string][]byte { return map[string][]byte{"kubeconfig": good} }),
+		Entry("an unreachable address", batonv1alpha1.ClusterUnreachableReason, "cannot reach the API server https://127.0.0.1:",
+			func(good []byte, _ string) map[string][]byte {
+				return kubeconfigData(editKubeconfig(good, func(c *clientcmdapi.Config) {
+					for _, cl := range c.Clusters {
+						cl.Server = "https://" + closedAddress()
+					}
+				}))
+			}),
+		Entry("TLS verification turned off", batonv1alpha1.KubeConfigInvalidReason, "insecure-skip-tls-verify",
+			func(good []byte, _ string) map[string][]byte {
+				return kubeconfigData(editKubeconfig(good, func(c *clientcmdapi.Config) {
+					for _, cl := range c.Clusters {
+						cl.CertificateAuthorityData, cl.InsecureSkipTLSVerify = nil, true
+					}
+				}))
+			}),
+		Entry("a plain-http server", batonv1alpha1.KubeConfigInvalidReason, "is not https://",
+			func(good []byte, _ string) map[string][]byte {
+				return kubeconfigData(editKubeconfig(good, func(c *clientcmdapi.Config) {
+					for _, cl := range c.Clusters {
+						cl.Server = strings.Replace(cl.Server, "https://", "http://", 1)
+					}
+				}))
+			}),
+		Entry("the manager's own token file", batonv1alpha1.KubeConfigInvalidReason, "tokenFile names a file on the manager's disk",
+			func(good []byte, _ string) map[string][]byte {
+				return kubeconfigData(editKubeconfig(good, func(c *clientcmdapi.Config) {
+					for _, u := range c.AuthInfos {
+						u.ClientCertificateData, u.ClientKeyData = nil, nil
+						u.TokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+					}
+				}))
+			}),
+		Entry("not a kubeconfig", batonv1alpha1.KubeConfigInvalidReason, "does not parse",
+			func([]byte, string) map[string][]byte { return map[string][]byte{"value": []byte("{not yaml: [")} }),
+	)
+})
+
+// execMarker is the file the exec plugin of the refused kubeconfig would
+// create, had it run.
+var execMarker = filepath.Join(os.TempDir(), fmt.Sprintf("baton-exec-ran-%d", os.Getpid()))
+
+func kubeconfigData(data []byte) map[string][]byte { return map[string][]byte{"value": data} }
+
+// editKubeconfig changes a kubeconfig and writes it back.
+func editKubeconfig(data []byte, edit func(*clientcmdapi.Config)) []byte {
+	GinkgoHelper()
+	cfg, err := clientcmd.Load(data)
+	Expect(err).NotTo(HaveOccurred())
+	edit(cfg)
+	out, err := clientcmd.Write(*cfg)
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+// otherCA is a CA certificate that signed nothing the API server has.
+func otherCA() []byte {
+	GinkgoHelper()
+	ca, err := certs.NewCA("not the API server's CA", time.Hour)
+	Expect(err).NotTo(HaveOccurred())
+	return ca.Cert
+}
+
+// closedAddress is a loopback address nothing listens on.
+func closedAddress() string {
+	GinkgoHelper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	addr := l.Addr().String()
+	Expect(l.Close()).To(Succeed())
+	return addr
+}
+
+// expectNoCredentials: a message carries none of the kubeconfig's
+// certificates, keys or tokens, raw or base64.
+func expectNoCredentials(msg string, kubeconfig []byte) {
+	GinkgoHelper()
+	cfg, err := clientcmd.Load(kubeconfig)
+	Expect(err).NotTo(HaveOccurred())
+	for name, u := range cfg.AuthInfos {
+		for _, secret := range [][]byte{u.ClientKeyData, u.ClientCertificateData, []byte(u.Token)} {
+			if len(secret) == 0 {
+				continue
+			}
+			Expect(msg).NotTo(ContainSubstring(string(secret[:min(len(secret), 40)])), "user %s", name)
+			Expect(msg).NotTo(ContainSubstring(base64.StdEncoding.EncodeToString(secret)[:40]), "user %s", name)
+		}
+	}
+	Expect(msg).NotTo(ContainSubstring("PRIVATE KEY"))
+}

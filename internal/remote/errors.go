@@ -1,0 +1,51 @@
+package remote
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/outcome"
+)
+
+// Unreachable is the answer for an API server that did not answer, or not
+// as the kubeconfig expects: an *outcome.Waiting with reason
+// ClusterNotTrusted for a certificate the kubeconfig's CA did not sign, and
+// ClusterUnreachable for everything else. The message names the server,
+// never credentials.
+func Unreachable(server string, err error) error {
+	var unknownAuthority x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	switch {
+	case errors.As(err, &unknownAuthority), errors.As(err, &invalid), errors.As(err, &hostname),
+		strings.Contains(err.Error(), "x509: "):
+		return outcome.Wait(RetryAfter, batonv1alpha1.ClusterNotTrustedReason,
+			"the API server %s of spec.cluster presented a certificate the kubeconfig does not trust: %v; fix certificate-authority-data (or tls-server-name) in the kubeconfig Secret", server, err)
+	case apierrors.IsUnauthorized(err):
+		return outcome.Wait(RetryAfter, batonv1alpha1.ClusterUnreachableReason,
+			"the API server %s of spec.cluster refused the kubeconfig's credentials (401 Unauthorized); put valid ones in the kubeconfig Secret", server)
+	}
+	return outcome.Wait(RetryAfter, batonv1alpha1.ClusterUnreachableReason,
+		"cannot reach the API server %s of spec.cluster: %v; Baton tries again", server, err)
+}
+
+// forbidden is the answer for an identity that may not read the workloads:
+// a person must bind the Role, in the other cluster, where no event tells
+// Baton, so it is a Waiting that looks again.
+func forbidden(server string, err error) error {
+	return outcome.Wait(RetryAfter, batonv1alpha1.WorkloadNotAuthorizedReason,
+		"the kubeconfig's identity may not read the workloads in the cluster at %s: %v; bind the Role in config/remote-cluster to it there (docs/clusters.md)", server, trimStatus(err))
+}
+
+func trimStatus(err error) string {
+	var s apierrors.APIStatus
+	if errors.As(err, &s) {
+		return s.Status().Message
+	}
+	return fmt.Sprint(err)
+}
