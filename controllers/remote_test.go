@@ -56,7 +56,7 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		kubeconfig, err := other.KubeConfig(ctx, "baton-"+s.ns, s.ns)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(k8sClient.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "prod-cluster"},
+			ObjectMeta: kubeconfigMeta(s.ns),
 			Data:       map[string][]byte{"value": kubeconfig},
 		})).To(Succeed())
 		s.stagingDep = builder.Deployment(s.ns, "web-staging").Replicas(2).Container("web", web1).Build()
@@ -218,7 +218,7 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		kubeconfig, err := other.KubeConfig(ctx, "baton-"+ns, ns)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(k8sClient.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prod-cluster"},
+			ObjectMeta: kubeconfigMeta(ns),
 			Data:       map[string][]byte{"value": kubeconfig},
 		})).To(Succeed())
 		before := suiteClusters.Caches()
@@ -248,7 +248,7 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		By("a user bound to nothing in the namespace")
 		unbound, err := other.KubeConfig(ctx, "unbound-"+ns)
 		Expect(err).NotTo(HaveOccurred())
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prod-cluster"}, Data: map[string][]byte{"value": unbound}}
+		secret := &corev1.Secret{ObjectMeta: kubeconfigMeta(ns), Data: map[string][]byte{"value": unbound}}
 		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 		env := builder.Environment(ns, "production").Deployment("web", "web").Cluster("prod-cluster").Direct().Build()
 		Expect(k8sClient.Create(ctx, env)).To(Succeed())
@@ -283,7 +283,12 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 			Expect(other.Client.Create(ctx, d)).To(Succeed())
 			Expect(testenv.RolloutComplete(ctx, other.Client, d)).To(Succeed())
 			if data := kubeconfig(good, ns); data != nil {
-				Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "prod-cluster"}, Data: data})).To(Succeed())
+				meta := kubeconfigMeta(ns)
+				if data["unlabelled"] != nil {
+					delete(data, "unlabelled")
+					meta.Labels = nil
+				}
+				Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: meta, Data: data})).To(Succeed())
 			}
 			env := builder.Environment(ns, "production").Deployment("web", "web").Cluster("prod-cluster").Direct().Build()
 			Expect(k8sClient.Create(ctx, env)).To(Succeed())
@@ -330,6 +335,8 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 			}),
 		Entry("a missing Secret", batonv1alpha1.KubeConfigNotFoundReason, "Secret ",
 			func([]byte, string) map[string][]byte { return nil }),
+		Entry("a kubeconfig Secret not meant for Baton (Flux's, say)", batonv1alpha1.KubeConfigInvalidReason, "lacks the label promotion.baton.dev/credentials=true",
+			func(good []byte, _ string) map[string][]byte { return map[string][]byte{"value": good, "unlabelled": []byte("y")} }),
 		Entry("a Secret without the key", batonv1alpha1.KubeConfigKeyNotFoundReason, `no key "value"`,
 			func(good []byte, _ string) map[string][]byte { return map[string][]byte{"kubeconfig": good} }),
 		Entry("an unreachable address", batonv1alpha1.ClusterUnreachableReason, "cannot reach the API server https://127.0.0.1:",
@@ -369,6 +376,11 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 			func([]byte, string) map[string][]byte { return map[string][]byte{"value": []byte("{not yaml: [")} }),
 	)
 })
+
+// kubeconfigMeta is Secret "prod-cluster", labelled for Baton.
+func kubeconfigMeta(ns string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Namespace: ns, Name: "prod-cluster", Labels: map[string]string{batonv1alpha1.CredentialsLabel: "true"}}
+}
 
 // execMarker is the file the exec plugin of the refused kubeconfig would
 // create, had it run.

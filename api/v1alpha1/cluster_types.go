@@ -14,8 +14,9 @@ type ClusterReference struct {
 // KubeConfigReference names the Secret that holds a kubeconfig, as Flux and
 // Cluster API do.
 type KubeConfigReference struct {
-	// SecretRef names a Secret in the Environment's namespace whose key
-	// "value" holds the kubeconfig. Its current context is used. It must
+	// SecretRef names a Secret in the Environment's namespace, labelled
+	// promotion.baton.dev/credentials: "true", whose key "value" holds the
+	// kubeconfig. Its current context is used. It must
 	// carry its certificates and credentials inline (certificate-authority-data,
 	// client-certificate-data, token), reach an https:// server, and verify
 	// TLS; exec and auth-provider plugins are refused unless the manager runs

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"bytes"
 	"flag"
 	"os"
@@ -152,6 +153,24 @@ func TestEnvironmentStatusWorkloadsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "status-environment-workloads", out.Bytes())
+}
+
+// TestEnvironmentStatusRemoteGolden: an Environment in another cluster
+// names it, by the API server's address and the kubeconfig Secret, and the
+// plugin does not read same-named workloads in this cluster.
+func TestEnvironmentStatusRemoteGolden(t *testing.T) {
+	env := fixtureEnvironment()
+	env.Spec.Cluster = &batonv1alpha1.ClusterReference{KubeConfig: batonv1alpha1.KubeConfigReference{
+		SecretRef: batonv1alpha1.LocalObjectReference{Name: "production-cluster"}}}
+	env.Status.Cluster = &batonv1alpha1.ClusterStatus{Server: "https://prod.example.com:6443"}
+	if got := readRollouts(context.Background(), nil, env); got != nil {
+		t.Errorf("readRollouts of a remote Environment = %v, want nothing read", got)
+	}
+	var out bytes.Buffer
+	if err := writeEnvironmentStatus(&out, env, fixtureUpstream(), nil, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status-environment-remote", out.Bytes())
 }
 
 func TestPromotionStatusGolden(t *testing.T) {

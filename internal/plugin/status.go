@@ -358,6 +358,13 @@ func writeWorkloads(w io.Writer, env *batonv1alpha1.Environment, rollouts []stri
 		}
 		return s
 	}
+	if c := env.Spec.Cluster; c != nil {
+		server := "not reached yet"
+		if env.Status.Cluster != nil && env.Status.Cluster.Server != "" {
+			server = env.Status.Cluster.Server
+		}
+		fmt.Fprintf(w, "Cluster:\t%s (kubeconfig Secret %s)\n", server, c.KubeConfig.SecretRef.Name)
+	}
 	if len(refs) == 1 {
 		fmt.Fprintf(w, "Workload:\t%s\n", line(0))
 		return
@@ -371,6 +378,11 @@ func writeWorkloads(w io.Writer, env *batonv1alpha1.Environment, rollouts []stri
 // readRollouts reads each workload's rollout progress, in spec order; a
 // workload the user may not read says so.
 func readRollouts(ctx context.Context, c client.Client, env *batonv1alpha1.Environment) []string {
+	if env.Spec.Cluster != nil {
+		// They run in another cluster, which this kubeconfig may not reach:
+		// the Environment's conditions say how they are.
+		return nil
+	}
 	var out []string
 	for _, ref := range env.WorkloadRefs() {
 		progress, err := workloadProgress(ctx, c, env, ref)

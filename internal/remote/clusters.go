@@ -250,6 +250,15 @@ func (c *Clusters) For(ctx context.Context, env *batonv1alpha1.Environment) (*wo
 		}
 		return nil, fmt.Errorf("read Secret %s: %w", ref, err)
 	}
+	if secret.Labels[batonv1alpha1.CredentialsLabel] != "true" {
+		// Without this rule, anyone who may edit an Environment could name
+		// a kubeconfig the namespace keeps for something else (Flux's, a
+		// cluster admin's) and move workloads with it.
+		e.stop()
+		return nil, outcome.Stall(batonv1alpha1.KubeConfigInvalidReason,
+			"spec.cluster.kubeConfig.secretRef: Secret %s lacks the label %s=true; label it, so that only Secrets meant for Baton give it a cluster's credentials",
+			ref, batonv1alpha1.CredentialsLabel)
+	}
 	data, ok := secret.Data[batonv1alpha1.KubeConfigKey]
 	if !ok || len(data) == 0 {
 		e.stop()

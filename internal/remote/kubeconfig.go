@@ -63,6 +63,11 @@ func Parse(data []byte, secret string, allowExec bool) (*rest.Config, string, er
 			return nil, server, invalid("user %q: %v", kctx.AuthInfo, err)
 		}
 	}
+	if user != nil && user.Exec != nil {
+		// The manager has no terminal: a plugin that would ask fails.
+		user = user.DeepCopy()
+		user.Exec.InteractiveMode = clientcmdapi.NeverExecInteractiveMode
+	}
 	// Only this context: nothing else in the file is read.
 	only := clientcmdapi.NewConfig()
 	only.Clusters[kctx.Cluster] = cl
