@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fluxcd/pkg/gittestserver"
+	"github.com/go-git/go-billy/v5/memfs"
+	"github.com/go-git/go-git/v5"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/memory"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -19,12 +25,17 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/certs"
+	"github.com/baton-dev/baton/internal/delivery"
+	batongit "github.com/baton-dev/baton/internal/git"
+	"github.com/baton-dev/baton/internal/gitdelivery"
 	"github.com/baton-dev/baton/internal/remote"
 	"github.com/baton-dev/baton/internal/testenv"
 	"github.com/baton-dev/baton/internal/testing/builder"
+	"github.com/baton-dev/baton/internal/workload"
 )
 
 // Production in a cluster of its own: a second kube-apiserver and etcd,
@@ -42,10 +53,14 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { Expect(other.Stop()).To(Succeed()) })
 	})
+	// stopEngine stops the spec's Promotion engine, once.
+	var stopEngine func()
 	BeforeEach(func() {
 		ctx = context.Background()
 		stop := startPromotionManager(nil)
-		DeferCleanup(func() { stop() })
+		var once sync.Once
+		stopEngine = func() { once.Do(stop) }
+		DeferCleanup(func() { stopEngine() })
 	})
 
 	// remoteStage is a stage whose production runs in the other cluster,
@@ -145,6 +160,47 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
 			g.Expect(verifiedImages(s.production)).To(ContainElement(web2), "production verifies what runs there")
 		}).Should(Succeed())
+	})
+
+	It("verifies in staging (here) and promotes to production (there) by a Git commit, which the GitOps engine there applies", func() {
+		srv := gitServer()
+		repo := configRepo(srv)
+		s := remoteStage(func(prod *batonv1alpha1.Environment) {
+			prod.Spec.Delivery = batonv1alpha1.Delivery{Git: &batonv1alpha1.GitDelivery{
+				URL: repo, Branch: "main", Path: "apps/web",
+				Edit:      &batonv1alpha1.ManifestEdit{Kustomize: &batonv1alpha1.KustomizeEdit{}},
+				SecretRef: &batonv1alpha1.LocalObjectReference{Name: "app-git"},
+			}}
+		})
+		sourceSecrets(ctx, s.ns)
+		// An engine that delivers by Git too, instead of the direct-only one.
+		stopEngine()
+		stop := startPromotionManager(nil, engineTuning{engine: func(r *PromotionReconciler) {
+			git := gitdelivery.New(r.APIReader, GinkgoT().TempDir(), gitdelivery.StaticKey("remote-git-mode-key"))
+			git.Network = batongit.Network{PlainHTTPHosts: []string{"127.0.0.1"}}
+			done := make(chan event.GenericEvent)
+			git.Notify, r.DeliveryDone = NotifyOn(done), done
+			r.Deliverer = Deliverers(&delivery.Direct{Workloads: &remote.Workloads{
+				Local: workload.NewLocal(r.Client, r.APIReader), Clusters: suiteClusters}}, git)
+		}})
+		DeferCleanup(stop)
+		s.shipToStaging(ctx, web2)
+		p := s.promotion(ctx, "production", "to-prod-", "", nil)
+		expectPhase(ctx, p, batonv1alpha1.PromotionRollingOut)
+		Expect(p.Status.Commit).NotTo(BeEmpty())
+		Expect(readFile(repo, "apps/web/kustomization.yaml")).To(ContainSubstring(`newTag: "2"`))
+		Expect(generationOf(s.prodDep)).To(Equal(int64(1)), "in git mode Baton changes nothing there")
+
+		By("the GitOps engine of the other cluster applies the commit")
+		Expect(other.Client.Get(ctx, client.ObjectKeyFromObject(s.prodDep), s.prodDep)).To(Succeed())
+		s.prodDep.Spec.Template.Spec.Containers[0].Image = web2
+		Expect(other.Client.Update(ctx, s.prodDep)).To(Succeed())
+		remoteRollout(s.prodDep, web2)
+		expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
+		h := historyOf(ctx, s.production)
+		Expect(h).To(HaveLen(2))
+		Expect(h[1].Commit).To(Equal(p.Status.Commit))
+		Expect(h[1].Result).To(Equal(batonv1alpha1.RevisionSucceeded))
 	})
 
 	It("rolls back in the other cluster", func() {
@@ -376,6 +432,36 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 			func([]byte, string) map[string][]byte { return map[string][]byte{"value": []byte("{not yaml: [")} }),
 	)
 })
+
+// configRepo is a config repository on srv with apps/web, a kustomization
+// that runs registry.example.com/web:1; it returns its URL.
+func configRepo(srv *gittestserver.GitServer) string {
+	GinkgoHelper()
+	dir := GinkgoT().TempDir()
+	Expect(os.MkdirAll(filepath.Join(dir, "apps", "web"), 0o755)).To(Succeed())
+	Expect(os.WriteFile(filepath.Join(dir, "apps", "web", "kustomization.yaml"), []byte(
+		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- deployment.yaml\nimages:\n- name: registry.example.com/web\n  newTag: \"1\"\n"), 0o644)).To(Succeed())
+	Expect(os.WriteFile(filepath.Join(dir, "apps", "web", "deployment.yaml"), []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-production\n"), 0o644)).To(Succeed())
+	name := fmt.Sprintf("config-%d.git", appRepoSeq.Add(1))
+	Expect(srv.InitRepo(dir, "main", name)).To(Succeed())
+	return srv.HTTPAddress() + "/" + name
+}
+
+// readFile reads a file at the head of main of the repository.
+func readFile(url, path string) string {
+	GinkgoHelper()
+	r, err := git.Clone(memory.NewStorage(), memfs.New(), &git.CloneOptions{URL: url, ReferenceName: "refs/heads/main",
+		Auth: &githttp.BasicAuth{Username: appGitUser, Password: appGitPassword}})
+	Expect(err).NotTo(HaveOccurred())
+	wt, err := r.Worktree()
+	Expect(err).NotTo(HaveOccurred())
+	f, err := wt.Filesystem.Open(path)
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = f.Close() }()
+	data, err := io.ReadAll(f)
+	Expect(err).NotTo(HaveOccurred())
+	return string(data)
+}
 
 // kubeconfigMeta is Secret "prod-cluster", labelled for Baton.
 func kubeconfigMeta(ns string) metav1.ObjectMeta {

@@ -400,6 +400,9 @@ func rolloutCases() []decideCase {
 				if strings.Contains(findCondition(d.Status.Conditions, batonv1alpha1.ReadyCondition).Message, "secret") {
 					t.Errorf("the message carries the repository password")
 				}
+				if i := FindRevision(&batonv1alpha1.Environment{Status: *d.Environment}, string(p.UID)); i < 0 || d.Environment.History[i].Commit != "0123456789abcdef" {
+					t.Errorf("the closed history entry does not record the commit that delivered it: %+v", d.Environment.History)
+				}
 			}}},
 		{"a rollback marks the revision it left RolledBack", Input{Promotion: undo, Environment: production(left, runs(web1, metav1.ConditionTrue, "RolloutComplete"))},
 			want{phase: batonv1alpha1.PromotionSucceeded, finished: true, envWritten: true, check: func(t *testing.T, d Decision) {

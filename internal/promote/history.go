@@ -23,6 +23,11 @@ func (x *decider) closeRevision(promo *batonv1alpha1.Promotion, result batonv1al
 	if i := FindRevision(env, string(promo.UID)); i >= 0 && env.Status.History[i].Result == "" {
 		h := &env.Status.History[i]
 		h.Result, h.Message, h.FinishedAt = result, batonv1alpha1.RevisionMessage(message), x.now()
+		if h.Commit == "" {
+			// The commit that delivered it, for git delivery: the history
+			// says where the revision is in the repository.
+			h.Commit = promo.Status.Commit
+		}
 	}
 	if a := env.Status.ActivePromotion; a != nil && a.UID == string(promo.UID) {
 		env.Status.ActivePromotion = nil
