@@ -392,7 +392,9 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		Entry("a missing Secret", batonv1alpha1.KubeConfigNotFoundReason, "Secret ",
 			func([]byte, string) map[string][]byte { return nil }),
 		Entry("a kubeconfig Secret not meant for Baton (Flux's, say)", batonv1alpha1.KubeConfigInvalidReason, "lacks the label promotion.baton.dev/credentials=true",
-			func(good []byte, _ string) map[string][]byte { return map[string][]byte{"value": good, "unlabelled": []byte("y")} }),
+			func(good []byte, _ string) map[string][]byte {
+				return map[string][]byte{"value": good, "unlabelled": []byte("y")}
+			}),
 		Entry("a Secret without the key", batonv1alpha1.KubeConfigKeyNotFoundReason, `no key "value"`,
 			func(good []byte, _ string) map[string][]byte { return map[string][]byte{"kubeconfig": good} }),
 		Entry("an unreachable address", batonv1alpha1.ClusterUnreachableReason, "cannot reach the API server https://127.0.0.1:",

@@ -1,8 +1,8 @@
 package plugin
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
