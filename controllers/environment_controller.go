@@ -244,7 +244,12 @@ func (r *EnvironmentReconciler) reconcile(ctx context.Context, env *batonv1alpha
 		rollout, err = set.Rollout()
 	}
 	if s, ok := outcome.AsStalled(err); ok {
-		return ctrl.Result{}, stalled(env, s), nil
+		var res ctrl.Result
+		if env.Spec.Cluster != nil && remote.FixedInSecret(s.Reason) {
+			// The fix is a Secret, which the manager does not watch.
+			res.RequeueAfter = remote.RetryAfter
+		}
+		return res, stalled(env, s), nil
 	}
 	if w, ok := outcome.AsWaiting(err); ok {
 		// A remote cluster that does not answer, or not to this identity:

@@ -295,6 +295,28 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		Eventually(suiteClusters.Caches).Should(Equal(before), "the cache stops with its last Environment")
 	})
 
+	It("notices a kubeconfig Secret created after its Environment", func() {
+		ns := newNamespace(ctx)
+		kubeconfig, err := other.KubeConfig(ctx, "baton-"+ns, ns)
+		Expect(err).NotTo(HaveOccurred())
+		d := builder.Deployment(ns, "web").Replicas(1).Container("web", web1).Build()
+		Expect(other.Client.Create(ctx, d)).To(Succeed())
+		Expect(testenv.RolloutComplete(ctx, other.Client, d)).To(Succeed())
+		env := builder.Environment(ns, "production").Deployment("web", "web").Cluster("prod-cluster").Direct().Build()
+		Expect(k8sClient.Create(ctx, env)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
+			stalled := condition(env, batonv1alpha1.StalledCondition)
+			g.Expect(stalled).NotTo(BeNil())
+			g.Expect(stalled.Reason).To(Equal(batonv1alpha1.KubeConfigNotFoundReason))
+		}).Should(Succeed())
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: kubeconfigMeta(ns), Data: kubeconfigData(kubeconfig)})).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
+			g.Expect(env.Status.History).To(HaveLen(1), "conditions: %+v", env.Status.Conditions)
+		}, fmt.Sprint(remote.RetryAfter+20*time.Second)).Should(Succeed(), "the manager does not watch Secrets: it looks again after remote.RetryAfter")
+	})
+
 	It("picks up a rotated kubeconfig Secret without a restart", func() {
 		ns := newNamespace(ctx)
 		d := builder.Deployment(ns, "web").Replicas(1).Container("web", web1).Build()

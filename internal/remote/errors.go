@@ -49,3 +49,15 @@ func trimStatus(err error) string {
 	}
 	return fmt.Sprint(err)
 }
+
+// FixedInSecret reports whether a refusal is fixed by writing the
+// kubeconfig Secret. The manager does not watch Secrets, so an Environment
+// refused for one of these looks again after RetryAfter.
+func FixedInSecret(reason string) bool {
+	switch reason {
+	case batonv1alpha1.KubeConfigNotFoundReason, batonv1alpha1.KubeConfigKeyNotFoundReason,
+		batonv1alpha1.KubeConfigInvalidReason, batonv1alpha1.KubeConfigExecRefusedReason:
+		return true
+	}
+	return false
+}
