@@ -279,8 +279,20 @@ func (c *Clusters) For(ctx context.Context, env *batonv1alpha1.Environment) (*wo
 	if err := c.start(ctx, e, config, want); err != nil {
 		return nil, err
 	}
+	if !c.current(e) {
+		// Its last Environment let go of it while it started (Forget).
+		e.stop()
+		return nil, fmt.Errorf("Environment %s stopped using the cluster of Secret %s while its cache started", nn, ref)
+	}
 	e.readAt, e.fingerprint = time.Now(), fp
 	return e.running.accessor, nil
+}
+
+// current reports whether e is still the entry of its cluster.
+func (c *Clusters) current(e *entry) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.entries[e.key] == e && !c.stopped
 }
 
 func notFound(ref types.NamespacedName) error {
@@ -569,9 +581,7 @@ func (c *Clusters) probeUntilBack(e *entry, config *rest.Config, gen int) {
 	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 1 << 30, Cap: RetryAfter}
 	for {
 		time.Sleep(backoff.Step())
-		c.mu.Lock()
-		live := c.entries[e.key] == e && !c.stopped
-		c.mu.Unlock()
+		live := c.current(e)
 		e.healthMu.Lock()
 		current := e.generation == gen
 		if !live || !current {
