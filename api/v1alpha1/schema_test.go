@@ -132,6 +132,19 @@ var _ = Describe("The CRD schema", func() {
 			mutate(env)
 			expectInvalid(k8sClient.Create(ctx, env), field, why)
 		},
+		Entry("a release Job in another cluster", func(e *batonv1alpha1.Environment) {
+			e.Spec.Cluster = remoteCluster()
+			e.Spec.Release = &batonv1alpha1.ReleasePhase{Job: jobTemplate()}
+		}, "spec.release", "release Jobs run in the cluster Baton runs in"),
+		Entry("a job check in another cluster", func(e *batonv1alpha1.Environment) {
+			e.Spec.Cluster = remoteCluster()
+			job := jobTemplate()
+			e.Spec.Verification.Checks = []batonv1alpha1.VerificationCheck{{Name: "smoke", Job: &job}}
+		}, "spec.verification.checks", "job checks run in the cluster Baton runs in"),
+		Entry("a kubeconfig Secret without a name", func(e *batonv1alpha1.Environment) {
+			e.Spec.Cluster = remoteCluster()
+			e.Spec.Cluster.KubeConfig.SecretRef.Name = ""
+		}, "spec.cluster.kubeConfig.secretRef.name", "should be at least 1 chars long"),
 		Entry("delivery with both git and direct", func(e *batonv1alpha1.Environment) {
 			e.Spec.Delivery.Git = gitDelivery()
 		}, "spec.delivery", "exactly one of git or direct must be set"),
@@ -449,4 +462,15 @@ func validPromotionSpecAfterCreate(stored *batonv1alpha1.Promotion) batonv1alpha
 		}
 	}
 	return want
+}
+
+func remoteCluster() *batonv1alpha1.ClusterReference {
+	return &batonv1alpha1.ClusterReference{KubeConfig: batonv1alpha1.KubeConfigReference{SecretRef: batonv1alpha1.LocalObjectReference{Name: "production-cluster"}}}
+}
+
+func jobTemplate() batonv1alpha1.JobTemplate {
+	return batonv1alpha1.JobTemplate{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+		RestartPolicy: corev1.RestartPolicyNever,
+		Containers:    []corev1.Container{{Name: "migrate", Image: "registry.example.com/web:1"}},
+	}}}
 }
