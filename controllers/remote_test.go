@@ -21,6 +21,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -293,6 +294,27 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		Eventually(suiteClusters.Caches).Should(Equal(before + 1))
 		Expect(k8sClient.Delete(ctx, envs[1])).To(Succeed())
 		Eventually(suiteClusters.Caches).Should(Equal(before), "the cache stops with its last Environment")
+	})
+
+	It("needs no more there than config/remote-cluster's Role, which grants no more", func() {
+		ns := newNamespace(ctx)
+		kubeconfig, err := other.KubeConfig(ctx, "baton-"+ns, ns)
+		Expect(err).NotTo(HaveOccurred())
+		cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+		Expect(err).NotTo(HaveOccurred())
+		as, err := client.New(cfg, client.Options{Scheme: k8sClient.Scheme()})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(as.List(ctx, &appsv1.DeploymentList{}, client.InNamespace(ns))).To(Succeed())
+		Expect(as.List(ctx, &corev1.PodList{}, client.InNamespace(ns))).To(Succeed())
+		for what, err := range map[string]error{
+			"read a Secret":                 as.List(ctx, &corev1.SecretList{}, client.InNamespace(ns)),
+			"create a Deployment":           as.Create(ctx, builder.Deployment(ns, "mallory").Container("web", web1).Build()),
+			"list Deployments elsewhere":    as.List(ctx, &appsv1.DeploymentList{}, client.InNamespace("default")),
+			"list Deployments cluster-wide": as.List(ctx, &appsv1.DeploymentList{}),
+			"delete a Pod":                  as.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns)),
+		} {
+			Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the Role lets Baton %s: %v", what, err)
+		}
 	})
 
 	It("notices a kubeconfig Secret created after its Environment", func() {
