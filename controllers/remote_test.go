@@ -270,6 +270,27 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		succeedsOnce(s, p)
 	})
 
+	It("times a delivered Promotion out as usual when the other cluster does not come back, saying why", func() {
+		s := remoteStage(func(prod *batonv1alpha1.Environment) {
+			prod.Spec.Rollout.Timeout = &metav1.Duration{Duration: time.Minute}
+		})
+		s.shipToStaging(ctx, web2)
+		p := s.promotion(ctx, "production", "to-prod-", "", nil)
+		expectPhase(ctx, p, batonv1alpha1.PromotionRollingOut)
+		killAPIServer()
+		// Past spec.rollout.timeout by the engine's clock; the Environment
+		// saying its cluster is away wakes the Promotion.
+		fakeClock.Step(2 * time.Minute)
+		expectUnreachable(s.production)
+		expectPhase(ctx, p, batonv1alpha1.PromotionFailed)
+		Expect(readyReason(p)).To(Equal(batonv1alpha1.RolloutTimeoutReason))
+		Expect(readyMessage(p)).To(ContainSubstring("cannot reach the API server " + strings.TrimSuffix(other.Config.Host, "/")))
+		h := historyOf(ctx, s.production)
+		Expect(h).To(HaveLen(2))
+		Expect(h[1].Result).To(Equal(batonv1alpha1.RevisionFailed))
+		Expect(s.production.Status.ActivePromotion).To(BeNil(), "the lease is released")
+	})
+
 	It("shares one cache between two Environments that use one cluster, and stops it with the last", func() {
 		ns := newNamespace(ctx)
 		kubeconfig, err := other.KubeConfig(ctx, "baton-"+ns, ns)
