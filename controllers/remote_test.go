@@ -19,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,6 +34,7 @@ import (
 	"github.com/baton-dev/baton/internal/delivery"
 	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/gitdelivery"
+	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/remote"
 	"github.com/baton-dev/baton/internal/testenv"
 	"github.com/baton-dev/baton/internal/testing/builder"
@@ -259,8 +261,11 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		s.shipToStaging(ctx, web2)
 		p := s.promotion(ctx, "production", "to-prod-", "", nil)
 		expectPhase(ctx, p, batonv1alpha1.PromotionRollingOut)
+		up := metrics.RemoteClusterUp.WithLabelValues(s.ns, "prod-cluster")
+		Expect(testutil.ToFloat64(up)).To(Equal(1.0), "baton_remote_cluster_up")
 		restart := killAPIServer()
 		expectUnreachable(s.production)
+		Expect(testutil.ToFloat64(up)).To(Equal(0.0), "baton_remote_cluster_up while it is away")
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
 		Expect(p.Status.Phase).To(Equal(batonv1alpha1.PromotionRollingOut), "it keeps the lease and waits for the rollout")
 		Expect(s.production.Status.ActivePromotion).NotTo(BeNil())
@@ -268,6 +273,7 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 
 		restart()
 		succeedsOnce(s, p)
+		Expect(testutil.ToFloat64(up)).To(Equal(1.0), "baton_remote_cluster_up once it answers")
 	})
 
 	It("times a delivered Promotion out as usual when the other cluster does not come back, saying why", func() {

@@ -55,6 +55,10 @@ var (
 		"result")
 
 	// GitOperationDuration times the network Git operations of a delivery.
+	RemoteClusterUp = newGaugeVec("baton_remote_cluster_up",
+		"1 while the cache of a remote cluster (spec.cluster) runs and its API server answers, 0 while it does not answer, by namespace and kubeconfig Secret; absent when no Environment uses it.",
+		"namespace", "secret")
+
 	GitOperationDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "baton_git_operation_duration_seconds",
 		Help:    "Time of one Git operation of a delivery, by op (fetch, push), whatever its result.",
@@ -68,7 +72,7 @@ var durationBuckets = prometheus.ExponentialBuckets(0.5, 2, 19)
 
 // all is every collector Baton registers.
 var all = []prometheus.Collector{PromotionsTotal, PhaseDuration, RollbacksTotal, ChangesTotal, ChangeFailuresTotal,
-	LeadTime, TimeToRestore, GitPushAttempts, GitOperationDuration,
+	LeadTime, TimeToRestore, GitPushAttempts, GitOperationDuration, RemoteClusterUp,
 	EnvironmentInfo, EnvironmentVerified, EnvironmentLastVerified, EnvironmentActiveSince, EnvironmentRolloutTimeout,
 	NotificationsTotal, NotificationRetries, CommitStatusesTotal, CommitStatusRetries}
 

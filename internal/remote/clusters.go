@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -26,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/outcome"
 	"github.com/baton-dev/baton/internal/workload"
 )
@@ -97,6 +100,24 @@ type entry struct {
 	// generation counts the caches started; a probe of an earlier one
 	// ends.
 	generation int
+	// live: a cache runs, so baton_remote_cluster_up has a series.
+	live atomic.Bool
+}
+
+// up sets baton_remote_cluster_up for e.
+func (e *entry) up(v float64) {
+	if !e.live.Load() {
+		return // a late answer of a stopped cache
+	}
+	ns, name := e.secret()
+	metrics.RemoteClusterUp.WithLabelValues(ns, name).Set(v)
+}
+
+// secret is the namespace and name of e's kubeconfig Secret.
+func (e *entry) secret() (string, string) {
+	ref, _ := strings.CutPrefix(e.key, "kubeconfig:")
+	ns, name, _ := strings.Cut(ref, "/")
+	return ns, name
 }
 
 // running is a started cache of one remote cluster.
@@ -423,6 +444,8 @@ func (c *Clusters) start(ctx context.Context, e *entry, config *rest.Config, nam
 	}
 	r.accessor = workload.NewRemote(cl.GetClient(), cl.GetAPIReader(), c.Environments)
 	e.running, e.namespaces = r, namespaces
+	e.live.Store(true)
+	e.up(1)
 	return nil
 }
 
@@ -434,6 +457,9 @@ func (e *entry) stop() {
 	e.running.cancel()
 	<-e.running.done
 	e.running, e.namespaces, e.readAt = nil, nil, time.Time{}
+	e.live.Store(false)
+	ns, name := e.secret()
+	metrics.RemoteClusterUp.DeleteLabelValues(ns, name)
 }
 
 // handler wakes the Environments that name the workload an event is
@@ -535,6 +561,7 @@ func (c *Clusters) unreachable(e *entry, config *rest.Config, err error) {
 	e.healthMu.Unlock()
 	if first {
 		c.Log.Info("a remote cluster stopped answering", "server", e.server, "error", err.Error())
+		e.up(0)
 		c.notifyAll(e)
 	}
 	if start {
@@ -550,6 +577,7 @@ func (c *Clusters) answered(e *entry) {
 	e.healthMu.Unlock()
 	if was {
 		c.Log.Info("a remote cluster answers again", "server", e.server)
+		e.up(1)
 		c.notifyAll(e)
 	}
 }
