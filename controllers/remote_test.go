@@ -344,21 +344,41 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		}
 	})
 
-	It("notices a kubeconfig Secret created after its Environment", func() {
-		ns := newNamespace(ctx)
-		kubeconfig, err := other.KubeConfig(ctx, "baton-"+ns, ns)
-		Expect(err).NotTo(HaveOccurred())
+	// lonelyWorkload creates Deployment web in namespace ns of the other
+	// cluster (created when missing) and an Environment for it through
+	// Secret "prod-cluster", which the caller provides, or not.
+	lonelyWorkload := func(ns string) *batonv1alpha1.Environment {
+		GinkgoHelper()
+		if err := other.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			Expect(apierrors.IsAlreadyExists(err)).To(BeTrue(), "create namespace %s there: %v", ns, err)
+		}
 		d := builder.Deployment(ns, "web").Replicas(1).Container("web", web1).Build()
 		Expect(other.Client.Create(ctx, d)).To(Succeed())
 		Expect(testenv.RolloutComplete(ctx, other.Client, d)).To(Succeed())
 		env := builder.Environment(ns, "production").Deployment("web", "web").Cluster("prod-cluster").Direct().Build()
 		Expect(k8sClient.Create(ctx, env)).To(Succeed())
+		return env
+	}
+	// expectStalled waits for the Environment's Stalled reason and returns
+	// the condition.
+	expectStalled := func(env *batonv1alpha1.Environment, reason string) *metav1.Condition {
+		GinkgoHelper()
+		var stalled *metav1.Condition
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
-			stalled := condition(env, batonv1alpha1.StalledCondition)
+			stalled = condition(env, batonv1alpha1.StalledCondition)
 			g.Expect(stalled).NotTo(BeNil())
-			g.Expect(stalled.Reason).To(Equal(batonv1alpha1.KubeConfigNotFoundReason))
-		}).Should(Succeed())
+			g.Expect(stalled.Reason).To(Equal(reason))
+		}, "60s").Should(Succeed())
+		return stalled
+	}
+
+	It("notices a kubeconfig Secret created after its Environment", func() {
+		ns := newNamespace(ctx)
+		kubeconfig, err := other.KubeConfig(ctx, "baton-"+ns, ns)
+		Expect(err).NotTo(HaveOccurred())
+		env := lonelyWorkload(ns)
+		expectStalled(env, batonv1alpha1.KubeConfigNotFoundReason)
 		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: kubeconfigMeta(ns), Data: kubeconfigData(kubeconfig)})).To(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
@@ -368,24 +388,14 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 
 	It("picks up a rotated kubeconfig Secret without a restart", func() {
 		ns := newNamespace(ctx)
-		d := builder.Deployment(ns, "web").Replicas(1).Container("web", web1).Build()
-		Expect(other.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
-		Expect(other.Client.Create(ctx, d)).To(Succeed())
-		Expect(testenv.RolloutComplete(ctx, other.Client, d)).To(Succeed())
 		By("a user bound to nothing in the namespace")
 		unbound, err := other.KubeConfig(ctx, "unbound-"+ns)
 		Expect(err).NotTo(HaveOccurred())
 		secret := &corev1.Secret{ObjectMeta: kubeconfigMeta(ns), Data: map[string][]byte{"value": unbound}}
 		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
-		env := builder.Environment(ns, "production").Deployment("web", "web").Cluster("prod-cluster").Direct().Build()
-		Expect(k8sClient.Create(ctx, env)).To(Succeed())
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
-			stalled := condition(env, batonv1alpha1.StalledCondition)
-			g.Expect(stalled).NotTo(BeNil())
-			g.Expect(stalled.Reason).To(Equal(batonv1alpha1.WorkloadNotAuthorizedReason))
-			g.Expect(stalled.Message).To(And(ContainSubstring("config/remote-cluster"), ContainSubstring(ns)))
-		}).Should(Succeed())
+		env := lonelyWorkload(ns)
+		stalled := expectStalled(env, batonv1alpha1.WorkloadNotAuthorizedReason)
+		Expect(stalled.Message).To(And(ContainSubstring("config/remote-cluster"), ContainSubstring(ns)))
 		By("the Secret is rotated to a user bound to the Role")
 		bound, err := other.KubeConfig(ctx, "bound-"+ns, ns)
 		Expect(err).NotTo(HaveOccurred())
@@ -406,9 +416,6 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 			ns := newNamespace(ctx)
 			good, err := other.KubeConfig(ctx, "baton-"+ns, ns)
 			Expect(err).NotTo(HaveOccurred())
-			d := builder.Deployment(ns, "web").Replicas(1).Container("web", web1).Build()
-			Expect(other.Client.Create(ctx, d)).To(Succeed())
-			Expect(testenv.RolloutComplete(ctx, other.Client, d)).To(Succeed())
 			if data := kubeconfig(good, ns); data != nil {
 				meta := kubeconfigMeta(ns)
 				if data["unlabelled"] != nil {
@@ -417,16 +424,8 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 				}
 				Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: meta, Data: data})).To(Succeed())
 			}
-			env := builder.Environment(ns, "production").Deployment("web", "web").Cluster("prod-cluster").Direct().Build()
-			Expect(k8sClient.Create(ctx, env)).To(Succeed())
-			var msg string
-			Eventually(func(g Gomega) {
-				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), env)).To(Succeed())
-				stalled := condition(env, batonv1alpha1.StalledCondition)
-				g.Expect(stalled).NotTo(BeNil())
-				g.Expect(stalled.Reason).To(Equal(reason))
-				msg = stalled.Message
-			}, "60s").Should(Succeed())
+			env := lonelyWorkload(ns)
+			msg := expectStalled(env, reason).Message
 			Expect(msg).To(ContainSubstring(message))
 			expectNoCredentials(msg, good)
 
@@ -437,7 +436,8 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 				g.Expect(readyReason(p)).To(Equal(reason), "conditions: %+v", p.Status.Conditions)
 			}, "60s").Should(Succeed())
 			expectNoCredentials(readyMessage(p), good)
-			Expect(other.Client.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+			d := &appsv1.Deployment{}
+			Expect(other.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, d)).To(Succeed())
 			Expect(d.Generation).To(Equal(int64(1)), "the workload is untouched")
 			Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal(web1))
 			Expect(execMarker).NotTo(BeAnExistingFile(), "the kubeconfig's program never ran")

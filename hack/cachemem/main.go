@@ -9,14 +9,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -33,6 +31,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/controllers"
 	"github.com/baton-dev/baton/hack/internal/fleet"
+	"github.com/baton-dev/baton/hack/internal/measure"
 	"github.com/baton-dev/baton/internal/testenv"
 )
 
@@ -98,7 +97,7 @@ func run(count, podsEach int) error {
 			if err != nil {
 				return fmt.Errorf("measure %s %s the transform: %w\n%s", kind, variant, err, out)
 			}
-			n, err := strconv.ParseUint(strings.TrimSpace(string(lastLine(out))), 10, 64)
+			n, err := strconv.ParseUint(strings.TrimSpace(string(measure.LastLine(out))), 10, 64)
 			if err != nil {
 				return fmt.Errorf("read the %s %s measurement: %w\n%s", kind, variant, err, out)
 			}
@@ -124,11 +123,6 @@ func run(count, podsEach int) error {
 	}
 	fmt.Println()
 	return nil
-}
-
-func lastLine(b []byte) []byte {
-	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-	return lines[len(lines)-1]
 }
 
 // measureCache syncs one informer cache of Deployments or Pods and prints the
@@ -159,7 +153,7 @@ func measureCache(variant, kind, kubeconfig string) error {
 	if err != nil {
 		return fmt.Errorf("create cache: %w", err)
 	}
-	baseline := heapInUse()
+	baseline := measure.HeapInUse()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var obj client.Object = &appsv1.Deployment{}
@@ -179,16 +173,8 @@ func measureCache(variant, kind, kubeconfig string) error {
 	}
 	n := meta.LenList(list)
 	list = nil
-	used := heapInUse() - baseline
+	used := measure.HeapInUse() - baseline
 	fmt.Fprintf(os.Stderr, "%s: %d %s cached\n", variant, n, kind)
 	fmt.Println(used)
 	return nil
-}
-
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
 }

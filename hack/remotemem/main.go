@@ -18,7 +18,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -26,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +49,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/controllers"
 	"github.com/baton-dev/baton/hack/internal/fleet"
+	"github.com/baton-dev/baton/hack/internal/measure"
 	"github.com/baton-dev/baton/internal/testenv"
 )
 
@@ -66,7 +65,7 @@ func main() {
 	flag.Parse()
 	var err error
 	if *child >= 0 {
-		err = measure(*child, *workloads, *samples, *kubeconfig, strings.Split(*remotes, ","), *local)
+		err = measureChild(*child, *workloads, *samples, *kubeconfig, strings.Split(*remotes, ","), *local)
 	} else {
 		err = run(*clusters, *workloads, *servers, *samples, *local)
 	}
@@ -180,7 +179,7 @@ func run(clusters, workloads, servers, samples int, local bool) error {
 		if err != nil {
 			return fmt.Errorf("measure with %d remote clusters: %w\n%s", n, err, out)
 		}
-		r, err := parse(lastLine(out))
+		r, err := parse(measure.LastLine(out))
 		if err != nil {
 			return fmt.Errorf("read the measurement with %d remote clusters: %w\n%s", n, err, out)
 		}
@@ -270,10 +269,10 @@ func adminKubeconfig(te *envtest.Environment, dir, name string) (string, error) 
 	return path, os.WriteFile(path, kc, 0o600)
 }
 
-// measure runs the Environment reconciler until the Environments of the
+// measureChild runs the Environment reconciler until the Environments of the
 // first n remote clusters (and the local one) have adopted their workloads,
 // then prints the heap after GC, the RSS, and the change latencies.
-func measure(n, workloads, samples int, kubeconfig string, remotes []string, local bool) error {
+func measureChild(n, workloads, samples int, kubeconfig string, remotes []string, local bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg, err := load(kubeconfig)
@@ -318,7 +317,7 @@ func measure(n, workloads, samples int, kubeconfig string, remotes []string, loc
 	r := result{adopt: time.Since(started)}
 	// Let the queues drain before the heap is read.
 	time.Sleep(5 * time.Second)
-	r.heap, r.rss, r.caches = heapInUse(), rss(), clusters.Caches()
+	r.heap, r.rss, r.caches = measure.HeapInUse(), measure.RSS(), clusters.Caches()
 
 	if n > 0 {
 		rc, err := load(remotes[0])
@@ -416,29 +415,6 @@ func changeTime(ctx context.Context, mgmt client.WithWatch, c client.Client, ns,
 	}
 }
 
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
-
-// rss is the process's resident set, from /proc/self/status.
-func rss() uint64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseUint(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
 func (r result) String() string {
 	ms := func(ds []time.Duration) string {
 		var out []string
@@ -482,11 +458,6 @@ func parse(line []byte) (result, error) {
 		return r, fmt.Errorf("no measurement in %q", line)
 	}
 	return r, nil
-}
-
-func lastLine(b []byte) []byte {
-	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-	return lines[len(lines)-1]
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {
