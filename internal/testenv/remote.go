@@ -12,8 +12,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 )
@@ -39,16 +37,12 @@ func StartRemote() (*Remote, error) {
 	// A stop is a kill after this: StopAPIServer plays a cluster that goes
 	// away, not a graceful shutdown that waits for the watches to drain.
 	te.ControlPlane.GetAPIServer().StopTimeout = killAfter
-	cfg, err := te.Start()
+	env, err := start(te)
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	if err != nil {
-		_ = te.Stop()
-		return nil, err
-	}
-	return &Remote{Env: Env{Environment: te, Config: cfg, Client: c}, dir: dir}, nil
+	return &Remote{Env: *env, dir: dir}, nil
 }
 
 // Stop stops the control plane and removes its certificates.

@@ -43,6 +43,11 @@ func Start() (*Env, error) {
 		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	return start(te)
+}
+
+// start starts te and connects an admin client to it.
+func start(te *envtest.Environment) (*Env, error) {
 	cfg, err := te.Start()
 	if err != nil {
 		return nil, err
