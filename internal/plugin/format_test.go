@@ -163,8 +163,12 @@ func TestEnvironmentStatusRemoteGolden(t *testing.T) {
 	env.Spec.Cluster = &batonv1alpha1.ClusterReference{KubeConfig: batonv1alpha1.KubeConfigReference{
 		SecretRef: batonv1alpha1.LocalObjectReference{Name: "production-cluster"}}}
 	env.Status.Cluster = &batonv1alpha1.ClusterStatus{Server: "https://prod.example.com:6443"}
+	// A nil client: reading anything would panic.
 	if got := readRollouts(context.Background(), nil, env); got != nil {
 		t.Errorf("readRollouts of a remote Environment = %v, want nothing read", got)
+	}
+	if got := (&waiter{}).rollout(context.Background(), env); got != "" {
+		t.Errorf("--wait's rollout of a remote Environment = %q, want nothing read", got)
 	}
 	var out bytes.Buffer
 	if err := writeEnvironmentStatus(&out, env, fixtureUpstream(), nil, nil, now); err != nil {

@@ -130,7 +130,9 @@ func endError(p *batonv1alpha1.Promotion) error {
 // rollout reads the Environment's workloads and says how far their
 // rollouts are, or "" when the user may not read them (said once).
 func (w *waiter) rollout(ctx context.Context, env *batonv1alpha1.Environment) string {
-	if w.workloadHidden {
+	if w.workloadHidden || env.Spec.Cluster != nil {
+		// In another cluster, which this kubeconfig may not reach: never a
+		// same-named workload of this one.
 		return ""
 	}
 	refs := env.WorkloadRefs()
