@@ -101,10 +101,12 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 	// then plays its controllers finishing the rollout.
 	remoteRollout := func(d *appsv1.Deployment, image string) {
 		GinkgoHelper()
+		// A delivery that waited for the cluster retries within
+		// remote.RetryAfter at the latest.
 		Eventually(func(g Gomega) {
 			g.Expect(other.Client.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
 			g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal(image))
-		}).Should(Succeed())
+		}, fmt.Sprint(remote.RetryAfter+15*time.Second)).Should(Succeed())
 		Expect(testenv.RolloutComplete(ctx, other.Client, d)).To(Succeed())
 	}
 	// killAPIServer stops the other cluster's kube-apiserver; the returned
