@@ -551,8 +551,13 @@ func (p *permissionCache) can(ctx context.Context, verb, resource, name string) 
 		},
 	}}
 	// A review that fails leaves the button disabled: the page never
-	// offers what it could not check.
-	allowed := p.client.Create(ctx, review) == nil && review.Status.Allowed && !review.Status.Denied
+	// offers what it could not check. Only an answer is kept: a review
+	// that failed (a busy API server, the read's deadline) is asked again
+	// at the next read, not held against the user for the TTL.
+	if err := p.client.Create(ctx, review); err != nil {
+		return false
+	}
+	allowed := review.Status.Allowed && !review.Status.Denied
 	p.mu.Lock()
 	p.answers[key] = cached{allowed: allowed, at: time.Now()}
 	p.mu.Unlock()

@@ -217,7 +217,10 @@ var _ = Describe("dashboard", Ordered, func() {
 	})
 
 	It("alice promotes staging's verified image to production and sees it wait for approval", func() {
-		Expect(aliceUI.disabled("#promote-" + productionEnv)).To(BeFalse())
+		// A permission review that failed in a busy moment is asked again
+		// at the next read (a resync at the latest): wait for the answer.
+		Eventually(func() bool { return aliceUI.disabled("#promote-" + productionEnv) }).
+			WithTimeout(45*time.Second).WithPolling(500*time.Millisecond).Should(BeFalse(), "alice may promote into %s", productionEnv)
 		aliceUI.run(
 			chromedp.SetValue(chromedp.CSS("#reason-promote-"+productionEnv), "ship the new checkout"),
 			chromedp.Click(chromedp.CSS("#promote-"+productionEnv)),
