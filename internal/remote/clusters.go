@@ -376,6 +376,9 @@ func (e *entry) accessorIfHealthy() (*workload.Cluster, error) {
 // start connects to the cluster, starts a cache of the workload kinds and
 // Pods in namespaces, and waits for it to list them; e.mu held.
 func (c *Clusters) start(ctx context.Context, e *entry, config *rest.Config, namespaces []string) error {
+	// The informers' and the observer's goroutines log this copy: e.server
+	// is e.mu's.
+	server := e.server
 	if err := probe(ctx, config); err != nil {
 		return Unreachable(e.server, err)
 	}
@@ -395,7 +398,7 @@ func (c *Clusters) start(ctx context.Context, e *entry, config *rest.Config, nam
 	// a cluster that went away shows first.
 	observed := rest.CopyConfig(config)
 	observed.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return &observer{next: rt, failed: func(err error) { c.unreachable(e, config, err) }, answered: func() { c.answered(e) }}
+		return &observer{next: rt, failed: func(err error) { c.unreachable(e, server, config, err) }, answered: func() { c.answered(e, server) }}
 	})
 	byObject := workload.CacheByObject()
 	defaults := map[string]cache.Config{}
@@ -410,7 +413,7 @@ func (c *Clusters) start(ctx context.Context, e *entry, config *rest.Config, nam
 			DefaultNamespaces:           defaults,
 			ReaderFailOnMissingInformer: true,
 			DefaultWatchErrorHandler: func(_ context.Context, _ *toolscache.Reflector, err error) {
-				c.watchFailed(e, err)
+				c.watchFailed(e, server, err)
 			},
 		}
 	})
@@ -422,7 +425,7 @@ func (c *Clusters) start(ctx context.Context, e *entry, config *rest.Config, nam
 	go func() {
 		defer close(r.done)
 		if err := cl.Start(runCtx); err != nil {
-			c.Log.Error(err, "the cache of a remote cluster stopped", "server", e.server)
+			c.Log.Error(err, "the cache of a remote cluster stopped", "server", server)
 		}
 	}()
 	timeout := c.SyncTimeout
@@ -534,7 +537,7 @@ func (c *Clusters) notifyAll(e *entry) {
 // watchFailed records a list or watch of e's cache that the API server
 // refused: an identity that lost its Role. Connection errors are seen by
 // the observer.
-func (c *Clusters) watchFailed(e *entry, err error) {
+func (c *Clusters) watchFailed(e *entry, server string, err error) {
 	if !apierrors.IsForbidden(err) {
 		return
 	}
@@ -543,7 +546,7 @@ func (c *Clusters) watchFailed(e *entry, err error) {
 	e.forbidden = err
 	e.healthMu.Unlock()
 	if first {
-		c.Log.Info("the kubeconfig's identity may not watch the workloads", "server", e.server, "error", err.Error())
+		c.Log.Info("the kubeconfig's identity may not watch the workloads", "server", server, "error", err.Error())
 		c.notifyAll(e)
 	}
 }
@@ -551,7 +554,7 @@ func (c *Clusters) watchFailed(e *entry, err error) {
 // unreachable records a request to e's API server that got no answer. The
 // Environments are woken to say so, and a probe, with bounded backoff,
 // says when it answers again.
-func (c *Clusters) unreachable(e *entry, config *rest.Config, err error) {
+func (c *Clusters) unreachable(e *entry, server string, config *rest.Config, err error) {
 	e.healthMu.Lock()
 	first := e.lastError == nil
 	e.lastError = err
@@ -560,23 +563,23 @@ func (c *Clusters) unreachable(e *entry, config *rest.Config, err error) {
 	gen := e.generation
 	e.healthMu.Unlock()
 	if first {
-		c.Log.Info("a remote cluster stopped answering", "server", e.server, "error", err.Error())
+		c.Log.Info("a remote cluster stopped answering", "server", server, "error", err.Error())
 		e.up(0)
 		c.notifyAll(e)
 	}
 	if start {
-		go c.probeUntilBack(e, config, gen)
+		go c.probeUntilBack(e, server, config, gen)
 	}
 }
 
 // answered records an answer from e's API server.
-func (c *Clusters) answered(e *entry) {
+func (c *Clusters) answered(e *entry, server string) {
 	e.healthMu.Lock()
 	was := e.lastError != nil
 	e.lastError = nil
 	e.healthMu.Unlock()
 	if was {
-		c.Log.Info("a remote cluster answers again", "server", e.server)
+		c.Log.Info("a remote cluster answers again", "server", server)
 		e.up(1)
 		c.notifyAll(e)
 	}
@@ -605,7 +608,7 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // probeUntilBack asks the API server for its version, backing off from 1 s
 // to RetryAfter, until it answers; then the Environments are woken.
-func (c *Clusters) probeUntilBack(e *entry, config *rest.Config, gen int) {
+func (c *Clusters) probeUntilBack(e *entry, server string, config *rest.Config, gen int) {
 	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 1 << 30, Cap: RetryAfter}
 	for {
 		time.Sleep(backoff.Step())
@@ -629,7 +632,7 @@ func (c *Clusters) probeUntilBack(e *entry, config *rest.Config, gen int) {
 		e.healthMu.Lock()
 		e.probing = false
 		e.healthMu.Unlock()
-		c.answered(e)
+		c.answered(e, server)
 		return
 	}
 }
