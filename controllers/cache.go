@@ -2,7 +2,6 @@ package controllers
 
 import (
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -37,25 +36,13 @@ func CacheOptions() cache.Options {
 	byObject := workload.CacheByObject()
 	byObject[&batonv1alpha1.Environment{}] = cache.ByObject{Transform: trimMeta}
 	byObject[&batonv1alpha1.Promotion{}] = cache.ByObject{Label: unfinished(), Transform: trimMeta}
-	byObject[&batchv1.Job{}] = cache.ByObject{Label: batonJobs(), Transform: slimJob}
+	byObject[&batchv1.Job{}] = cache.ByObject{Label: verification.JobSelector(), Transform: slimJob}
 	return cache.Options{ByObject: byObject}
 }
 
-// batonJobs selects the Jobs of job checks and the release Jobs.
-func batonJobs() labels.Selector {
-	req, err := labels.NewRequirement(verification.JobEnvironmentLabel, selection.Exists, nil)
-	if err != nil {
-		panic(err) // a constant key: cannot fail
-	}
-	return labels.NewSelector().Add(*req)
-}
-
-// slimJob keeps what a check reads of its Job, its metadata and status, and
-// drops the Pod template, which may be large.
+// slimJob is verification.SlimJob, then trimMeta.
 func slimJob(obj any) (any, error) {
-	if job, ok := obj.(*batchv1.Job); ok {
-		job.Spec.Template = corev1.PodTemplateSpec{}
-	}
+	obj, _ = verification.SlimJob(obj)
 	return trimMeta(obj)
 }
 

@@ -59,6 +59,9 @@ type EnvironmentReconciler struct {
 	// manager's clients when nil. The reconciler wakes Environments for it
 	// (Notify), and tells it when one stops using a cluster.
 	Clusters *remote.Clusters
+	// Jobs says where an Environment's job checks run; Workloads, when it
+	// can say, and the manager's cluster otherwise.
+	Jobs JobTargets
 	// APIReader reads the lease holder uncached before the lease is
 	// released for it, and the Secrets of checks; the manager's API reader
 	// when nil.
@@ -110,6 +113,9 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	if jt, ok := r.Workloads.(JobTargets); ok && r.Jobs == nil {
+		r.Jobs = jt
 	}
 	// A remote cluster's cache wakes the Environments of its workloads
 	// through this channel.

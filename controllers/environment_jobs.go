@@ -15,11 +15,13 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/health"
 	"github.com/baton-dev/baton/internal/jobtemplate"
+	"github.com/baton-dev/baton/internal/outcome"
 	"github.com/baton-dev/baton/internal/verification"
 )
 
-// Job checks: the manager creates each check's Job, reads it back through
-// its cache, deletes the oldest, and lists a failed Job's Pods (uncached)
+// Job checks: the manager creates each check's Job in the cluster of the
+// workloads (jobtemplate.Target), reads it back through that cluster's
+// cache, deletes the oldest, and lists a failed Job's Pods (uncached)
 // for their termination message.
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list
@@ -45,13 +47,29 @@ func (r *EnvironmentReconciler) evaluateJob(ctx context.Context, env *batonv1alp
 		return 0
 	}
 	field := fmt.Sprintf("spec.verification.checks[%d].job", i)
-	job, err := r.ensureJob(ctx, env, c, image, revision)
+	t, classify, err := jobTarget(ctx, r.Jobs, r.Client, r.APIReader, env)
 	if err != nil {
-		reason, msg := batonv1alpha1.JobCreateFailedReason, fmt.Sprintf("%s: create Job %s/%s: %v", field, env.Namespace, name, err)
+		// The cluster of spec.cluster: its condition says what is wrong.
+		reason, msg := batonv1alpha1.JobCreateFailedReason, fmt.Sprintf("%s: the cluster of spec.cluster: %v", field, err)
+		if w, ok := outcome.AsWaiting(err); ok {
+			reason = w.Reason
+		} else if s, ok := outcome.AsStalled(err); ok {
+			reason = s.Reason
+		}
+		verification.Fold(cs, c, verification.Errored(c.Name, reason, msg, r.Clock.Now()))
+		cs.Job, cs.Revision = name, revision
+		return jobRetry
+	}
+	job, err := r.ensureJob(ctx, t, env, c, image, revision)
+	if err != nil {
+		err = classify(err)
+		reason, msg := batonv1alpha1.JobCreateFailedReason, fmt.Sprintf("%s: create Job %s/%s: %v", field, t.Namespace, name, err)
 		if causes := jobtemplate.Causes(err, field); causes != nil {
 			// The webhook dry-runs this Job, so this is a template
 			// admitted before it did, or a policy that changed since.
-			reason, msg = batonv1alpha1.InvalidCheckReason, fmt.Sprintf("the API server refused the Job %s/%s: %s", env.Namespace, name, jobtemplate.Message(causes))
+			reason, msg = batonv1alpha1.InvalidCheckReason, fmt.Sprintf("the API server refused the Job %s/%s: %s", t.Namespace, name, jobtemplate.Message(causes))
+		} else if w, ok := outcome.AsWaiting(err); ok {
+			reason = w.Reason
 		}
 		verification.Fold(cs, c, verification.Errored(c.Name, reason, msg, r.Clock.Now()))
 		cs.Job, cs.Revision = name, revision
@@ -59,7 +77,7 @@ func (r *EnvironmentReconciler) evaluateJob(ctx context.Context, env *batonv1alp
 	}
 	termination := ""
 	if verification.Finished(job) && job.Status.Failed > 0 {
-		termination = r.terminationMessage(ctx, job)
+		termination = podTermination(ctx, t.Reader, job)
 	}
 	s := verification.JudgeJob(c.Name, job, termination, r.Clock.Now())
 	if cs.Job == name && cs.Verdict == s.Verdict && cs.Reason == s.Reason && cs.Message == s.Message {
@@ -71,47 +89,43 @@ func (r *EnvironmentReconciler) evaluateJob(ctx context.Context, env *batonv1alp
 }
 
 // ensureJob returns the Job of check c for image at revision, creating it
-// when it does not exist. The name is deterministic, so a Job the cache
-// has not seen yet (or that a previous manager created) answers
+// in t when it does not exist. The name is deterministic, so a Job the
+// cache has not seen yet (or that a previous manager created) answers
 // AlreadyExists and is read instead: the test runs exactly once.
-func (r *EnvironmentReconciler) ensureJob(ctx context.Context, env *batonv1alpha1.Environment, c *batonv1alpha1.VerificationCheck, image string, revision int64) (*batchv1.Job, error) {
+func (r *EnvironmentReconciler) ensureJob(ctx context.Context, t jobtemplate.Target, env *batonv1alpha1.Environment, c *batonv1alpha1.VerificationCheck, image string, revision int64) (*batchv1.Job, error) {
 	want := verification.BuildJob(env, c, image, revision)
+	t.Place(want)
 	key := client.ObjectKeyFromObject(want)
 	job := &batchv1.Job{}
-	err := r.Get(ctx, key, job)
+	err := t.Client.Get(ctx, key, job)
 	if err == nil || !apierrors.IsNotFound(err) {
 		return job, err
 	}
-	err = r.Create(ctx, want)
+	err = t.Client.Create(ctx, want)
 	if apierrors.IsAlreadyExists(err) {
-		return job, r.APIReader.Get(ctx, key, job)
+		return job, t.Reader.Get(ctx, key, job)
 	}
 	if err != nil {
 		return nil, err
 	}
-	logf.FromContext(ctx).Info("started the Job of a check", "check", c.Name, "job", klog.KObj(want), "image", image, "revision", revision)
-	r.collectJobs(ctx, env, c.Name)
+	logf.FromContext(ctx).Info("started the Job of a check", "check", c.Name, "job", klog.KObj(want), "image", image, "revision", revision, "remote", t.Remote)
+	r.collectJobs(ctx, t, env, c.Name)
 	return want, nil
-}
-
-// terminationMessage is what a failed Job's Pods said when they ended.
-func (r *EnvironmentReconciler) terminationMessage(ctx context.Context, job *batchv1.Job) string {
-	return podTermination(ctx, r.APIReader, job)
 }
 
 // collectJobs deletes the Jobs of a check beyond the verification.JobsKept
 // newest, with their Pods. A Job it cannot delete stays until the next
 // Job of the check is created.
-func (r *EnvironmentReconciler) collectJobs(ctx context.Context, env *batonv1alpha1.Environment, check string) {
+func (r *EnvironmentReconciler) collectJobs(ctx context.Context, t jobtemplate.Target, env *batonv1alpha1.Environment, check string) {
 	log := logf.FromContext(ctx)
 	jobs := &batchv1.JobList{}
-	if err := r.List(ctx, jobs, client.InNamespace(env.Namespace),
-		client.MatchingLabels{verification.JobEnvironmentLabel: env.Name, verification.JobCheckLabel: check}); err != nil {
+	if err := t.Client.List(ctx, jobs, client.InNamespace(t.Namespace),
+		t.Selector(map[string]string{verification.JobEnvironmentLabel: env.Name, verification.JobCheckLabel: check})); err != nil {
 		log.Error(err, "list the Jobs of a check", "check", check)
 		return
 	}
 	for _, job := range verification.JobsToCollect(jobs.Items) {
-		if err := r.Delete(ctx, &job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+		if err := t.Client.Delete(ctx, &job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 			log.Error(err, "delete an old Job of a check", "job", klog.KObj(&job))
 		}
 	}

@@ -30,10 +30,10 @@ func (r *PromotionReconciler) act(ctx context.Context, in promote.Input, d promo
 		}
 		in.Digest = &out
 	case promote.RunRelease:
-		out := r.runRelease(ctx, d.Release, d.ReleaseCreate)
+		out := r.runRelease(ctx, in.Environment, d.Release, d.ReleaseCreate)
 		in.Release = &out
 	case promote.DeleteRelease:
-		if err := r.deleteRelease(ctx, d.Release); err != nil {
+		if err := r.deleteRelease(ctx, in.Environment, d.Release); err != nil {
 			return in, err
 		}
 		if in.Release == nil {

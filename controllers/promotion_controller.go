@@ -89,6 +89,12 @@ type PromotionReconciler struct {
 	// DeliveryDone, when set, brings the Promotion of each finished
 	// asynchronous delivery (delivery.Async) back to the queue at once.
 	DeliveryDone <-chan event.GenericEvent
+	// Jobs says where an Environment's release Jobs run; nil runs them
+	// all in the manager's cluster.
+	Jobs JobTargets
+	// RemoteJobs, when set, brings back the Promotion of a release Job
+	// that changed in a remote cluster (remote.Clusters.NotifyPromotion).
+	RemoteJobs <-chan event.GenericEvent
 }
 
 // Admission checks and writes Promotions' admission markers
@@ -110,6 +116,9 @@ func (r *PromotionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.DeliveryDone != nil {
 		b = b.WatchesRawSource(source.Channel(r.DeliveryDone, &handler.EnqueueRequestForObject{}))
+	}
+	if r.RemoteJobs != nil {
+		b = b.WatchesRawSource(source.Channel(r.RemoteJobs, &handler.EnqueueRequestForObject{}))
 	}
 	b = b.
 		// Every change counts, status included: each reconcile takes one

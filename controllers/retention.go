@@ -101,15 +101,25 @@ func oldestBeyond(items []metav1.PartialObjectMetadata, limit int) []metav1.Part
 // finishes; a failure is logged, and the next one prunes again.
 func (r *PromotionReconciler) pruneReleaseJobs(ctx context.Context, env *batonv1alpha1.Environment) {
 	logger := ctrl.LoggerFrom(ctx)
+	if env.Spec.Cluster != nil && env.Spec.Release == nil {
+		// A remote cache holds Jobs only for an Environment that runs
+		// them; the TTL removes those of a release since removed.
+		return
+	}
+	t, _, err := r.jobs(ctx, env)
+	if err != nil {
+		logger.Error(err, "find the cluster of the release Jobs to prune")
+		return
+	}
 	jobs := &batchv1.JobList{}
-	if err := r.List(ctx, jobs, client.InNamespace(env.Namespace), client.MatchingLabels{release.EnvironmentLabel: env.Name},
+	if err := t.Client.List(ctx, jobs, client.InNamespace(t.Namespace), t.Selector(map[string]string{release.EnvironmentLabel: env.Name}),
 		client.HasLabels{release.PromotionUIDLabel}); err != nil {
 		logger.Error(err, "list the release Jobs to prune")
 		return
 	}
 	limit := int(env.HistoryLimitOrDefault())
 	for _, job := range release.ToCollect(jobs.Items, limit) {
-		err := r.Delete(ctx, &job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID})
+		err := t.Client.Delete(ctx, &job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID})
 		if client.IgnoreNotFound(err) != nil {
 			logger.Error(err, "delete a release Job beyond spec.historyLimit", "job", job.Name)
 			continue

@@ -285,6 +285,8 @@ func main() {
 		Freezes:        admissionKeys,
 		Concurrency:    *promotionConcurrency,
 		DeliveryDone:   deliveryDone,
+		Jobs:           workloads,
+		RemoteJobs:     controllers.WakeOnRemoteJobs(clusters),
 		Registry:       &registry.Resolver{AllowedHosts: splitNames(*allowedRegistryHosts)},
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the Promotion controller")

@@ -36,6 +36,13 @@ func (x *decider) releasing() {
 		return
 	}
 	if out.Err != nil {
+		if w, ok := outcome.AsWaiting(out.Err); ok {
+			// The cluster of spec.cluster does not answer: the release
+			// waits for it, holding the lease, with nothing changed.
+			x.setPhase(batonv1alpha1.PromotionReleasing, w.Reason, w.Message+"; the release Job waits for it, and no workload changes before it succeeds")
+			x.d.RequeueAfter = w.RequeueAfter
+			return
+		}
 		if s, ok := outcome.AsStalled(out.Err); ok {
 			x.releaseFailed(s.Message + "; nothing was changed")
 			return

@@ -151,13 +151,20 @@ func BuildJob(env *batonv1alpha1.Environment, s Subject) (*batchv1.Job, error) {
 // Owned says why job, found under the release Job's name, is not the one
 // Baton created for s: a Job someone else created there is never adopted,
 // since its success would stand for a release that never ran. nil when it
-// is Baton's. The image is compared only while env has spec.release.
+// is Baton's: it carries the Promotion's UID, and the Promotion controls
+// it, or, in a remote cluster, it carries the Environment's namespace.
+// The image is compared only while env has spec.release.
 func Owned(job *batchv1.Job, env *batonv1alpha1.Environment, s Subject) error {
 	uid := string(s.Promotion.UID)
 	if got := job.Labels[PromotionUIDLabel]; got != uid {
 		return fmt.Errorf("its label %s is %q, not this Promotion's UID %s", PromotionUIDLabel, got, uid)
 	}
-	if ref := metav1.GetControllerOf(job); ref == nil || string(ref.UID) != uid {
+	if env.Spec.Cluster != nil {
+		// In a remote cluster the Promotion cannot own it (Target.Place).
+		if got := job.Labels[jobtemplate.EnvironmentNamespaceLabel]; got != env.Namespace {
+			return fmt.Errorf("its label %s is %q, not %s", jobtemplate.EnvironmentNamespaceLabel, got, env.Namespace)
+		}
+	} else if ref := metav1.GetControllerOf(job); ref == nil || string(ref.UID) != uid {
 		return fmt.Errorf("it is not controlled by this Promotion (UID %s)", uid)
 	}
 	if env.Spec.Release == nil {

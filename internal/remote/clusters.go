@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -28,8 +29,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/jobtemplate"
 	"github.com/baton-dev/baton/internal/metrics"
 	"github.com/baton-dev/baton/internal/outcome"
+	"github.com/baton-dev/baton/internal/release"
+	"github.com/baton-dev/baton/internal/verification"
 	"github.com/baton-dev/baton/internal/workload"
 )
 
@@ -61,6 +65,9 @@ type Clusters struct {
 	AllowExec bool
 	// Notify wakes an Environment.
 	Notify func(types.NamespacedName)
+	// NotifyPromotion wakes a Promotion, whose release Job in a remote
+	// cluster changed; nil wakes none.
+	NotifyPromotion func(types.NamespacedName)
 	// SyncTimeout bounds how long a new cache may take to list the
 	// workloads; 30 s when zero.
 	SyncTimeout time.Duration
@@ -78,9 +85,9 @@ type Clusters struct {
 // entry is one remote cluster and the Environments that use it.
 type entry struct {
 	key string
-	// users are the Environments using it, with the namespaces their
-	// workloads are in (guarded by Clusters.mu).
-	users map[types.NamespacedName][]string
+	// users are the Environments using it, with what they need of it
+	// (guarded by Clusters.mu).
+	users map[types.NamespacedName]use
 
 	// mu serializes starting and stopping; the fields below are guarded
 	// by it.
@@ -89,6 +96,7 @@ type entry struct {
 	fingerprint [sha256.Size]byte
 	server      string
 	namespaces  []string
+	jobs        bool
 	running     *running
 
 	// health is guarded by healthMu: watches report into it from the
@@ -243,12 +251,12 @@ func (c *Clusters) For(ctx context.Context, env *batonv1alpha1.Environment) (*wo
 	}
 	e := c.entries[key]
 	if e == nil {
-		e = &entry{key: key, users: map[types.NamespacedName][]string{}}
+		e = &entry{key: key, users: map[types.NamespacedName]use{}}
 		c.entries[key] = e
 	}
-	e.users[nn] = namespacesOf(env)
+	e.users[nn] = use{namespaces: namespacesOf(env), jobs: runsJobs(env)}
 	c.users[nn] = key
-	want := e.allNamespaces()
+	want := e.wanted()
 	c.mu.Unlock()
 
 	e.mu.Lock()
@@ -258,7 +266,7 @@ func (c *Clusters) For(ctx context.Context, env *batonv1alpha1.Environment) (*wo
 		// so that the preflight says where, and a restored Role is seen.
 		e.stop()
 	}
-	if e.running != nil && e.healthy() && time.Since(e.readAt) < SecretTTL && covers(e.namespaces, want) {
+	if e.running != nil && e.healthy() && time.Since(e.readAt) < SecretTTL && e.covers(want) {
 		return e.running.accessor, nil
 	}
 	// First use, a Secret read long enough ago, or a cluster that does not
@@ -287,7 +295,7 @@ func (c *Clusters) For(ctx context.Context, env *batonv1alpha1.Environment) (*wo
 			"Secret %s has no key %q: put the kubeconfig of the cluster under it (spec.cluster.kubeConfig.secretRef)", ref, batonv1alpha1.KubeConfigKey)
 	}
 	fp := sha256.Sum256(data)
-	if e.running != nil && e.fingerprint == fp && covers(e.namespaces, want) {
+	if e.running != nil && e.fingerprint == fp && e.covers(want) {
 		e.readAt = time.Now()
 		return e.accessorIfHealthy()
 	}
@@ -316,6 +324,22 @@ func (c *Clusters) current(e *entry) bool {
 	return c.entries[e.key] == e && !c.stopped
 }
 
+// use is what one Environment needs of its cluster's cache.
+type use struct {
+	// namespaces are those of its workloads.
+	namespaces []string
+	// jobs: it runs release Jobs or job checks there.
+	jobs bool
+}
+
+// runsJobs reports whether env runs Jobs in its workloads' cluster.
+func runsJobs(env *batonv1alpha1.Environment) bool {
+	if env.Spec.Release != nil {
+		return true
+	}
+	return slices.ContainsFunc(env.Spec.Verification.Checks, func(c batonv1alpha1.VerificationCheck) bool { return c.Job != nil })
+}
+
 func notFound(ref types.NamespacedName) error {
 	return outcome.Stall(batonv1alpha1.KubeConfigNotFoundReason,
 		"spec.cluster.kubeConfig.secretRef: Secret %s does not exist; create it with the cluster's kubeconfig under key %q", ref, batonv1alpha1.KubeConfigKey)
@@ -331,19 +355,26 @@ func namespacesOf(env *batonv1alpha1.Environment) []string {
 	return slices.Compact(ns)
 }
 
-// allNamespaces is the union of the users' namespaces; Clusters.mu held.
-func (e *entry) allNamespaces() []string {
-	var all []string
-	for _, ns := range e.users {
-		all = append(all, ns...)
+// wanted is the union of the users' needs; Clusters.mu held.
+func (e *entry) wanted() use {
+	var all use
+	for _, u := range e.users {
+		all.namespaces = append(all.namespaces, u.namespaces...)
+		all.jobs = all.jobs || u.jobs
 	}
-	slices.Sort(all)
-	return slices.Compact(all)
+	slices.Sort(all.namespaces)
+	all.namespaces = slices.Compact(all.namespaces)
+	return all
 }
 
-func covers(have, want []string) bool {
-	for _, ns := range want {
-		if !slices.Contains(have, ns) {
+// covers reports whether the running cache holds what want needs; e.mu
+// held. A cache that holds more is kept: it stops with its last user.
+func (e *entry) covers(want use) bool {
+	if want.jobs && !e.jobs {
+		return false
+	}
+	for _, ns := range want.namespaces {
+		if !slices.Contains(e.namespaces, ns) {
 			return false
 		}
 	}
@@ -374,15 +405,17 @@ func (e *entry) accessorIfHealthy() (*workload.Cluster, error) {
 }
 
 // start connects to the cluster, starts a cache of the workload kinds and
-// Pods in namespaces, and waits for it to list them; e.mu held.
-func (c *Clusters) start(ctx context.Context, e *entry, config *rest.Config, namespaces []string) error {
+// Pods (and Baton's Jobs, when want.jobs) in want's namespaces, and waits
+// for it to list them; e.mu held.
+func (c *Clusters) start(ctx context.Context, e *entry, config *rest.Config, want use) error {
+	namespaces := want.namespaces
 	// The informers' and the observer's goroutines log this copy: e.server
 	// is e.mu's.
 	server := e.server
 	if err := probe(ctx, config); err != nil {
 		return Unreachable(e.server, err)
 	}
-	if err := preflight(ctx, config, c.Scheme, namespaces); err != nil {
+	if err := preflight(ctx, config, c.Scheme, want); err != nil {
 		if apierrors.IsForbidden(err) {
 			return forbidden(e.server, err)
 		}
@@ -401,6 +434,9 @@ func (c *Clusters) start(ctx context.Context, e *entry, config *rest.Config, nam
 		return &observer{next: rt, failed: func(err error) { c.unreachable(e, server, config, err) }, answered: func() { c.answered(e, server) }}
 	})
 	byObject := workload.CacheByObject()
+	if want.jobs {
+		byObject[&batchv1.Job{}] = cache.ByObject{Label: verification.JobSelector(), Transform: verification.SlimJob}
+	}
 	defaults := map[string]cache.Config{}
 	for _, ns := range namespaces {
 		defaults[ns] = cache.Config{}
@@ -446,7 +482,7 @@ func (c *Clusters) start(ctx context.Context, e *entry, config *rest.Config, nam
 		}
 	}
 	r.accessor = workload.NewRemote(cl.GetClient(), cl.GetAPIReader(), c.Environments)
-	e.running, e.namespaces = r, namespaces
+	e.running, e.namespaces, e.jobs = r, namespaces, want.jobs
 	e.live.Store(true)
 	e.up(1)
 	return nil
@@ -459,7 +495,7 @@ func (e *entry) stop() {
 	}
 	e.running.cancel()
 	<-e.running.done
-	e.running, e.namespaces, e.readAt = nil, nil, time.Time{}
+	e.running, e.namespaces, e.jobs, e.readAt = nil, nil, false, time.Time{}
 	e.live.Store(false)
 	ns, name := e.secret()
 	metrics.RemoteClusterUp.DeleteLabelValues(ns, name)
@@ -468,6 +504,9 @@ func (e *entry) stop() {
 // handler wakes the Environments that name the workload an event is
 // about, in this cluster.
 func (c *Clusters) handler(e *entry, obj client.Object) toolscache.ResourceEventHandler {
+	if _, ok := obj.(*batchv1.Job); ok {
+		return c.jobHandler(e)
+	}
 	kind := kindOf(obj)
 	notify := func(o any) {
 		if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
@@ -496,6 +535,40 @@ func (c *Clusters) handler(e *entry, obj client.Object) toolscache.ResourceEvent
 			}
 			notify(cur)
 		},
+		DeleteFunc: notify,
+	}
+}
+
+// jobHandler wakes the Environment of a Job Baton runs in this cluster,
+// and the Promotion of a release Job. Both are named by the Job's labels
+// and annotations, which anyone who may create Jobs there can write: only
+// an Environment that uses this cluster is woken, and a wake only makes a
+// reconcile read what is true.
+func (c *Clusters) jobHandler(e *entry) toolscache.ResourceEventHandler {
+	notify := func(o any) {
+		if tomb, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+			o = tomb.Obj
+		}
+		job, ok := o.(*batchv1.Job)
+		if !ok {
+			return
+		}
+		ns := job.Labels[jobtemplate.EnvironmentNamespaceLabel]
+		env := types.NamespacedName{Namespace: ns, Name: job.Labels[verification.JobEnvironmentLabel]}
+		c.mu.Lock()
+		user := ns != "" && c.users[env] == e.key
+		c.mu.Unlock()
+		if !user {
+			return
+		}
+		c.Notify(env)
+		if p := job.Annotations[release.PromotionAnnotation]; p != "" && c.NotifyPromotion != nil {
+			c.NotifyPromotion(types.NamespacedName{Namespace: ns, Name: p})
+		}
+	}
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    notify,
+		UpdateFunc: func(_, cur any) { notify(cur) },
 		DeleteFunc: notify,
 	}
 }
@@ -651,13 +724,16 @@ func probe(ctx context.Context, config *rest.Config) error {
 // preflight lists one object of each cached kind in each namespace, so that
 // an identity that may not read them is told so now, and where, rather than
 // by a cache that never syncs.
-func preflight(ctx context.Context, config *rest.Config, scheme *runtime.Scheme, namespaces []string) error {
+func preflight(ctx context.Context, config *rest.Config, scheme *runtime.Scheme, want use) error {
 	c, err := client.New(config, client.Options{Scheme: scheme})
 	if err != nil {
 		return err
 	}
 	lists := []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &appsv1.DaemonSetList{}, &corev1.PodList{}}
-	for _, ns := range namespaces {
+	if want.jobs {
+		lists = append(lists, &batchv1.JobList{})
+	}
+	for _, ns := range want.namespaces {
 		for _, l := range lists {
 			if err := c.List(ctx, l, client.InNamespace(ns), client.Limit(1)); err != nil {
 				return err

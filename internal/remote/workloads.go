@@ -7,6 +7,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
+	"github.com/baton-dev/baton/internal/jobtemplate"
 	"github.com/baton-dev/baton/internal/outcome"
 	"github.com/baton-dev/baton/internal/workload"
 )
@@ -17,13 +18,13 @@ import (
 // (ClusterUnreachable), never a bare network error, so that a Promotion
 // waits and says why.
 type Workloads struct {
-	Local    workload.Accessor
+	Local    *workload.Cluster
 	Clusters *Clusters
 }
 
 var _ workload.Accessor = (*Workloads)(nil)
 
-func (w *Workloads) accessor(ctx context.Context, env *batonv1alpha1.Environment) (workload.Accessor, error) {
+func (w *Workloads) accessor(ctx context.Context, env *batonv1alpha1.Environment) (*workload.Cluster, error) {
 	if env.Spec.Cluster == nil {
 		return w.Local, nil
 	}
@@ -31,6 +32,30 @@ func (w *Workloads) accessor(ctx context.Context, env *batonv1alpha1.Environment
 		return nil, outcome.Stall(batonv1alpha1.ClusterUnreachableReason, "spec.cluster is set, but this manager serves no remote clusters")
 	}
 	return w.Clusters.For(ctx, env)
+}
+
+// Jobs is where env's release Jobs and job checks run: the manager's
+// cluster and env's namespace without spec.cluster; with it, the remote
+// cluster and the namespace of env's first workload. Its errors are For's.
+func (w *Workloads) Jobs(ctx context.Context, env *batonv1alpha1.Environment) (jobtemplate.Target, error) {
+	if env.Spec.Cluster == nil {
+		return jobtemplate.Target{Client: w.Local.Client, Reader: w.Local.APIReader, Namespace: env.Namespace, EnvironmentNamespace: env.Namespace}, nil
+	}
+	refs := env.WorkloadRefs()
+	if len(refs) == 0 {
+		return jobtemplate.Target{}, outcome.Stall(batonv1alpha1.WorkloadNotFoundReason, "spec.workloads is empty: a Job in spec.cluster runs in the namespace of the first workload")
+	}
+	c, err := w.accessor(ctx, env)
+	if err != nil {
+		return jobtemplate.Target{}, err
+	}
+	return jobtemplate.Target{Client: c.Client, Reader: c.APIReader, Namespace: workload.Key(env, refs[0]).Namespace,
+		Remote: true, EnvironmentNamespace: env.Namespace}, nil
+}
+
+// Classify is classify for the errors of a Target's clients.
+func (w *Workloads) Classify(env *batonv1alpha1.Environment, err error) error {
+	return w.classify(env, err)
 }
 
 // Get reads the workloads from their cluster's cache.

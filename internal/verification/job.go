@@ -13,6 +13,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/jobtemplate"
@@ -169,4 +171,25 @@ func JobsToCollect(jobs []batchv1.Job) []batchv1.Job {
 		return sorted[a].Name > sorted[b].Name
 	})
 	return sorted[JobsKept:]
+}
+
+// JobSelector selects the Jobs Baton runs, those of job checks and the
+// release Jobs (both carry JobEnvironmentLabel), for a cache.
+func JobSelector() labels.Selector {
+	req, err := labels.NewRequirement(JobEnvironmentLabel, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant key: cannot fail
+	}
+	return labels.NewSelector().Add(*req)
+}
+
+// SlimJob is a cache transform: it keeps what Baton reads of a Job, its
+// metadata without managedFields and its status, and drops the Pod
+// template, which may be large. Baton reads a Job's template uncached.
+func SlimJob(obj any) (any, error) {
+	if job, ok := obj.(*batchv1.Job); ok {
+		job.Spec.Template = corev1.PodTemplateSpec{}
+		job.ManagedFields = nil
+	}
+	return obj, nil
 }
