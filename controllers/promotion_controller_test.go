@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,11 +13,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
@@ -76,6 +79,9 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer, tun
 		Clock:     fakeClock,
 		Deliverer: func(*batonv1alpha1.Environment) (delivery.Deliverer, error) { return direct, nil },
 		Admission: admissionKey,
+		// As in the manager: release Jobs run where the workloads are.
+		Jobs:       &remote.Workloads{Local: workload.NewLocal(mgr.GetClient(), mgr.GetAPIReader()), Clusters: suiteClusters},
+		RemoteJobs: remoteJobWakes.channel(),
 	}
 	for _, t := range tune {
 		if t.engine != nil {
@@ -91,6 +97,33 @@ func startPromotionManager(wrap func(delivery.Deliverer) delivery.Deliverer, tun
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
 	return func() { cancel(); <-done }
+}
+
+// remoteJobWakes passes the wakes of suiteClusters, whose release Jobs
+// changed in a remote cluster, to the engine that runs now: the suite's
+// caches outlive each spec's engine (WakeOnRemoteJobs in the manager).
+var remoteJobWakes = &wakeRelay{}
+
+type wakeRelay struct {
+	mu sync.Mutex
+	ch chan event.GenericEvent
+}
+
+// channel is a new engine's source; the engine before it gets no more.
+func (w *wakeRelay) channel() <-chan event.GenericEvent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ch = make(chan event.GenericEvent, 1024)
+	return w.ch
+}
+
+func (w *wakeRelay) notify(nn types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case w.ch <- event.GenericEvent{Object: &batonv1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Namespace: nn.Namespace, Name: nn.Name}}}:
+	default: // an engine that stopped; the next one reads every Promotion
+	}
 }
 
 // engineTuning changes a test manager before it starts.

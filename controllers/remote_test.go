@@ -21,6 +21,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,10 +35,13 @@ import (
 	"github.com/baton-dev/baton/internal/delivery"
 	batongit "github.com/baton-dev/baton/internal/git"
 	"github.com/baton-dev/baton/internal/gitdelivery"
+	"github.com/baton-dev/baton/internal/jobtemplate"
 	"github.com/baton-dev/baton/internal/metrics"
+	"github.com/baton-dev/baton/internal/release"
 	"github.com/baton-dev/baton/internal/remote"
 	"github.com/baton-dev/baton/internal/testenv"
 	"github.com/baton-dev/baton/internal/testing/builder"
+	"github.com/baton-dev/baton/internal/verification"
 	"github.com/baton-dev/baton/internal/workload"
 )
 
@@ -71,7 +75,19 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 	remoteStage := func(tune func(prod *batonv1alpha1.Environment)) *stage {
 		GinkgoHelper()
 		s := &stage{ns: newNamespace(ctx)}
-		kubeconfig, err := other.KubeConfig(ctx, "baton-"+s.ns, s.ns)
+		s.staging = builder.Environment(s.ns, "staging").Deployment("web-staging", "web").Direct().SoakTime(0).Build()
+		s.production = builder.Environment(s.ns, "production").Upstream("staging").Deployment("web-production", "web").
+			Cluster("prod-cluster").Direct().SoakTime(0).Build()
+		if tune != nil {
+			tune(s.production)
+		}
+		// The least the identity needs there: the Jobs Role only for an
+		// Environment that runs Jobs.
+		kubeconfigFor := other.KubeConfig
+		if s.production.Spec.Release != nil || len(s.production.Spec.Verification.Checks) > 0 {
+			kubeconfigFor = other.KubeConfigWithJobs
+		}
+		kubeconfig, err := kubeconfigFor(ctx, "baton-"+s.ns, s.ns)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(k8sClient.Create(ctx, &corev1.Secret{
 			ObjectMeta: kubeconfigMeta(s.ns),
@@ -84,12 +100,6 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		Expect(other.Client.Create(ctx, s.prodDep)).To(Succeed())
 		Expect(testenv.RolloutComplete(ctx, other.Client, s.prodDep)).To(Succeed())
 
-		s.staging = builder.Environment(s.ns, "staging").Deployment("web-staging", "web").Direct().SoakTime(0).Build()
-		s.production = builder.Environment(s.ns, "production").Upstream("staging").Deployment("web-production", "web").
-			Cluster("prod-cluster").Direct().SoakTime(0).Build()
-		if tune != nil {
-			tune(s.production)
-		}
 		Expect(k8sClient.Create(ctx, s.staging)).To(Succeed())
 		Expect(k8sClient.Create(ctx, s.production)).To(Succeed())
 		expectAdopted(ctx, s.staging, s.production)
@@ -130,6 +140,17 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 			g.Expect(ready.Reason).To(Equal(batonv1alpha1.ClusterUnreachableReason))
 			g.Expect(ready.Message).To(ContainSubstring(strings.TrimSuffix(other.Config.Host, "/")))
 		}, "90s").Should(Succeed())
+	}
+	// expectWaiting waits until p waits in phase for the other cluster,
+	// naming its API server.
+	expectWaiting := func(p *batonv1alpha1.Promotion, phase batonv1alpha1.PromotionPhase) {
+		GinkgoHelper()
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+			g.Expect(p.Status.Phase).To(Equal(phase))
+			g.Expect(readyReason(p)).To(Equal(batonv1alpha1.ClusterUnreachableReason))
+			g.Expect(readyMessage(p)).To(ContainSubstring(strings.TrimSuffix(other.Config.Host, "/")))
+		}, "60s").Should(Succeed())
 	}
 	generationOf := func(d *appsv1.Deployment) int64 {
 		GinkgoHelper()
@@ -239,12 +260,7 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		s.shipToStaging(ctx, web2)
 		restart := killAPIServer()
 		p := s.promotion(ctx, "production", "to-prod-", "", nil)
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
-			g.Expect(p.Status.Phase).To(Equal(batonv1alpha1.PromotionPromoting))
-			g.Expect(readyReason(p)).To(Equal(batonv1alpha1.ClusterUnreachableReason))
-			g.Expect(readyMessage(p)).To(ContainSubstring(strings.TrimSuffix(other.Config.Host, "/")))
-		}, "60s").Should(Succeed())
+		expectWaiting(p, batonv1alpha1.PromotionPromoting)
 		expectUnreachable(s.production)
 		restart()
 		succeedsOnce(s, p)
@@ -289,6 +305,170 @@ var _ = Describe("Environments in another cluster", Ordered, func() {
 		Expect(h).To(HaveLen(2))
 		Expect(h[1].Result).To(Equal(batonv1alpha1.RevisionFailed))
 		Expect(s.production.Status.ActivePromotion).To(BeNil(), "the lease is released")
+	})
+
+	// remoteJobs are the Jobs there, in ns, with labels.
+	remoteJobs := func(g Gomega, ns string, labels client.MatchingLabels) []batchv1.Job {
+		jobs := &batchv1.JobList{}
+		g.Expect(other.Client.List(ctx, jobs, client.InNamespace(ns), labels)).To(Succeed())
+		return jobs.Items
+	}
+	// theRemoteRelease is the one release Job of p there, once Baton
+	// created it, placed as a Job with no owner in that cluster.
+	theRemoteRelease := func(s *stage, p *batonv1alpha1.Promotion) *batchv1.Job {
+		GinkgoHelper()
+		job := &batchv1.Job{}
+		Eventually(func(g Gomega) {
+			jobs := remoteJobs(g, s.ns, client.MatchingLabels{release.EnvironmentLabel: "production", release.PromotionUIDLabel: string(p.UID)})
+			g.Expect(jobs).To(HaveLen(1))
+			*job = jobs[0]
+		}, fmt.Sprint(remote.RetryAfter+15*time.Second)).Should(Succeed())
+		Expect(job.Name).To(Equal(p.Name + "-release"))
+		Expect(job.Labels).To(HaveKeyWithValue(jobtemplate.EnvironmentNamespaceLabel, s.ns))
+		Expect(job.OwnerReferences).To(BeEmpty(), "its Promotion lives in another cluster")
+		Expect(job.Spec.TTLSecondsAfterFinished).To(HaveValue(Equal(jobtemplate.RemoteTTL)))
+		return job
+	}
+
+	It("runs the release Job in the other cluster, next to the workload, then patches once", func() {
+		s := remoteStage(withMigration)
+		s.shipToStaging(ctx, web2)
+		p := s.promotion(ctx, "production", "migrate-", "", nil)
+		expectPhase(ctx, p, batonv1alpha1.PromotionReleasing)
+		job := theRemoteRelease(s, p)
+		Expect(job.Spec.Template.Spec.Containers[0].Image).To(Equal(web2))
+		Expect(job.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "BATON_PREVIOUS_IMAGE", Value: web1}))
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+			g.Expect(p.Status.Release).NotTo(BeNil())
+			g.Expect(p.Status.Release.Result).To(Equal(batonv1alpha1.ReleaseRunning))
+		}).Should(Succeed())
+		Eventually(func(g Gomega) { g.Expect(releaseJobs(ctx, g, s.production)).To(BeEmpty()) }).Should(Succeed(), "no Job in the management cluster")
+		Expect(generationOf(s.prodDep)).To(Equal(int64(1)), "no workload changes while the release runs")
+
+		By("delivering once the Job there succeeds: its end is an event of that cluster's cache")
+		finishJobIn(ctx, other.Client, job, true, "", "")
+		succeedsOnce(s, p)
+		Expect(p.Status.Release.Result).To(Equal(batonv1alpha1.ReleaseSucceeded))
+	})
+
+	It("fails a release whose Job there fails, quoting its Pod there, and changes nothing", func() {
+		s := remoteStage(withMigration)
+		s.shipToStaging(ctx, web2)
+		p := s.promotion(ctx, "production", "migrate-", "", nil)
+		job := theRemoteRelease(s, p)
+		finishJobIn(ctx, other.Client, job, false, "BackoffLimitExceeded", `relation "orders" already exists`)
+		expectPhase(ctx, p, batonv1alpha1.PromotionFailed)
+		Expect(readyReason(p)).To(Equal(batonv1alpha1.ReleaseFailedReason))
+		Expect(readyMessage(p)).To(And(ContainSubstring("BackoffLimitExceeded"), ContainSubstring(`relation \"orders\" already exists`)))
+		Expect(generationOf(s.prodDep)).To(Equal(int64(1)))
+	})
+
+	It("never adopts a Job there that another namespace's Environment would own", func() {
+		s := remoteStage(withMigration)
+		s.shipToStaging(ctx, web2)
+		stopEngine()
+		p := s.promotion(ctx, "production", "migrate-", "", nil)
+		By("a finished Job with the Promotion's name and UID, labelled for Environment production of another namespace")
+		forged := &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: p.Name + "-release", Labels: map[string]string{
+				release.EnvironmentLabel: "production", release.PromotionUIDLabel: string(p.UID),
+				jobtemplate.EnvironmentNamespaceLabel: "someone-else",
+			}},
+			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "migrate", Image: web2}}}}},
+		}
+		Expect(other.Client.Create(ctx, forged)).To(Succeed())
+		finishJobIn(ctx, other.Client, forged, true, "", "")
+		DeferCleanup(startPromotionManager(nil))
+		expectPhase(ctx, p, batonv1alpha1.PromotionFailed)
+		Expect(readyReason(p)).To(Equal(batonv1alpha1.ReleaseFailedReason))
+		Expect(readyMessage(p)).To(And(ContainSubstring("is not the release Job Baton created"),
+			ContainSubstring(jobtemplate.EnvironmentNamespaceLabel+` is "someone-else"`)))
+		Expect(generationOf(s.prodDep)).To(Equal(int64(1)), "a forged success delivers nothing")
+	})
+
+	It("waits in Releasing, saying why, while the other API server is down, then runs the Job once", func() {
+		s := remoteStage(withMigration)
+		s.shipToStaging(ctx, web2)
+		restart := killAPIServer()
+		p := s.promotion(ctx, "production", "migrate-", "", nil)
+		expectWaiting(p, batonv1alpha1.PromotionReleasing)
+		restart()
+		job := theRemoteRelease(s, p)
+		finishJobIn(ctx, other.Client, job, true, "", "")
+		succeedsOnce(s, p)
+		Eventually(func(g Gomega) {
+			g.Expect(remoteJobs(g, s.ns, client.MatchingLabels{release.EnvironmentLabel: "production"})).To(HaveLen(1), "one release Job")
+		}).Should(Succeed())
+	})
+
+	It("keeps spec.historyLimit release Jobs there, and never deletes another namespace's", func() {
+		s := remoteStage(func(prod *batonv1alpha1.Environment) {
+			withMigration(prod)
+			prod.Spec.HistoryLimit = 1
+		})
+		theirs := &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "theirs-release", Labels: map[string]string{
+				release.EnvironmentLabel: "production", release.PromotionUIDLabel: "0f0f0f0f-0000-0000-0000-000000000000",
+				jobtemplate.EnvironmentNamespaceLabel: "someone-else",
+			}},
+			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "migrate", Image: web1}}}}},
+		}
+		Expect(other.Client.Create(ctx, theirs)).To(Succeed())
+		finishJobIn(ctx, other.Client, theirs, true, "", "")
+
+		var first *batchv1.Job
+		for i, image := range []string{web2, web3} {
+			s.shipToStaging(ctx, image)
+			p := s.promotion(ctx, "production", "migrate-", image, nil)
+			job := theRemoteRelease(s, p)
+			if i == 0 {
+				first = job
+			}
+			finishJobIn(ctx, other.Client, job, true, "", "")
+			remoteRollout(s.prodDep, image)
+			expectPhase(ctx, p, batonv1alpha1.PromotionSucceeded)
+		}
+		Eventually(func(g Gomega) {
+			jobs := remoteJobs(g, s.ns, client.MatchingLabels{release.EnvironmentLabel: "production", jobtemplate.EnvironmentNamespaceLabel: s.ns})
+			g.Expect(jobs).To(HaveLen(1))
+			g.Expect(jobs[0].UID).NotTo(Equal(first.UID), "the older release Job is deleted")
+		}).Should(Succeed())
+		Expect(other.Client.Get(ctx, client.ObjectKeyFromObject(theirs), theirs)).To(Succeed(), "another namespace's Job is not Baton's to prune")
+	})
+
+	It("runs a job check in the other cluster and fails it with the Pod's termination message there", func() {
+		s := remoteStage(func(prod *batonv1alpha1.Environment) {
+			prod.Spec.Verification.Checks = []batonv1alpha1.VerificationCheck{smokeCheck("registry.example.com/smoke:1")}
+		})
+		var job batchv1.Job
+		Eventually(func(g Gomega) {
+			jobs := remoteJobs(g, s.ns, client.MatchingLabels{verification.JobEnvironmentLabel: "production", verification.JobCheckLabel: "smoke"})
+			g.Expect(jobs).To(HaveLen(1))
+			job = jobs[0]
+		}).Should(Succeed())
+		Expect(job.Labels).To(HaveKeyWithValue(jobtemplate.EnvironmentNamespaceLabel, s.ns))
+		Expect(job.OwnerReferences).To(BeEmpty())
+		Expect(job.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "BATON_IMAGE", Value: web1}))
+		Eventually(func(g Gomega) {
+			jobs := &batchv1.JobList{}
+			g.Expect(k8sClient.List(ctx, jobs, client.InNamespace(s.ns), client.MatchingLabels{verification.JobEnvironmentLabel: "production"})).To(Succeed())
+			g.Expect(jobs.Items).To(BeEmpty(), "no Job in the management cluster")
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+			g.Expect(s.production.Status.Verification.Checks).To(HaveLen(1))
+			g.Expect(s.production.Status.Verification.Checks[0].Reason).To(Equal(batonv1alpha1.CheckPendingReason))
+		}).Should(Succeed())
+
+		finishJobIn(ctx, other.Client, &job, false, "BackoffLimitExceeded", "GET /checkout answered 500")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.production), s.production)).To(Succeed())
+			cs := s.production.Status.Verification.Checks[0]
+			g.Expect(cs.Verdict).To(Equal(batonv1alpha1.CheckFail), cs.Message)
+			g.Expect(cs.Message).To(And(ContainSubstring("Job "+job.Name+" failed (BackoffLimitExceeded"), ContainSubstring("GET /checkout answered 500")))
+			g.Expect(s.production.Status.VerifiedImages).To(BeEmpty())
+		}).Should(Succeed())
 	})
 
 	It("shares one cache between two Environments that use one cluster, and stops it with the last", func() {

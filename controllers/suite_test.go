@@ -64,6 +64,7 @@ var _ = BeforeSuite(func() {
 	// shares (startPromotionManager).
 	suiteClusters = NewClusters(mgr, false)
 	suiteClusters.SyncTimeout = 10 * time.Second
+	suiteClusters.NotifyPromotion = remoteJobWakes.notify
 	Expect((&EnvironmentReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("environment-controller"),

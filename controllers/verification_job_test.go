@@ -140,6 +140,12 @@ var _ = Describe("Job checks", func() {
 // termination message.
 func finishJob(ctx context.Context, job *batchv1.Job, succeeded bool, reason, termination string) {
 	GinkgoHelper()
+	finishJobIn(ctx, k8sClient, job, succeeded, reason, termination)
+}
+
+// finishJobIn is finishJob in the cluster of c.
+func finishJobIn(ctx context.Context, c client.Client, job *batchv1.Job, succeeded bool, reason, termination string) {
+	GinkgoHelper()
 	now := metav1.NewTime(time.Now())
 	if !succeeded {
 		pod := &corev1.Pod{
@@ -147,15 +153,15 @@ func finishJob(ctx context.Context, job *batchv1.Job, succeeded bool, reason, te
 				Labels: map[string]string{batchv1.ControllerUidLabel: string(job.UID), batchv1.JobNameLabel: job.Name}},
 			Spec: *job.Spec.Template.Spec.DeepCopy(),
 		}
-		Expect(k8sClient.Create(ctx, pod)).To(Succeed())
+		Expect(c.Create(ctx, pod)).To(Succeed())
 		pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
 			Name: pod.Spec.Containers[0].Name, Image: pod.Spec.Containers[0].Image,
 			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 				ExitCode: 1, Reason: "Error", Message: termination, StartedAt: now, FinishedAt: now}},
 		}}}
-		Expect(k8sClient.Status().Update(ctx, pod)).To(Succeed())
+		Expect(c.Status().Update(ctx, pod)).To(Succeed())
 	}
-	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(job), job)).To(Succeed())
+	Expect(c.Get(ctx, client.ObjectKeyFromObject(job), job)).To(Succeed())
 	job.Status.StartTime = &now
 	if succeeded {
 		job.Status.Succeeded, job.Status.CompletionTime = 1, &now
@@ -171,5 +177,5 @@ func finishJob(ctx context.Context, job *batchv1.Job, succeeded bool, reason, te
 			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastTransitionTime: now, LastProbeTime: now},
 		}
 	}
-	Expect(k8sClient.Status().Update(ctx, job)).To(Succeed())
+	Expect(c.Status().Update(ctx, job)).To(Succeed())
 }

@@ -131,8 +131,6 @@ type ApprovalPolicy struct {
 
 // EnvironmentSpec is the desired state of an Environment.
 // +kubebuilder:validation:XValidation:rule="has(self.workload) != has(self.workloads)",message="exactly one of workload or workloads must be set"
-// +kubebuilder:validation:XValidation:rule="!has(self.cluster) || !has(self.release)",message="release Jobs run in the cluster Baton runs in, not yet in spec.cluster: remove spec.release or spec.cluster (docs/clusters.md)",fieldPath=".release"
-// +kubebuilder:validation:XValidation:rule="!has(self.cluster) || !has(self.verification) || !has(self.verification.checks) || self.verification.checks.all(c, !has(c.job))",message="job checks run in the cluster Baton runs in, not yet in spec.cluster: use a prometheus check, or remove spec.cluster (docs/clusters.md)",fieldPath=".verification.checks"
 // +kubebuilder:validation:XValidation:rule="!has(self.source) || !has(self.upstream)",message="source only on entry environments: an Environment with spec.upstream is fed by its upstream, not by a Git branch",fieldPath=".source"
 type EnvironmentSpec struct {
 	// Upstream is the Environment in this namespace whose verified images may

@@ -132,15 +132,6 @@ var _ = Describe("The CRD schema", func() {
 			mutate(env)
 			expectInvalid(k8sClient.Create(ctx, env), field, why)
 		},
-		Entry("a release Job in another cluster", func(e *batonv1alpha1.Environment) {
-			e.Spec.Cluster = remoteCluster()
-			e.Spec.Release = &batonv1alpha1.ReleasePhase{Job: jobTemplate()}
-		}, "spec.release", "release Jobs run in the cluster Baton runs in"),
-		Entry("a job check in another cluster", func(e *batonv1alpha1.Environment) {
-			e.Spec.Cluster = remoteCluster()
-			job := jobTemplate()
-			e.Spec.Verification.Checks = []batonv1alpha1.VerificationCheck{{Name: "smoke", Job: &job}}
-		}, "spec.verification.checks", "job checks run in the cluster Baton runs in"),
 		Entry("a kubeconfig Secret without a name", func(e *batonv1alpha1.Environment) {
 			e.Spec.Cluster = remoteCluster()
 			e.Spec.Cluster.KubeConfig.SecretRef.Name = ""
@@ -290,6 +281,20 @@ var _ = Describe("The CRD schema", func() {
 			e.Spec.Source.CommitStatus.Repository = "web"
 		}, "spec.source.commitStatus.repository", "should match"),
 	)
+
+	It("accepts a release Job and a job check in another cluster: they run there", func() {
+		env := validEnvironment(ns)
+		env.Name = "remote-jobs"
+		env.Spec.Cluster = remoteCluster()
+		env.Spec.Release = &batonv1alpha1.ReleasePhase{Job: jobTemplate()}
+		job := jobTemplate()
+		env.Spec.Verification.Checks = []batonv1alpha1.VerificationCheck{{Name: "smoke", Job: &job}}
+		Expect(k8sClient.Create(ctx, env)).To(Succeed())
+		stored := &batonv1alpha1.Environment{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(env), stored)).To(Succeed())
+		Expect(stored.Spec.Release).NotTo(BeNil())
+		Expect(stored.Spec.Verification.Checks[0].Job).NotTo(BeNil())
+	})
 
 	It("accepts edits of different fields, and workloads that differ only by namespace", func() {
 		env := validEnvironment(ns)

@@ -225,7 +225,7 @@ func main() {
 		setupLog.Error(err, "unable to set up the SelfSubjectReview client")
 		os.Exit(1)
 	}
-	admissionKeys, err := identity.SetupWebhook(mgr, types.NamespacedName{Namespace: keyNamespace, Name: *admissionKeySecret}, self)
+	admissionKeys, err := identity.SetupWebhook(mgr, types.NamespacedName{Namespace: keyNamespace, Name: *admissionKeySecret}, self, clusters)
 	if err != nil {
 		setupLog.Error(err, "unable to set up the Promotion admission webhook")
 		os.Exit(1)

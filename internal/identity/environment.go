@@ -10,6 +10,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +21,7 @@ import (
 	"github.com/baton-dev/baton/internal/jobtemplate"
 	"github.com/baton-dev/baton/internal/release"
 	"github.com/baton-dev/baton/internal/verification"
+	"github.com/baton-dev/baton/internal/workload"
 )
 
 // EnvironmentPath is the Environment webhook's path.
@@ -48,9 +50,25 @@ type JobAuthorizer interface {
 // it as a server-side dry run with Client, so the API server's own Job and
 // Pod validation answers, each refused field named under
 // spec.verification.checks[N].job or spec.release.job.
+//
+// An Environment with spec.cluster runs its Jobs in that cluster, so the
+// dry run goes there, through Remote, placed as the engine places them.
+// When that cluster cannot be reached, or its kubeconfig is not usable
+// yet, the Environment is admitted with a Warning after a dry run in this
+// cluster: the Environment's conditions say what is wrong with the
+// cluster, and the cluster's refusal of a Job then fails that Job.
 type EnvironmentValidator struct {
 	Authorizer JobAuthorizer
 	Client     client.Client
+	// Remote gives clients of Environments' spec.cluster; nil serves
+	// none.
+	Remote RemoteClusters
+}
+
+// RemoteClusters gives a client of an Environment's spec.cluster and its
+// API server's address (remote.Clusters).
+type RemoteClusters interface {
+	Client(ctx context.Context, env *batonv1alpha1.Environment) (client.Client, string, error)
 }
 
 // Handle implements admission.Handler.
@@ -88,18 +106,19 @@ func (v EnvironmentValidator) Handle(ctx context.Context, req admission.Request)
 		}
 		return admission.Denied(msg)
 	}
+	dry := v.dryRunner(ctx, env)
 	var causes []metav1.StatusCause
 	for _, i := range changed {
 		causes = append(causes, unknownTemplateFields(strict, jobField(i))...)
 		job := verification.BuildJob(dryRunOwner(env), &env.Spec.Verification.Checks[i], dryRunImage(env), dryRunRevision(env))
-		refused, err := jobtemplate.Validate(ctx, v.Client, job, jobField(i))
+		refused, err := dry.validate(ctx, v.Client, job, jobField(i))
 		if err != nil {
 			return admission.Errored(http.StatusServiceUnavailable, err)
 		}
 		causes = append(causes, refused...)
 	}
 	if releaseChanged {
-		refused, err := validateRelease(ctx, v.Client, env, strict)
+		refused, err := validateRelease(ctx, dry, v.Client, env, strict)
 		if err != nil {
 			return admission.Errored(http.StatusServiceUnavailable, err)
 		}
@@ -108,7 +127,82 @@ func (v EnvironmentValidator) Handle(ctx context.Context, req admission.Request)
 	if len(causes) > 0 {
 		return invalid(env, causes)
 	}
-	return admission.Allowed("")
+	return admission.Allowed("").WithWarnings(dry.warnings...)
+}
+
+// dryRunner is where an Environment's Jobs are dry-run: the cluster they
+// would run in, or this one, with a warning, when that cluster cannot
+// judge them.
+type dryRunner struct {
+	// client is the remote cluster's, nil for this cluster.
+	client client.Client
+	server string
+	target jobtemplate.Target
+	// warnings say why a Job was judged in this cluster instead.
+	warnings []string
+}
+
+func (v EnvironmentValidator) dryRunner(ctx context.Context, env *batonv1alpha1.Environment) *dryRunner {
+	d := &dryRunner{target: jobtemplate.Target{Namespace: env.Namespace, EnvironmentNamespace: env.Namespace}}
+	if env.Spec.Cluster == nil {
+		return d
+	}
+	refs := env.WorkloadRefs()
+	switch {
+	case v.Remote == nil:
+		d.fallBack("", "this manager serves no remote clusters")
+		return d
+	case len(refs) == 0:
+		d.fallBack("", "spec.workloads is empty, and a Job in spec.cluster runs in the namespace of the first workload")
+		return d
+	}
+	c, server, err := v.Remote.Client(ctx, env)
+	if err != nil {
+		d.fallBack(server, err.Error())
+		return d
+	}
+	d.client, d.server = c, server
+	d.target = jobtemplate.Target{Namespace: workload.Key(env, refs[0]).Namespace, Remote: true, EnvironmentNamespace: env.Namespace}
+	return d
+}
+
+// fallBack records why the Jobs are judged in this cluster.
+func (d *dryRunner) fallBack(server, why string) {
+	where := "spec.cluster"
+	if server != "" {
+		where = "spec.cluster (" + server + ")"
+	}
+	d.warnings = append(d.warnings, fmt.Sprintf(
+		"the Job templates were dry-run in the management cluster, not in %s, where they run: %s; the Environment's conditions say when that cluster answers, and a Job it refuses fails then",
+		where, why))
+	d.client = nil
+	d.target = jobtemplate.Target{Namespace: d.target.EnvironmentNamespace, EnvironmentNamespace: d.target.EnvironmentNamespace}
+}
+
+// validate dry-runs job, built for the Environment's namespace, where d
+// places it: jobtemplate.Validate. A remote cluster that does not judge it
+// (it does not answer, its namespace is missing) falls back to local.
+func (d *dryRunner) validate(ctx context.Context, local client.Client, job *batchv1.Job, base string) ([]metav1.StatusCause, error) {
+	if d.client != nil {
+		placed := job.DeepCopy()
+		d.target.Place(placed)
+		causes, err := jobtemplate.Validate(ctx, d.client, placed, base)
+		if err == nil && mayNotCreateJobs(causes) {
+			// Baton's identity there lacks the Jobs Role: the
+			// Environment's conditions name it, and binding it later is
+			// not a change of this Environment.
+			err = fmt.Errorf("%s; bind the Role in config/remote-cluster/jobs to the kubeconfig's identity in namespace %s (docs/clusters.md)",
+				causes[0].Message, d.target.Namespace)
+		}
+		if err == nil {
+			for i := range causes {
+				causes[i].Message = fmt.Sprintf("the cluster at %s (spec.cluster) refused the Job in namespace %s: %s", d.server, d.target.Namespace, causes[i].Message)
+			}
+			return causes, nil
+		}
+		d.fallBack(d.server, err.Error())
+	}
+	return jobtemplate.Validate(ctx, local, job, base)
 }
 
 func jobField(i int) string { return fmt.Sprintf("spec.verification.checks[%d].job", i) }
@@ -144,6 +238,12 @@ func invalid(env *batonv1alpha1.Environment, causes []metav1.StatusCause) admiss
 			Details: &metav1.StatusDetails{Group: batonv1alpha1.GroupVersion.Group, Kind: "Environment", Name: env.Name, Causes: causes},
 		},
 	}}
+}
+
+// mayNotCreateJobs: the refusal is the authorizer's, not the template's.
+func mayNotCreateJobs(causes []metav1.StatusCause) bool {
+	return len(causes) == 1 && causes[0].Type == metav1.CauseTypeForbidden &&
+		strings.Contains(causes[0].Message, `cannot create resource "jobs" in API group "batch"`)
 }
 
 // dryRunOwner is env with a UID: the API server fills it in before the
@@ -206,7 +306,7 @@ func changedRelease(old, env *batonv1alpha1.Environment) bool {
 // validateRelease refuses a release Job template whose release container
 // cannot be found, and dry-runs the Job the Promotion engine would create.
 // The release container may leave its image empty: Baton sets it.
-func validateRelease(ctx context.Context, c client.Client, env *batonv1alpha1.Environment, strict []error) ([]metav1.StatusCause, error) {
+func validateRelease(ctx context.Context, dry *dryRunner, local client.Client, env *batonv1alpha1.Environment, strict []error) ([]metav1.StatusCause, error) {
 	causes := unknownTemplateFields(strict, release.Field)
 	if _, ferr := release.Container(&env.Spec.Release.Job); ferr != nil {
 		return append(causes, metav1.StatusCause{Type: metav1.CauseType(ferr.Type), Field: ferr.Field, Message: ferr.ErrorBody()}), nil
@@ -215,7 +315,7 @@ func validateRelease(ctx context.Context, c client.Client, env *batonv1alpha1.En
 	if err != nil {
 		return nil, err // Container was checked above
 	}
-	refused, err := jobtemplate.Validate(ctx, c, job, release.Field)
+	refused, err := dry.validate(ctx, local, job, release.Field)
 	return append(causes, refused...), err
 }
 

@@ -49,8 +49,10 @@ const (
 // webhook server, and adds the Runnable that creates the key Secret at
 // start-up. The returned KeyStore also verifies markers for the engine.
 // self is the manager's own user, the one requester CheckMetadata lets
-// change the metadata the engine trusts (NewSelf).
-func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) (*KeyStore, error) {
+// change the metadata the engine trusts (NewSelf). remotes gives the
+// clients of Environments' spec.cluster, where their Jobs are dry-run; nil
+// dry-runs every Job in the manager's cluster.
+func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self, remotes RemoteClusters) (*KeyStore, error) {
 	keys := &KeyStore{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Secret: keySecret}
 	if err := mgr.Add(keys); err != nil {
 		return nil, fmt.Errorf("add the admission key bootstrap: %w", err)
@@ -80,7 +82,7 @@ func SetupWebhook(mgr ctrl.Manager, keySecret types.NamespacedName, self *Self) 
 	// Uncached: the answer gates running a Pod, and Environments are
 	// edited rarely.
 	server.Register(EnvironmentPath, &webhook.Admission{Handler: EnvironmentValidator{
-		Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()}, Client: mgr.GetClient()}})
+		Authorizer: SubjectAccessReviewer{Client: sar.SubjectAccessReviews()}, Client: mgr.GetClient(), Remote: remotes}})
 	// The manager's cache: a warning may be a moment late.
 	server.Register(EnvironmentWindowsPath, &webhook.Admission{Handler: EnvironmentWindowsWarner{Reader: mgr.GetClient()}})
 	return keys, nil

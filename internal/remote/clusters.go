@@ -271,28 +271,12 @@ func (c *Clusters) For(ctx context.Context, env *batonv1alpha1.Environment) (*wo
 	}
 	// First use, a Secret read long enough ago, or a cluster that does not
 	// answer (its credentials may have been rotated): read the kubeconfig.
-	secret := &corev1.Secret{}
-	if err := c.Secrets.Get(ctx, ref, secret); err != nil {
-		if apierrors.IsNotFound(err) {
+	data, err := c.kubeconfig(ctx, ref)
+	if err != nil {
+		if _, stalled := outcome.AsStalled(err); stalled {
 			e.stop()
-			return nil, notFound(ref)
 		}
-		return nil, fmt.Errorf("read Secret %s: %w", ref, err)
-	}
-	if secret.Labels[batonv1alpha1.CredentialsLabel] != "true" {
-		// Without this rule, anyone who may edit an Environment could name
-		// a kubeconfig the namespace keeps for something else (Flux's, a
-		// cluster admin's) and move workloads with it.
-		e.stop()
-		return nil, outcome.Stall(batonv1alpha1.KubeConfigInvalidReason,
-			"spec.cluster.kubeConfig.secretRef: Secret %s lacks the label %s=true; label it, so that only Secrets meant for Baton give it a cluster's credentials",
-			ref, batonv1alpha1.CredentialsLabel)
-	}
-	data, ok := secret.Data[batonv1alpha1.KubeConfigKey]
-	if !ok || len(data) == 0 {
-		e.stop()
-		return nil, outcome.Stall(batonv1alpha1.KubeConfigKeyNotFoundReason,
-			"Secret %s has no key %q: put the kubeconfig of the cluster under it (spec.cluster.kubeConfig.secretRef)", ref, batonv1alpha1.KubeConfigKey)
+		return nil, err
 	}
 	fp := sha256.Sum256(data)
 	if e.running != nil && e.fingerprint == fp && e.covers(want) {
@@ -316,6 +300,63 @@ func (c *Clusters) For(ctx context.Context, env *batonv1alpha1.Environment) (*wo
 	e.readAt, e.fingerprint = time.Now(), fp
 	return e.running.accessor, nil
 }
+
+// kubeconfig is the kubeconfig in the Secret ref, refused with an
+// *outcome.Stalled when the Secret is missing, lacks
+// batonv1alpha1.CredentialsLabel or has no batonv1alpha1.KubeConfigKey.
+func (c *Clusters) kubeconfig(ctx context.Context, ref types.NamespacedName) ([]byte, error) {
+	secret := &corev1.Secret{}
+	if err := c.Secrets.Get(ctx, ref, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, notFound(ref)
+		}
+		return nil, fmt.Errorf("read Secret %s: %w", ref, err)
+	}
+	if secret.Labels[batonv1alpha1.CredentialsLabel] != "true" {
+		// Without this rule, anyone who may edit an Environment could name
+		// a kubeconfig the namespace keeps for something else (Flux's, a
+		// cluster admin's) and move workloads with it.
+		return nil, outcome.Stall(batonv1alpha1.KubeConfigInvalidReason,
+			"spec.cluster.kubeConfig.secretRef: Secret %s lacks the label %s=true; label it, so that only Secrets meant for Baton give it a cluster's credentials",
+			ref, batonv1alpha1.CredentialsLabel)
+	}
+	data, ok := secret.Data[batonv1alpha1.KubeConfigKey]
+	if !ok || len(data) == 0 {
+		return nil, outcome.Stall(batonv1alpha1.KubeConfigKeyNotFoundReason,
+			"Secret %s has no key %q: put the kubeconfig of the cluster under it (spec.cluster.kubeConfig.secretRef)", ref, batonv1alpha1.KubeConfigKey)
+	}
+	return data, nil
+}
+
+// Client is a client of env's remote cluster that shares nothing with the
+// caches, and that cluster's address: the admission webhook dry-runs an
+// Environment's Jobs with it before the Environment is stored, so no cache
+// starts for an Environment that may never exist. Its kubeconfig is read
+// and checked as For reads and checks it, with For's errors.
+func (c *Clusters) Client(ctx context.Context, env *batonv1alpha1.Environment) (client.Client, string, error) {
+	if env.Spec.Cluster == nil {
+		return nil, "", fmt.Errorf("Environment %s/%s has no spec.cluster", env.Namespace, env.Name)
+	}
+	ref := types.NamespacedName{Namespace: env.Namespace, Name: env.Spec.Cluster.KubeConfig.SecretRef.Name}
+	data, err := c.kubeconfig(ctx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	config, server, err := Parse(data, ref.String(), c.AllowExec)
+	if err != nil {
+		return nil, server, err
+	}
+	config.Timeout = dryRunTimeout
+	cl, err := client.New(config, client.Options{Scheme: c.Scheme})
+	if err != nil {
+		return nil, server, fmt.Errorf("a client of %s: %w", server, err)
+	}
+	return cl, server, nil
+}
+
+// dryRunTimeout bounds each request of Client's clients: the webhook that
+// makes them has 10 s in all.
+const dryRunTimeout = 4 * time.Second
 
 // current reports whether e is still the entry of its cluster.
 func (c *Clusters) current(e *entry) bool {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/outcome"
@@ -38,16 +39,27 @@ func Unreachable(server string, err error) error {
 // a person must bind the Role, in the other cluster, where no event tells
 // Baton, so it is a Waiting that looks again.
 func forbidden(server string, err error) error {
+	if s, ok := asStatus(err); ok && s.Details != nil && s.Details.Group == "batch" {
+		return outcome.Wait(RetryAfter, batonv1alpha1.WorkloadNotAuthorizedReason,
+			"the kubeconfig's identity may not manage Jobs in the cluster at %s, where the Environment's release Job or job checks run: %v; bind the Role in config/remote-cluster/jobs to it there, in the namespace of the first workload (docs/clusters.md)", server, s.Message)
+	}
 	return outcome.Wait(RetryAfter, batonv1alpha1.WorkloadNotAuthorizedReason,
 		"the kubeconfig's identity may not read the workloads in the cluster at %s: %v; bind the Role in config/remote-cluster to it there (docs/clusters.md)", server, trimStatus(err))
 }
 
 func trimStatus(err error) string {
-	var s apierrors.APIStatus
-	if errors.As(err, &s) {
-		return s.Status().Message
+	if s, ok := asStatus(err); ok {
+		return s.Message
 	}
 	return fmt.Sprint(err)
+}
+
+func asStatus(err error) (metav1.Status, bool) {
+	var s apierrors.APIStatus
+	if errors.As(err, &s) {
+		return s.Status(), true
+	}
+	return metav1.Status{}, false
 }
 
 // FixedInSecret reports whether a refusal is fixed by writing the

@@ -36,8 +36,15 @@ func TestUnreachable(t *testing.T) {
 			}
 		})
 	}
-	w, _ := outcome.AsWaiting(forbidden(server, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "", errors.New("no"))))
-	if w == nil || w.Reason != batonv1alpha1.WorkloadNotAuthorizedReason || !strings.Contains(w.Message, "config/remote-cluster") {
-		t.Errorf("forbidden = %+v", w)
+	for _, tc := range []struct {
+		group, resource, role string
+	}{
+		{"apps", "deployments", "config/remote-cluster to it"},
+		{"batch", "jobs", "config/remote-cluster/jobs to it"},
+	} {
+		w, _ := outcome.AsWaiting(forbidden(server, apierrors.NewForbidden(schema.GroupResource{Group: tc.group, Resource: tc.resource}, "", errors.New("no"))))
+		if w == nil || w.Reason != batonv1alpha1.WorkloadNotAuthorizedReason || !strings.Contains(w.Message, tc.role) || !strings.Contains(w.Message, server) {
+			t.Errorf("forbidden(%s) = %+v; want the Role of %s", tc.resource, w, tc.role)
+		}
 	}
 }

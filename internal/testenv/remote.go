@@ -79,29 +79,47 @@ func (r *Remote) StartAPIServer() error {
 // certificate, bound in each namespace (created when missing) to the Role
 // in config/remote-cluster/role.yaml, and to nothing else.
 func (r *Remote) KubeConfig(ctx context.Context, user string, namespaces ...string) ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(RepoRoot(), "config", "remote-cluster", "role.yaml"))
-	if err != nil {
-		return nil, err
+	return r.kubeConfig(ctx, user, []string{"role.yaml"}, namespaces)
+}
+
+// KubeConfigWithJobs is KubeConfig with the Role in
+// config/remote-cluster/jobs/role.yaml bound too: what an Environment
+// that runs Jobs there needs.
+func (r *Remote) KubeConfigWithJobs(ctx context.Context, user string, namespaces ...string) ([]byte, error) {
+	return r.kubeConfig(ctx, user, []string{"role.yaml", filepath.Join("jobs", "role.yaml")}, namespaces)
+}
+
+func (r *Remote) kubeConfig(ctx context.Context, user string, files []string, namespaces []string) ([]byte, error) {
+	var roles []*rbacv1.Role
+	for _, file := range files {
+		data, err := os.ReadFile(filepath.Join(RepoRoot(), "config", "remote-cluster", file))
+		if err != nil {
+			return nil, err
+		}
+		role := &rbacv1.Role{}
+		if err := yaml.UnmarshalStrict(data, role); err != nil {
+			return nil, fmt.Errorf("config/remote-cluster/%s: %w", file, err)
+		}
+		roles = append(roles, role)
 	}
 	for _, ns := range namespaces {
 		if err := r.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, err
 		}
-		role := &rbacv1.Role{}
-		if err := yaml.Unmarshal(data, role); err != nil {
-			return nil, fmt.Errorf("config/remote-cluster/role.yaml: %w", err)
-		}
-		role.Namespace = ns
-		if err := r.Client.Create(ctx, role); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, err
-		}
-		binding := &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "baton-remote-" + user},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
-		}
-		if err := r.Client.Create(ctx, binding); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, err
+		for _, role := range roles {
+			role := role.DeepCopy()
+			role.Namespace = ns
+			if err := r.Client.Create(ctx, role); err != nil && !apierrors.IsAlreadyExists(err) {
+				return nil, err
+			}
+			binding := &rbacv1.RoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: role.Name + "-" + user},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+				Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+			}
+			if err := r.Client.Create(ctx, binding); err != nil && !apierrors.IsAlreadyExists(err) {
+				return nil, err
+			}
 		}
 	}
 	u, err := r.AddUser(envtest.User{Name: user}, nil)

@@ -32,6 +32,7 @@ import (
 	batonv1alpha1 "github.com/baton-dev/baton/api/v1alpha1"
 	"github.com/baton-dev/baton/internal/certs"
 	"github.com/baton-dev/baton/internal/identity"
+	"github.com/baton-dev/baton/internal/remote"
 )
 
 // AdmissionKeySecret is where WebhookEnv's webhook keeps its key.
@@ -193,7 +194,8 @@ func (e *WebhookEnv) setUp(root string) error {
 	if err != nil {
 		return err
 	}
-	if e.Keys, err = identity.SetupWebhook(mgr, AdmissionKeySecret, self); err != nil {
+	if e.Keys, err = identity.SetupWebhook(mgr, AdmissionKeySecret, self,
+		&remote.Clusters{Secrets: mgr.GetAPIReader(), Scheme: mgr.GetScheme()}); err != nil {
 		return err
 	}
 	mgrCtx, cancel := context.WithCancel(context.Background())

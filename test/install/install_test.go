@@ -97,7 +97,7 @@ func newReplica(user *envtest.AuthenticatedUser, index int) *replica {
 	Expect(r.rotation.AddToManager(r.mgr)).To(Succeed())
 	self, err := identity.NewSelf(r.mgr)
 	Expect(err).NotTo(HaveOccurred())
-	_, err = identity.SetupWebhook(r.mgr, types.NamespacedName{Namespace: namespace, Name: "baton-admission-key"}, self)
+	_, err = identity.SetupWebhook(r.mgr, types.NamespacedName{Namespace: namespace, Name: "baton-admission-key"}, self, nil)
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }
